@@ -1,0 +1,208 @@
+// `npm run bench`: measures the hot paths and prints each figure beside the ceiling measured in the same run,
+// as a ratio (machines here are noisy; ratios are not). Writes the results to BENCHMARKS.md when every
+// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,history,webhooks,soak
+// picks scenarios; SOAK_SECONDS (default 120, at most 600) sets the soak run.
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { projectRoot } from '../src/lib/project-root.js';
+import { startFakeGraph } from '../tests/support/fake-graph.js';
+import { seedBenchPlatform } from './lib/platform.js';
+import { startServerProcess } from './lib/server-process.js';
+import { BENCH_ENCRYPTION_KEY, BENCH_JWT_SECRET, createBenchDatabase, seedBenchOrganization } from './lib/setup.js';
+import { measureCeilings } from './scenarios/ceilings.js';
+import { benchFanOut, benchRawBroadcast, SUBSCRIBERS } from './scenarios/fan-out.js';
+import { benchHistory, fillHistory, HISTORY_SIZE } from './scenarios/history.js';
+import { benchSendMessage } from './scenarios/send-message.js';
+import { benchSoak } from './scenarios/soak.js';
+import { benchWebhooks, WEBHOOK_CONCURRENCY } from './scenarios/webhooks.js';
+
+const ALL = ['send', 'fanout', 'history', 'webhooks', 'soak'];
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const soakSeconds = Math.min(600, Number(process.env.SOAK_SECONDS ?? 120));
+const only = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(','));
+const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const port = Number(process.env.BENCH_PORT ?? 4600);
+
+const fmt = (value: number, digits = 1) => value.toFixed(digits);
+const pct = (value: number) => `${fmt(value * 100, 0)}%`;
+
+interface Row {
+  figure: string;
+  value: string;
+  ceiling: string;
+  ratio: string;
+  goal: string;
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const bench = await createBenchDatabase(postgresUrl);
+  // Meta's Graph API, local: the outbox sends what staff write in clients' channels during the soak.
+  const graph = await startFakeGraph();
+  const server = await startServerProcess(
+    {
+      DATABASE_URL: bench.url,
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: `${bench.name}:`,
+      JWT_SECRET: BENCH_JWT_SECRET,
+      ENCRYPTION_KEY: BENCH_ENCRYPTION_KEY,
+      DATABASE_POOL_SIZE: '20',
+      MIGRATE_ON_START: 'false',
+      META_GRAPH_API_URL: `${graph.url}/v22.0`,
+      OUTBOX_POLL_INTERVAL_MS: '1000',
+      // Every load client is one IP with a few users: the limits stay on (their cost is part of the path
+      // measured), set far above what a run sends.
+      RATE_LIMIT_MUTATIONS_PER_USER: '100000000',
+      RATE_LIMIT_MUTATIONS_PER_IP: '100000000',
+      WS_MAX_CONNECTIONS_PER_USER: '100000',
+    },
+    port,
+  );
+  const graphqlUrl = `${server.url}/graphql`;
+  try {
+    const seeded = await seedBenchOrganization(bench, 16);
+    console.log(`ceilings: ${seconds}s windows`);
+    const ceilings = await measureCeilings(bench, graphqlUrl, redisUrl, seeded, seconds);
+    const transport = `\`{ __typename }\`: ${fmt(ceilings.transport.perSecond, 0)} req/s`;
+    const insert = `raw \`INSERT\` through pg: ${fmt(ceilings.insert.perSecond, 0)} rows/s`;
+
+    if (only.has('send')) {
+      console.log('sendMessage: 16 clients');
+      const send = await benchSendMessage(graphqlUrl, seeded, seconds);
+      rows.push(
+        {
+          figure: 'sendMessage over HTTP, 16 clients',
+          value: `${fmt(send.perSecond, 0)} msg/s (p50 ${fmt(send.p50)} ms, p99 ${fmt(send.p99)} ms)`,
+          ceiling: transport,
+          ratio: pct(send.perSecond / ceilings.transport.perSecond),
+          goal: '≥ 50% of the transport ceiling',
+        },
+        {
+          figure: 'sendMessage against the database ceiling',
+          value: `${fmt(send.perSecond, 0)} msg/s`,
+          ceiling: insert,
+          ratio: pct(send.perSecond / ceilings.insert.perSecond),
+          goal: '',
+        },
+      );
+    }
+    if (only.has('fanout')) {
+      console.log(`fan-out: one message to ${SUBSCRIBERS} graphql-ws subscribers`);
+      const fanOutOrg = await seedBenchOrganization(bench, 20);
+      const fanOut = await benchFanOut(server.url, fanOutOrg);
+      const raw = await benchRawBroadcast(port + 1, 420);
+      rows.push(
+        {
+          figure: `fan-out to ${SUBSCRIBERS} subscribers, response → last receipt, p50`,
+          value: `${fmt(fanOut.p50)} ms`,
+          ceiling: `raw WebSocket send to ${SUBSCRIBERS}: ${fmt(raw.p50)} ms`,
+          ratio: `${fmt(fanOut.p50 / Math.max(raw.p50, 0.001))}× the raw time`,
+          goal: '',
+        },
+        {
+          figure: `fan-out to ${SUBSCRIBERS} subscribers, response → last receipt, p99`,
+          value: `${fmt(fanOut.p99)} ms`,
+          ceiling: `raw WebSocket send to ${SUBSCRIBERS}: ${fmt(raw.p99)} ms; Redis PUBLISH→receive p99 ${fmt(ceilings.publishRoundTripP99, 2)} ms`,
+          ratio: `${fmt(fanOut.p99 / Math.max(raw.p99, 0.001))}× the raw time`,
+          goal: 'p99 < 100 ms',
+        },
+      );
+    }
+    if (only.has('history')) {
+      console.log(`history: filling a channel with ${HISTORY_SIZE.toLocaleString('en')} messages`);
+      const historyOrg = await seedBenchOrganization(bench, 2);
+      await fillHistory(bench, historyOrg.organizationId, historyOrg.channelId, historyOrg.users[0]!.id);
+      const history = await benchHistory(bench, graphqlUrl, historyOrg.users[1]!, historyOrg.channelId, seconds);
+      rows.push({
+        figure: `newest page of 50 in a ${HISTORY_SIZE.toLocaleString('en')}-message channel, p99`,
+        value: `${fmt(history.history.p99, 2)} ms (p50 ${fmt(history.history.p50, 2)} ms)`,
+        ceiling: `raw SELECT of the page: p99 ${fmt(history.rawPage.p99, 2)} ms; \`{ __typename }\`: p99 ${fmt(history.transport.p99, 2)} ms`,
+        ratio: `${fmt(history.history.p99 / (history.rawPage.p99 + history.transport.p99))}× (raw SELECT + transport)`,
+        goal: 'p99 < 10 ms',
+      });
+    }
+    if (only.has('webhooks')) {
+      console.log(`webhooks: signed WhatsApp deliveries from ${WEBHOOK_CONCURRENCY} senders`);
+      const platform = await seedBenchPlatform(bench, 50);
+      const webhooks = await benchWebhooks(server.url, platform, seconds);
+      rows.push(
+        {
+          figure: `webhook POST acknowledged (stored), ${WEBHOOK_CONCURRENCY} senders`,
+          value: `${fmt(webhooks.acknowledged.perSecond, 0)} deliveries/s (p99 ack ${fmt(webhooks.acknowledged.p99)} ms)`,
+          ceiling: transport,
+          ratio: pct(webhooks.acknowledged.perSecond / ceilings.transport.perSecond),
+          goal: 'p99 ack < 250 ms',
+        },
+        {
+          figure: 'webhook message end to end (POST → routed row → subscriber event)',
+          value: `${fmt(webhooks.endToEndPerSecond, 0)} msg/s (p50 ${fmt(webhooks.endToEndP50)} ms, p99 ${fmt(webhooks.endToEndP99)} ms; ${webhooks.duplicates} duplicates)`,
+          ceiling: `${insert}; raw Redis PUBLISH: ${fmt(ceilings.publish.perSecond, 0)}/s`,
+          ratio: pct(webhooks.endToEndPerSecond / ceilings.insert.perSecond),
+          goal: '≥ 1,000 msg/s',
+        },
+      );
+    }
+    if (only.has('soak')) {
+      console.log(`soak: ${soakSeconds}s of mixed traffic`);
+      const platform = await seedBenchPlatform(bench, 20, 20);
+      const soak = await benchSoak(server.url, bench.url, platform, graph, soakSeconds);
+      for (const [operation, result] of Object.entries(soak.operations)) {
+        rows.push({
+          figure: `soak: ${operation}`,
+          value: `${fmt(result.perSecond, 0)}/s (p99 ${fmt(result.p99)} ms, ${result.errors} errors)`,
+          ceiling: transport,
+          ratio: pct(result.perSecond / ceilings.transport.perSecond),
+          goal: '',
+        });
+      }
+      rows.push({
+        figure: `soak: ${soak.subscribers} subscribers, messages received`,
+        value: `${soak.delivered} deliveries; ${soak.missing} missing, ${soak.duplicated} duplicated; ${soak.rowsChecked} rows checked`,
+        ceiling: '',
+        ratio: '',
+        goal: 'nothing lost or duplicated',
+      });
+      rows.push({
+        figure: 'soak: staff replies sent to WhatsApp through the outbox',
+        value: `${soak.outbox.sent} sent; ${soak.outbox.sentTwice} sent twice, ${soak.outbox.unsent} not sent`,
+        ceiling: '',
+        ratio: '',
+        goal: 'each sent once',
+      });
+      rows.push({
+        figure: 'soak: server RSS',
+        value: `${fmt(soak.rssStartMb, 0)} MB → ${fmt(soak.rssEndMb, 0)} MB (peak ${fmt(soak.rssPeakMb, 0)} MB)`,
+        ceiling: '',
+        ratio: '',
+        goal: 'bounded',
+      });
+      notes.push(`Soak: ${soakSeconds}s of mixed traffic.`);
+    }
+  } finally {
+    await server.stop();
+    await graph.stop();
+    await bench.drop();
+  }
+
+  const report = [
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench`: each figure beside its ceiling, measured in the same run on the same machine',
+    '(compare ratios, not absolute numbers, between machines). The server runs as its own process (the built',
+    'output, `NODE_ENV=production`), on a fresh database, with Redis; the load generator shares the two cores.',
+    '',
+    `Last run: ${new Date().toISOString()} · ${os.cpus().length} cores · Node ${process.version} · ${seconds}s windows. ${notes.join(' ')}`,
+    '',
+    '| Figure | Measured | Ceiling (same run) | Ratio | Goal |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((row) => `| ${row.figure} | ${row.value} | ${row.ceiling} | ${row.ratio} | ${row.goal} |`),
+    '',
+  ].join('\n');
+  console.log(`\n${report}`);
+  if (ALL.every((scenario) => only.has(scenario))) await writeFile(path.join(projectRoot, 'BENCHMARKS.md'), report);
+}
+
+await main();

@@ -1,0 +1,72 @@
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { postGraphQL } from '../lib/graphql-client.js';
+import type { BenchDatabase } from '../lib/setup.js';
+import { closedLoop, percentile, type LoadResult } from '../lib/stats.js';
+
+export const CEILING_CONCURRENCY = 16;
+
+export interface Ceilings {
+  /** The same server answering `{ __typename }` to authenticated clients. */
+  transport: LoadResult;
+  /** A message row INSERTed through `pg`, at the same concurrency. */
+  insert: LoadResult;
+  /** Raw Redis PUBLISH: throughput, and publish → receive latency. */
+  publish: LoadResult;
+  publishRoundTripP99: number;
+}
+
+/** The raw limits every figure of a run is compared with, measured in that run. */
+export async function measureCeilings(
+  bench: BenchDatabase,
+  graphqlUrl: string,
+  redisUrl: string,
+  seeded: { organizationId: string; channelId: string; users: { id: string; token: string }[] },
+  seconds: number,
+): Promise<Ceilings> {
+  const token = (worker: number) => seeded.users[worker % seeded.users.length]!.token;
+  const transport = await closedLoop(CEILING_CONCURRENCY, seconds, (worker) =>
+    postGraphQL(graphqlUrl, '{"query":"{ __typename }"}', token(worker)).then(() => undefined),
+  );
+
+  // Rows of an organization of their own, numbered from a sequence of their own, so they never collide with
+  // the server's.
+  const { organization } = await bench.services.organizations.createWithAdmin({
+    name: 'raw insert ceiling',
+    admin: { email: `raw-${Date.now()}@bench.test`, displayName: 'Raw' },
+  });
+  const pool = new pg.Pool({ connectionString: bench.url, max: CEILING_CONCURRENCY });
+  await pool.query('CREATE SEQUENCE IF NOT EXISTS bench_raw_seq');
+  const insert = await closedLoop(CEILING_CONCURRENCY, seconds, (worker) =>
+    pool
+      .query(
+        `INSERT INTO messages (id, organization_id, channel_id, user_id, content, message_type, message_source, event_seq, created_seq)
+         VALUES (gen_random_uuid(), $1, $2, $3, $4, 'text', 'internal', nextval('bench_raw_seq'), currval('bench_raw_seq'))`,
+        [organization.id, seeded.channelId, seeded.users[worker % seeded.users.length]!.id, `raw message ${worker}`],
+      )
+      .then(() => undefined),
+  );
+  await pool.end();
+
+  const publisher = new Redis(redisUrl);
+  const subscriber = new Redis(redisUrl);
+  const channel = `bench:${Date.now()}`;
+  const pending = new Map<string, (at: number) => void>();
+  await subscriber.subscribe(channel);
+  subscriber.on('message', (_channel: string, message: string) => pending.get(message)?.(performance.now()));
+  const roundTrips: number[] = [];
+  for (let index = 0; index < 2_000; index++) {
+    const id = String(index);
+    const started = performance.now();
+    const received = new Promise<number>((resolve) => pending.set(id, resolve));
+    await publisher.publish(channel, id);
+    roundTrips.push((await received) - started);
+    pending.delete(id);
+  }
+  const publish = await closedLoop(CEILING_CONCURRENCY, Math.min(seconds, 5), () =>
+    publisher.publish(`${channel}:load`, 'x').then(() => undefined),
+  );
+  publisher.disconnect();
+  subscriber.disconnect();
+  return { transport, insert, publish, publishRoundTripP99: percentile(roundTrips, 99) };
+}

@@ -1,0 +1,178 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { projectRoot } from '../../src/lib/project-root.js';
+import { postGraphQL } from '../lib/graphql-client.js';
+import type { BenchUser } from '../lib/setup.js';
+import { percentile } from '../lib/stats.js';
+
+export const SUBSCRIBERS = 1_000;
+const MESSAGES = 40;
+
+export interface FanOutResult {
+  p50: number;
+  p99: number;
+  messages: number;
+  subscribers: number;
+}
+
+const SUBSCRIPTION = `subscription Events($channelId: ID!) {
+  messageEvents(channelId: $channelId) {
+    kind cursor
+    message { id content createdAt author { id displayName avatarUrl } reactions { emoji count viewerReacted } replyCount }
+  }
+}`;
+
+/**
+ * One message to 1,000 graphql-ws subscribers of a channel on one instance: the time from the mutation's
+ * response to the last subscriber's receipt, per message.
+ */
+export async function benchFanOut(
+  serverUrl: string,
+  seeded: { users: BenchUser[]; channelId: string },
+): Promise<FanOutResult> {
+  const wsUrl = `${serverUrl.replace(/^http/, 'ws')}/graphql`;
+  const receipts = new Map<string, number[]>();
+  const clients: Client[] = [];
+  let firstEvents = 0;
+  for (let index = 0; index < SUBSCRIBERS; index++) {
+    const user = seeded.users[index % seeded.users.length]!;
+    const client = createClient({
+      url: wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${user.token}` },
+      retryAttempts: 0,
+      lazy: false,
+      onNonLazyError: () => undefined,
+    });
+    clients.push(client);
+    let seen = false;
+    client.subscribe<{ messageEvents: { message: { id: string } } }>(
+      { query: SUBSCRIPTION, variables: { channelId: seeded.channelId } },
+      {
+        next: (result) => {
+          const id = result.data?.messageEvents.message.id;
+          if (!id) return;
+          const at = performance.now();
+          if (!seen) {
+            seen = true;
+            firstEvents += 1;
+          }
+          const list = receipts.get(id);
+          if (list) list.push(at);
+          else receipts.set(id, [at]);
+        },
+        error: () => undefined,
+        complete: () => undefined,
+      },
+    );
+  }
+  const send = (content: string) =>
+    postGraphQL(
+      `${serverUrl}/graphql`,
+      JSON.stringify({
+        query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
+        variables: { i: { channelId: seeded.channelId, content } },
+      }),
+      seeded.users[0]!.token,
+    ) as Promise<{ sendMessage: { id: string } }>;
+
+  // Subscriptions have no acknowledgement: warm up until every subscriber has received something.
+  const deadline = Date.now() + 60_000;
+  while (firstEvents < SUBSCRIBERS) {
+    if (Date.now() > deadline) throw new Error(`only ${firstEvents} of ${SUBSCRIBERS} subscribers became live`);
+    await send('warm-up');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+
+  const latencies: number[] = [];
+  for (let index = 0; index < MESSAGES; index++) {
+    const { sendMessage } = await send(`fan-out ${index}`);
+    const respondedAt = performance.now();
+    const waitUntil = Date.now() + 10_000;
+    while ((receipts.get(sendMessage.id)?.length ?? 0) < SUBSCRIBERS && Date.now() < waitUntil) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const got = receipts.get(sendMessage.id) ?? [];
+    if (got.length < SUBSCRIBERS)
+      throw new Error(`message ${index} reached ${got.length} of ${SUBSCRIBERS} subscribers`);
+    latencies.push(Math.max(0, Math.max(...got) - respondedAt));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await Promise.all(clients.map((client) => client.dispose()));
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    messages: MESSAGES,
+    subscribers: SUBSCRIBERS,
+  };
+}
+
+/** The same measurement against a bare WebSocket broadcast server (the raw WebSocket send ceiling). */
+export async function benchRawBroadcast(port: number, payloadBytes: number): Promise<FanOutResult> {
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(projectRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+      path.join(projectRoot, 'bench', 'raw-broadcast-server.ts'),
+    ],
+    {
+      env: { ...process.env, PORT: String(port) },
+      stdio: 'inherit',
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (
+    let attempt = 0;
+    !(await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    attempt++
+  ) {
+    if (attempt > 100) throw new Error('raw broadcast server did not start');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const receipts = new Map<string, number[]>();
+  const sockets: WebSocket[] = [];
+  await Promise.all(
+    Array.from({ length: SUBSCRIBERS }, () => {
+      const socket = new WebSocket(url.replace(/^http/, 'ws'));
+      sockets.push(socket);
+      socket.on('message', (data) => {
+        const at = performance.now();
+        const id = (JSON.parse(String(data)) as { id: string }).id;
+        const list = receipts.get(id);
+        if (list) list.push(at);
+        else receipts.set(id, [at]);
+      });
+      return new Promise((resolve) => socket.once('open', resolve));
+    }),
+  );
+  const latencies: number[] = [];
+  for (let index = 0; index < MESSAGES; index++) {
+    const id = `raw-${index}`;
+    const payload = JSON.stringify({ id, padding: 'x'.repeat(Math.max(0, payloadBytes - 30)) });
+    await fetch(url, { method: 'POST', body: payload }).then((r) => r.text());
+    const respondedAt = performance.now();
+    const waitUntil = Date.now() + 10_000;
+    while ((receipts.get(id)?.length ?? 0) < SUBSCRIBERS && Date.now() < waitUntil) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    latencies.push(Math.max(0, Math.max(...(receipts.get(id) ?? [respondedAt])) - respondedAt));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  sockets.forEach((socket) => socket.close());
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    messages: MESSAGES,
+    subscribers: SUBSCRIBERS,
+  };
+}

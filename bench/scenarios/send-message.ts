@@ -1,0 +1,28 @@
+import { postGraphQL } from '../lib/graphql-client.js';
+import type { BenchUser } from '../lib/setup.js';
+import { closedLoop, type LoadResult } from '../lib/stats.js';
+import { CEILING_CONCURRENCY } from './ceilings.js';
+
+const SEND = JSON.stringify({
+  query: `mutation Send($input: SendMessageInput!) {
+    sendMessage(input: $input) { id content createdAt cursor author { id displayName } }
+  }`,
+  variables: { input: { channelId: '', content: '' } },
+});
+
+/** sendMessage over HTTP from 16 authenticated clients into one busy channel. */
+export async function benchSendMessage(
+  graphqlUrl: string,
+  seeded: { users: BenchUser[]; channelId: string },
+  seconds: number,
+): Promise<LoadResult> {
+  const counters = new Array<number>(CEILING_CONCURRENCY).fill(0);
+  const body = (worker: number) =>
+    SEND.replace('"channelId":""', `"channelId":"${seeded.channelId}"`).replace(
+      '"content":""',
+      `"content":"bench message ${worker}-${counters[worker]!++} with a realistic length of text in it"`,
+    );
+  return closedLoop(CEILING_CONCURRENCY, seconds, (worker) =>
+    postGraphQL(graphqlUrl, body(worker), seeded.users[worker % seeded.users.length]!.token).then(() => undefined),
+  );
+}

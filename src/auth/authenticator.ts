@@ -1,0 +1,25 @@
+import type { UserDirectory } from '../modules/users/user-directory.js';
+import { bearerToken, type TokenVerifier } from './tokens.js';
+import { Session } from './session.js';
+
+/**
+ * Turns an Authorization header (or graphql-ws connectionParams) into a Session. Users come from the
+ * per-instance UserDirectory, so hot paths do not read `users` on every request; user-change events from
+ * every instance evict a user at once when they are deactivated or their role changes.
+ */
+export class Authenticator {
+  constructor(
+    private readonly verifier: TokenVerifier,
+    private readonly users: UserDirectory,
+  ) {}
+
+  async sessionFor(authorization: unknown): Promise<Session> {
+    const token = bearerToken(authorization);
+    if (token === undefined) return Session.anonymous();
+    const verdict = await this.verifier.verify(token);
+    if (!verdict.ok) return Session.anonymous(verdict.reason);
+    const user = await this.users.get(verdict.userId);
+    if (!user?.isActive) return Session.anonymous('User is unknown or inactive');
+    return Session.authenticated({ id: user.id, organizationId: user.organizationId, role: user.role });
+  }
+}

@@ -1,0 +1,63 @@
+import type { UserRole } from '../generated/prisma/enums.js';
+import { forbidden, unauthenticated } from '../lib/errors.js';
+
+/** The authenticated user behind a request or a WebSocket connection. */
+export interface Viewer {
+  id: string;
+  organizationId: string;
+  role: UserRole;
+}
+
+/**
+ * What a request may do. Built once per request (per connection on graphql-ws); every authorization check
+ * goes through it and names the organization it concerns, so a check can never silently pass for a foreign
+ * organization's row.
+ */
+export class Session {
+  private constructor(
+    private readonly current: Viewer | null,
+    private readonly reason: string,
+  ) {}
+
+  static authenticated(viewer: Viewer): Session {
+    return new Session(viewer, '');
+  }
+
+  static anonymous(reason = 'Authentication required'): Session {
+    return new Session(null, reason);
+  }
+
+  get isAuthenticated(): boolean {
+    return this.current !== null;
+  }
+
+  /** The viewer, or UNAUTHENTICATED with the reason the token was refused. */
+  get viewer(): Viewer {
+    if (!this.current) throw unauthenticated(this.reason);
+    return this.current;
+  }
+
+  get organizationId(): string {
+    return this.viewer.organizationId;
+  }
+
+  /** The viewer, provided they belong to `organizationId`; another organization's rows do not exist for them. */
+  assertMember(organizationId: string): Viewer {
+    const viewer = this.viewer;
+    if (viewer.organizationId !== organizationId) throw forbidden('Not a member of this organization');
+    return viewer;
+  }
+
+  assertAdmin(organizationId: string): Viewer {
+    const viewer = this.assertMember(organizationId);
+    if (viewer.role !== 'ADMIN') throw forbidden('Only an organization admin may do this');
+    return viewer;
+  }
+
+  /** Admins and staff users; clients are refused. */
+  assertStaff(organizationId: string): Viewer {
+    const viewer = this.assertMember(organizationId);
+    if (viewer.role === 'CLIENT') throw forbidden('Clients may not do this');
+    return viewer;
+  }
+}

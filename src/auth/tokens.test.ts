@@ -1,0 +1,34 @@
+import { describe, expect, it } from '@jest/globals';
+import { SignJWT } from 'jose';
+import { signUserToken, TokenVerifier } from './tokens.js';
+
+const options = {
+  secret: 'unit-secret-unit-secret-unit-secret-0123',
+  jwksUrl: undefined,
+  issuer: undefined,
+  audience: undefined,
+};
+const userId = '0b6f4a52-5d0e-4c6f-9a7e-2f1d3c4b5a69';
+
+describe('TokenVerifier', () => {
+  it('accepts a token again without re-verifying, but never past its expiry', async () => {
+    const verifier = new TokenVerifier(options);
+    const exp = Math.floor(Date.now() / 1000) + 1;
+    const token = await new SignJWT({ sub: userId, exp })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(options.secret));
+    expect(await verifier.verify(token)).toEqual({ ok: true, userId });
+    expect(await verifier.verify(token)).toEqual({ ok: true, userId });
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+    expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'Token expired' });
+  });
+
+  it('remembers nothing about refused tokens', async () => {
+    const verifier = new TokenVerifier(options);
+    const good = await signUserToken(options, userId);
+    const forged = `${good.slice(0, -4)}AAAA`;
+    expect((await verifier.verify(forged)).ok).toBe(false);
+    expect((await verifier.verify(forged)).ok).toBe(false);
+    expect((await verifier.verify(good)).ok).toBe(true);
+  });
+});

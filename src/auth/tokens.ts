@@ -1,0 +1,106 @@
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import type { AppConfig } from '../config.js';
+
+export type TokenVerdict = { ok: true; userId: string } | { ok: false; reason: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Verifies bearer tokens: HS256 with JWT_SECRET, or RS256 / ES256 from an identity provider's JWKS. `sub` must
+ * be a users.id and `exp` is required; issuer and audience are checked when configured.
+ */
+/** How long a verified token is trusted without checking its signature again (never past its `exp`). */
+const VERIFIED_TTL_MS = 5 * 60_000;
+const VERIFIED_MAX = 20_000;
+
+export class TokenVerifier {
+  private readonly secret: Uint8Array;
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  // Signature checks through WebCrypto cost more than the rest of a small request; a client sends the same
+  // token with every request, so a verdict is remembered for a few minutes. Whether the user may still act
+  // is decided per request by the session (deactivated users are refused at once), not here.
+  private readonly verified = new Map<string, { userId: string; trustedUntil: number }>();
+
+  constructor(private readonly options: AppConfig['jwt']) {
+    this.secret = new TextEncoder().encode(options.secret);
+    this.jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+  }
+
+  async verify(token: string): Promise<TokenVerdict> {
+    const now = Date.now();
+    const remembered = this.verified.get(token);
+    if (remembered && remembered.trustedUntil > now) return { ok: true, userId: remembered.userId };
+    const verdict = await this.verifySignatureAndClaims(token);
+    if (verdict.ok) {
+      if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+      this.verified.set(token, {
+        userId: verdict.userId,
+        trustedUntil: Math.min(now + VERIFIED_TTL_MS, verdict.expiresAt),
+      });
+    }
+    return verdict.ok ? { ok: true, userId: verdict.userId } : verdict;
+  }
+
+  private async verifySignatureAndClaims(
+    token: string,
+  ): Promise<{ ok: true; userId: string; expiresAt: number } | { ok: false; reason: string }> {
+    const checks = {
+      issuer: this.options.issuer,
+      audience: this.options.audience,
+      requiredClaims: ['exp', 'sub'],
+    };
+    try {
+      const algorithm = readAlgorithm(token);
+      let payload: JWTPayload;
+      if (algorithm === 'HS256') {
+        ({ payload } = await jwtVerify(token, this.secret, { ...checks, algorithms: ['HS256'] }));
+      } else if (this.jwks) {
+        ({ payload } = await jwtVerify(token, this.jwks, { ...checks, algorithms: ['RS256', 'ES256'] }));
+      } else {
+        return { ok: false, reason: 'Unsupported token algorithm' };
+      }
+      if (typeof payload.sub !== 'string' || !UUID.test(payload.sub))
+        return { ok: false, reason: 'Token subject is not a user id' };
+      return { ok: true, userId: payload.sub.toLowerCase(), expiresAt: (payload.exp ?? 0) * 1000 };
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'Token expired' };
+      if (error instanceof joseErrors.JWTClaimValidationFailed)
+        return { ok: false, reason: `Token claim rejected: ${error.claim}` };
+      return { ok: false, reason: 'Invalid token' };
+    }
+  }
+}
+
+function readAlgorithm(token: string): string | undefined {
+  const [header] = token.split('.');
+  if (!header) return undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as { alg?: unknown };
+    return typeof parsed.alg === 'string' ? parsed.alg : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Issues an HS256 token for a user (the operator CLI and tests). */
+export async function signUserToken(
+  options: AppConfig['jwt'],
+  userId: string,
+  expiresIn: string | number = '12h',
+): Promise<string> {
+  let jwt = new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn);
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(options.secret));
+}
+
+/** `Bearer <token>` from an Authorization header or graphql-ws connectionParams; undefined when absent. */
+export function bearerToken(header: unknown): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? (header.trim() === '' ? undefined : '');
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('starts with no configuration at all, on development defaults it names', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      env: 'development',
+      port: 4000,
+      publicUrl: 'http://localhost:4000',
+      databaseUrl: undefined,
+    });
+    expect(config.developmentDefaults).toEqual(['JWT_SECRET', 'ENCRYPTION_KEY']);
+    expect(config.encryptionKey).toHaveLength(32);
+  });
+
+  it('lists every problem at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: 'abc',
+        DATABASE_URL: 'mysql://x',
+        JWT_SECRET: 'short',
+        ENCRYPTION_KEY: 'zz',
+        LOG_LEVEL: 'loud',
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(5);
+    expect(problems.map((problem) => problem.split(':')[0])).toEqual(
+      expect.arrayContaining(['PORT', 'DATABASE_URL', 'JWT_SECRET', 'ENCRYPTION_KEY', 'LOG_LEVEL']),
+    );
+  });
+
+  it('requires real secrets in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      JWT_SECRET: 's'.repeat(40),
+      ENCRYPTION_KEY: 'ab'.repeat(32),
+      PUBLIC_URL: 'https://chat.example.com/',
+    });
+    expect(config.developmentDefaults).toEqual([]);
+    expect(config.publicUrl).toBe('https://chat.example.com');
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ PORT: '', REDIS_URL: '' })).toMatchObject({ port: 4000, redisUrl: undefined });
+  });
+});
+
+const key = (digit: string) => digit.repeat(64);
+
+describe('platform settings', () => {
+  it('defaults the Graph API bases and outbox timing', () => {
+    const config = loadConfig({});
+    expect(config.meta.graphApiUrl).toMatch(/^https:\/\/graph\.facebook\.com\/v\d+\.\d+$/);
+    expect(config.meta.instagramApiUrl).toMatch(/^https:\/\/graph\.instagram\.com\/v\d+\.\d+$/);
+    expect(config.encryptionPreviousKeys).toEqual([]);
+    expect(config.outbox).toEqual({ workerEnabled: true, maxAttempts: 6, retryBaseMs: 10_000, pollIntervalMs: 5_000 });
+  });
+
+  it('reads previous encryption keys and trims trailing slashes from the API bases', () => {
+    const config = loadConfig({
+      ENCRYPTION_KEY: key('a'),
+      ENCRYPTION_PREVIOUS_KEYS: `${key('b')}, ${key('c')}`,
+      META_GRAPH_API_URL: 'http://127.0.0.1:9999/v99.0/',
+    });
+    expect(config.encryptionPreviousKeys.map((buffer) => buffer.toString('hex'))).toEqual([key('b'), key('c')]);
+    expect(config.meta.graphApiUrl).toBe('http://127.0.0.1:9999/v99.0');
+  });
+
+  it('lists every bad setting at once', () => {
+    let problems: string[] = [];
+    try {
+      loadConfig({ ENCRYPTION_PREVIOUS_KEYS: 'short', META_GRAPH_API_URL: 'ftp://x', OUTBOX_MAX_ATTEMPTS: '0' });
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual([
+      expect.stringMatching(/^ENCRYPTION_PREVIOUS_KEYS: /),
+      expect.stringMatching(/^META_GRAPH_API_URL: /),
+      expect.stringMatching(/^OUTBOX_MAX_ATTEMPTS: /),
+    ]);
+  });
+});

@@ -1,0 +1,263 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+// The operator-facing settings, parsed once at start-up. Names are the contract's "Environment" section plus
+// the project's own extensions; `.env.example` documents each one with its default.
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .url({ error: `must be a URL (${protocols.join(', ')})` })
+    .refine((value) => protocols.some((protocol) => value.startsWith(`${protocol}:`)), {
+      error: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}`,
+    })
+    .optional();
+
+const DEFAULT_GRAPH_API_URL = 'https://graph.facebook.com/v22.0';
+const DEFAULT_INSTAGRAM_API_URL = 'https://graph.instagram.com/v22.0';
+
+const flag = z
+  .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1');
+
+const between = (min: number, max: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be between ${min} and ${max}` })
+    .max(max, { error: `must be between ${min} and ${max}` });
+
+/** A count limit; 0 turns the limit off. */
+const limit = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(0, { error: 'must be 0 (off) or more' })
+    .default(fallback);
+
+const EnvSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'], { error: 'must be development, production or test' })
+    .default('development'),
+  PORT: z.coerce.number({ error: 'must be a number' }).int().min(0).max(65535).default(4000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PUBLIC_URL: optionalUrl(['http', 'https']),
+  DATABASE_URL: optionalUrl(['postgres', 'postgresql']),
+  DATABASE_POOL_SIZE: z.coerce.number({ error: 'must be a number' }).int().min(1).max(500).default(10),
+  REDIS_URL: optionalUrl(['redis', 'rediss']),
+  REDIS_PREFIX: z.string().min(1).default('chat:'),
+  JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  JWT_JWKS_URL: optionalUrl(['http', 'https']),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, { error: 'must be 32 bytes as 64 hex characters' })
+    .optional(),
+  ENCRYPTION_PREVIOUS_KEYS: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}(\s*,\s*[0-9a-fA-F]{64})*$/, {
+      error: 'must be a comma-separated list of keys, each 32 bytes as 64 hex characters',
+    })
+    .optional(),
+  META_GRAPH_API_URL: optionalUrl(['http', 'https']),
+  META_INSTAGRAM_API_URL: optionalUrl(['http', 'https']),
+  META_GRAPH_TIMEOUT_MS: z.coerce.number({ error: 'must be a number' }).int().min(100).max(120_000).default(15_000),
+  OUTBOX_WORKER_ENABLED: flag.default(true),
+  OUTBOX_MAX_ATTEMPTS: z.coerce.number({ error: 'must be a number' }).int().min(1).max(50).default(6),
+  OUTBOX_RETRY_BASE_MS: z.coerce.number({ error: 'must be a number' }).int().min(1).max(3_600_000).default(10_000),
+  OUTBOX_POLL_INTERVAL_MS: z.coerce.number({ error: 'must be a number' }).int().min(10).max(3_600_000).default(5_000),
+  WEBHOOK_SWEEP_INTERVAL_MS: z.coerce
+    .number({ error: 'must be a number' })
+    .int()
+    .min(100)
+    .max(86_400_000)
+    .default(60_000),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  EMBEDDED_POSTGRES_DIR: z.string().min(1).optional(),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number({ error: 'must be a number' }).int().min(0).default(10_000),
+  MIGRATE_ON_START: flag.default(true),
+  // Both default to on outside production (see loadConfig).
+  GRAPHIQL_ENABLED: flag.optional(),
+  INTROSPECTION_ENABLED: flag.optional(),
+  GRAPHQL_MAX_BODY_BYTES: limit(100 * 1024),
+  GRAPHQL_MAX_DEPTH: limit(12),
+  GRAPHQL_MAX_ALIASES: limit(15),
+  GRAPHQL_MAX_TOKENS: limit(1_000),
+  GRAPHQL_MAX_DIRECTIVES: limit(20),
+  GRAPHQL_MAX_COST: limit(20_000),
+  RATE_LIMIT_WINDOW_SECONDS: between(1, 86_400).default(60),
+  RATE_LIMIT_MUTATIONS_PER_USER: limit(300),
+  RATE_LIMIT_MUTATIONS_PER_IP: limit(3_000),
+  WS_MAX_CONNECTIONS_PER_USER: limit(10),
+  WS_MAX_OPERATIONS_PER_CONNECTION: limit(100),
+  TRUSTED_PROXY_HOPS: between(0, 10).default(0),
+  METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+});
+
+export type Env = z.input<typeof EnvSchema>;
+
+export interface AppConfig {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  jwt: {
+    secret: string;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+  };
+  encryptionKey: Buffer;
+  /** Keys that sealed older secrets: still opened, and re-sealed with encryptionKey on rotation. */
+  encryptionPreviousKeys: Buffer[];
+  meta: {
+    /** Graph API base for WhatsApp Cloud API sends (version included). */
+    graphApiUrl: string;
+    /** Base for Instagram messaging sends (Instagram API with Instagram Login). */
+    instagramApiUrl: string;
+    timeoutMs: number;
+  };
+  /** Whether this instance sends the outbox (several may; dedicated sender instances are possible too). */
+  outbox: { workerEnabled: boolean; maxAttempts: number; retryBaseMs: number; pollIntervalMs: number };
+  webhookSweepIntervalMs: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  embeddedPostgresDir: string | undefined;
+  shutdownTimeoutMs: number;
+  migrateOnStart: boolean;
+  graphql: GraphQLLimits;
+  rateLimits: {
+    windowMs: number;
+    /** Mutations (root mutation fields) per window; 0: no limit. */
+    mutationsPerUser: number;
+    mutationsPerIp: number;
+  };
+  webSocket: {
+    /** Open graphql-ws connections per authenticated user on one instance; 0: no limit. */
+    maxConnectionsPerUser: number;
+    /** Operations running at once on one connection (subscriptions, and queries until they answer); 0: no limit. */
+    maxOperationsPerConnection: number;
+  };
+  /** Reverse proxies in front of the server whose X-Forwarded-For entries are trusted to name the client. */
+  trustedProxyHops: number;
+  /** When set, `/metrics` asks for `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** Settings the operator left out and that development filled in, to be said in the log. */
+  developmentDefaults: string[];
+}
+
+/** What one GraphQL request may ask for; 0 turns a limit off. */
+export interface GraphQLLimits {
+  graphiql: boolean;
+  introspection: boolean;
+  /** Request bodies on /graphql, and messages on its WebSocket. */
+  maxBodyBytes: number;
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxDirectives: number;
+  /** Fields resolved, multiplied by the page sizes of the lists around them (see query-cost.ts). */
+  maxCost: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+// Development must start with no configuration at all, so the two secrets get stable stand-ins derived from a
+// fixed label (tokens survive restarts); production refuses to start without the real ones.
+const developmentSecret = (label: string) => createHash('sha256').update(`chat-server development ${label}`).digest();
+
+export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {
+  // Empty strings mean "not set": `.env` files and compose files often carry `NAME=`.
+  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
+
+  if (parsed.success && parsed.data.NODE_ENV === 'production') {
+    if (!parsed.data.JWT_SECRET && !parsed.data.JWT_JWKS_URL)
+      problems.push('JWT_SECRET: required in production (or set JWT_JWKS_URL)');
+    if (!parsed.data.ENCRYPTION_KEY) problems.push('ENCRYPTION_KEY: required in production');
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+
+  const env = parsed.data;
+  const developmentDefaults: string[] = [];
+  let jwtSecret = env.JWT_SECRET;
+  if (!jwtSecret) {
+    jwtSecret = developmentSecret('jwt').toString('hex');
+    if (!env.JWT_JWKS_URL) developmentDefaults.push('JWT_SECRET');
+  }
+  let encryptionKey: Buffer;
+  if (env.ENCRYPTION_KEY) {
+    encryptionKey = Buffer.from(env.ENCRYPTION_KEY, 'hex');
+  } else {
+    encryptionKey = developmentSecret('encryption');
+    developmentDefaults.push('ENCRYPTION_KEY');
+  }
+
+  return {
+    env: env.NODE_ENV,
+    port: env.PORT,
+    host: env.HOST,
+    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    databaseUrl: env.DATABASE_URL,
+    databasePoolSize: env.DATABASE_POOL_SIZE,
+    redisUrl: env.REDIS_URL,
+    redisPrefix: env.REDIS_PREFIX,
+    jwt: { secret: jwtSecret, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
+    encryptionKey,
+    encryptionPreviousKeys: (env.ENCRYPTION_PREVIOUS_KEYS ?? '')
+      .split(',')
+      .map((key) => key.trim())
+      .filter((key) => key !== '')
+      .map((key) => Buffer.from(key, 'hex')),
+    meta: {
+      graphApiUrl: (env.META_GRAPH_API_URL ?? DEFAULT_GRAPH_API_URL).replace(/\/+$/, ''),
+      instagramApiUrl: (env.META_INSTAGRAM_API_URL ?? DEFAULT_INSTAGRAM_API_URL).replace(/\/+$/, ''),
+      timeoutMs: env.META_GRAPH_TIMEOUT_MS,
+    },
+    outbox: {
+      workerEnabled: env.OUTBOX_WORKER_ENABLED,
+      maxAttempts: env.OUTBOX_MAX_ATTEMPTS,
+      retryBaseMs: env.OUTBOX_RETRY_BASE_MS,
+      pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS,
+    },
+    webhookSweepIntervalMs: env.WEBHOOK_SWEEP_INTERVAL_MS,
+    logLevel: env.LOG_LEVEL,
+    embeddedPostgresDir: env.EMBEDDED_POSTGRES_DIR,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    migrateOnStart: env.MIGRATE_ON_START,
+    graphql: {
+      graphiql: env.GRAPHIQL_ENABLED ?? env.NODE_ENV !== 'production',
+      introspection: env.INTROSPECTION_ENABLED ?? env.NODE_ENV !== 'production',
+      maxBodyBytes: env.GRAPHQL_MAX_BODY_BYTES,
+      maxDepth: env.GRAPHQL_MAX_DEPTH,
+      maxAliases: env.GRAPHQL_MAX_ALIASES,
+      maxTokens: env.GRAPHQL_MAX_TOKENS,
+      maxDirectives: env.GRAPHQL_MAX_DIRECTIVES,
+      maxCost: env.GRAPHQL_MAX_COST,
+    },
+    rateLimits: {
+      windowMs: env.RATE_LIMIT_WINDOW_SECONDS * 1_000,
+      mutationsPerUser: env.RATE_LIMIT_MUTATIONS_PER_USER,
+      mutationsPerIp: env.RATE_LIMIT_MUTATIONS_PER_IP,
+    },
+    webSocket: {
+      maxConnectionsPerUser: env.WS_MAX_CONNECTIONS_PER_USER,
+      maxOperationsPerConnection: env.WS_MAX_OPERATIONS_PER_CONNECTION,
+    },
+    trustedProxyHops: env.TRUSTED_PROXY_HOPS,
+    metricsToken: env.METRICS_TOKEN,
+    developmentDefaults,
+  };
+}

@@ -1,0 +1,143 @@
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { GraphQLSchema } from 'graphql';
+import { createGraphQLError, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { AppConfig } from '../config.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import { useMutationRateLimit } from '../limits/mutation-rate-limit.js';
+import { queryLimitPlugins } from '../limits/query-limits.js';
+import type { RateLimits } from '../limits/rate-limits.js';
+import { currentRequestId } from '../lib/request-context.js';
+import type { Logger } from '../logger.js';
+import type { GraphQLMetrics } from '../metrics/graphql-metrics.js';
+import type { GraphQLContext } from '../schema/context.js';
+import { Loaders } from '../schema/loaders.js';
+import type { Services } from '../services.js';
+import { createErrorMasker } from './errors.js';
+
+export const GRAPHQL_PATH = '/graphql';
+
+export interface GraphQLServerDeps {
+  config: AppConfig;
+  schema: GraphQLSchema;
+  services: Services;
+  authenticator: Authenticator;
+  prisma: PrismaClient;
+  logger: Logger;
+  rateLimits: RateLimits;
+  graphqlMetrics: GraphQLMetrics;
+}
+
+/**
+ * What yoga receives before the context factory runs: HTTP gives `request` (and Node's `req`), graphql-ws
+ * `connectionParams`, its operation id and the client's address.
+ */
+export interface InitialContext {
+  request?: Request;
+  req?: IncomingMessage;
+  connectionParams?: Record<string, unknown>;
+  operationId?: string;
+  clientAddress?: string;
+}
+
+export type GraphQLServer = YogaServerInstance<InitialContext, GraphQLContext>;
+
+const EXAMPLE_QUERY = `# Get a token with:  npm run cli -- token --email admin@example.com
+# then add it under "Headers" below:  { "Authorization": "Bearer <token>" }
+query Viewer {
+  viewer { id displayName role }
+  organization { id name }
+}
+`;
+
+export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
+  const { config, logger } = deps;
+  return createYoga<InitialContext, GraphQLContext>({
+    schema: deps.schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    // No file uploads: one body parser fewer for hostile input to reach.
+    multipart: false,
+    // Enforced before yoga, at the level of Node's request (see graphql-body-limit.ts).
+    maxRequestBodySize: false,
+    maskedErrors: { maskError: createErrorMasker(logger), isDev: false },
+    graphiql: config.graphql.graphiql ? { title: 'Chat server', defaultQuery: EXAMPLE_QUERY } : false,
+    logging: {
+      debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
+      info: (...args) => logger.info({ yoga: args }, 'yoga'),
+      warn: (...args) => logger.warn({ yoga: args }, 'yoga'),
+      // yoga logs here every error its masking changed, i.e. each client mistake given a code (a syntax error,
+      // bad JSON): not an error of the server's, and a way to flood the log. Unexpected errors are logged by
+      // the masker itself, with the request id.
+      error: (...args) => logger.debug({ yoga: args }, 'yoga'),
+    },
+    plugins: [
+      // First, so that it sees every operation, including those the limits below refuse.
+      deps.graphqlMetrics.plugin(),
+      ...queryLimitPlugins(config.graphql),
+      useMutationRateLimit(deps.rateLimits, config.rateLimits),
+      useMalformedParamsAsBadRequest(),
+      useErrorBodies(),
+    ],
+    context: async ({ request, req, connectionParams, operationId, clientAddress }) => {
+      const authorization = connectionParams
+        ? (connectionParams.authorization ?? connectionParams.Authorization)
+        : request?.headers.get('authorization');
+      return {
+        session: await deps.authenticator.sessionFor(authorization),
+        services: deps.services,
+        prisma: deps.prisma,
+        loaders: new Loaders(),
+        requestId: operationId ?? currentRequestId() ?? randomUUID(),
+        clientAddress: clientAddress ?? (req ? deps.rateLimits.clientAddressOf(req) : 'unknown'),
+      };
+    },
+  });
+}
+
+/**
+ * yoga's GET and form-encoded parsers JSON.parse the `variables` and `extensions` parameters unguarded, so a
+ * malformed one (`?variables={`) would be an unexpected error; it is the client's bad request.
+ */
+function useMalformedParamsAsBadRequest(): Plugin {
+  return {
+    onRequestParse({ requestParser, setRequestParser }) {
+      if (!requestParser) return;
+      setRequestParser(async (request) => {
+        try {
+          return await requestParser(request);
+        } catch (error) {
+          if (!(error instanceof SyntaxError)) throw error;
+          throw createGraphQLError('The "variables" and "extensions" parameters must be JSON', {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          });
+        }
+      });
+    },
+  };
+}
+
+const EMPTY_ERROR_MESSAGES: Record<number, string> = {
+  406: 'Not acceptable: accept application/graphql-response+json or application/json',
+  415: 'Unsupported content type: send application/json',
+};
+
+/**
+ * Every error response from /graphql carries a GraphQL-over-HTTP error body: yoga answers an unsupported
+ * Content-Type (415) or Accept (406) with an empty one. And a 413's connection is closed, since the rest of the
+ * oversized body is still on its way and will not be read.
+ */
+function useErrorBodies(): Plugin {
+  return {
+    onResponse({ response, setResponse, fetchAPI }) {
+      if (response.status === 413) response.headers.set('connection', 'close');
+      if (response.status < 400 || response.body !== null) return;
+      const message = EMPTY_ERROR_MESSAGES[response.status] ?? `${response.status} ${response.statusText}`.trim();
+      const headers = new fetchAPI.Headers(response.headers);
+      headers.set('content-type', 'application/json; charset=utf-8');
+      const body = JSON.stringify({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+      setResponse(new fetchAPI.Response(body, { status: response.status, headers }));
+    },
+  };
+}

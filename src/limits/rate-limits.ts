@@ -1,0 +1,127 @@
+import type { IncomingMessage } from 'node:http';
+import { type RouteHandler, sendJson } from '../http/router.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { RateLimitCheck, RateLimiter, RateLimitPolicy, RateLimitVerdict } from './rate-limiter.js';
+
+export type { RateLimitCheck };
+
+export interface RateLimitRefusal extends RateLimitVerdict {
+  policy: RateLimitPolicy;
+  /** A sentence for the client: which limit, and when to come back. */
+  reason: string;
+}
+
+const FAILURE_LOG_INTERVAL_MS = 5_000;
+
+/**
+ * What the rest of the server uses to rate-limit: the GraphQL mutation limits, graphql-ws, and plain HTTP routes
+ * (webhooks) through `guardRoute`. Counts live in the app's RateLimiter (Redis when configured, so they hold
+ * across instances). When the limiter itself fails (Redis down), requests pass: a limit is protection, and
+ * refusing everyone because the counter is unreachable would be the outage it protects against.
+ */
+export class RateLimits {
+  private readonly refusals;
+  private readonly failures;
+  private lastFailureLogAt = 0;
+
+  constructor(
+    private readonly deps: {
+      limiter: RateLimiter;
+      metrics: Metrics;
+      logger: Logger;
+      clientAddressOf: (request: IncomingMessage) => string;
+    },
+  ) {
+    this.refusals = deps.metrics.counter({
+      name: 'chat_rate_limit_refusals_total',
+      help: 'Requests and operations refused by a rate limit, by policy',
+      labelNames: ['policy'],
+    });
+    this.failures = deps.metrics.counter({
+      name: 'chat_rate_limiter_failures_total',
+      help: 'Rate limit checks that could not reach the limiter and let the request through',
+    });
+  }
+
+  /** The subject for per-IP limits on this request. */
+  clientAddressOf(request: IncomingMessage): string {
+    return this.deps.clientAddressOf(request);
+  }
+
+  /**
+   * Counts `cost` units against every check (all of them, at once) and returns the refusal that lasts longest,
+   * or undefined when every limit allows it. Policies with limit 0 are off and not counted.
+   */
+  async consume(checks: RateLimitCheck[], cost = 1): Promise<RateLimitRefusal | undefined> {
+    const active = checks.filter((check) => check.policy.limit > 0);
+    if (active.length === 0) return undefined;
+    const verdicts = await this.consumeAll(active, cost);
+    let refusal: RateLimitRefusal | undefined;
+    verdicts.forEach((verdict, index) => {
+      if (verdict.allowed || (refusal && refusal.retryAfterSeconds >= verdict.retryAfterSeconds)) return;
+      const { policy } = active[index]!;
+      refusal = { ...verdict, policy, reason: describe(policy, verdict) };
+    });
+    if (refusal) this.refusals.inc({ policy: refusal.policy.name });
+    return refusal;
+  }
+
+  /**
+   * A plain HTTP route handler behind a rate limit: each request costs one unit for the subject (by default the
+   * client's address); over the limit the answer is 429 with Retry-After and a JSON reason, and `handler` does
+   * not run.
+   *
+   *     router.add({ method: 'POST', path, handler: rateLimits.guardRoute(policy, handler) });
+   */
+  guardRoute(
+    policy: RateLimitPolicy,
+    handler: RouteHandler,
+    subjectOf: (request: IncomingMessage, params: string[]) => string = (request) =>
+      `ip:${this.clientAddressOf(request)}`,
+  ): RouteHandler {
+    return async (request, response, params) => {
+      const refusal = await this.consume([{ policy, subject: subjectOf(request, params) }]);
+      if (!refusal) return handler(request, response, params);
+      sendRateLimited(response, refusal);
+    };
+  }
+
+  private async consumeAll(checks: RateLimitCheck[], cost: number): Promise<RateLimitVerdict[]> {
+    try {
+      return await this.deps.limiter.consume(checks, cost);
+    } catch (error) {
+      this.failures.inc();
+      const now = Date.now();
+      if (now - this.lastFailureLogAt >= FAILURE_LOG_INTERVAL_MS) {
+        this.lastFailureLogAt = now;
+        const policies = checks.map((check) => check.policy.name);
+        this.deps.logger.error({ err: error, policies }, 'rate limiter unavailable: not limiting');
+      }
+      return checks.map((check) => ({
+        allowed: true,
+        remaining: check.policy.limit,
+        resetInMs: 0,
+        retryAfterSeconds: 0,
+      }));
+    }
+  }
+}
+
+/** 429 with Retry-After, and a JSON body in the shape of the server's other plain-route errors. */
+function sendRateLimited(
+  response: Parameters<RouteHandler>[1],
+  refusal: Pick<RateLimitRefusal, 'reason' | 'retryAfterSeconds'>,
+): void {
+  sendJson(
+    response,
+    429,
+    { error: refusal.reason, code: 'RATE_LIMITED', retryAfter: refusal.retryAfterSeconds },
+    { 'retry-after': String(refusal.retryAfterSeconds) },
+  );
+}
+
+function describe(policy: RateLimitPolicy, verdict: RateLimitVerdict): string {
+  const window = policy.windowMs % 1_000 === 0 ? `${policy.windowMs / 1_000} s` : `${policy.windowMs} ms`;
+  return `Rate limit exceeded (${policy.name}: ${policy.limit} per ${window}); retry in ${verdict.retryAfterSeconds} s`;
+}

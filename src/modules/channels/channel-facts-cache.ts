@@ -1,0 +1,128 @@
+import type pg from 'pg';
+import type { Viewer } from '../../auth/session.js';
+import type { Logger } from '../../logger.js';
+import type { AccessBusEvent } from '../../realtime/org-events.js';
+import type { HubSubscription, OrganizationHubs } from '../../realtime/organization-hub.js';
+import { type ChannelFacts, loadChannelFacts } from './channel-access.js';
+
+/** How long an entry is trusted without an access event, in case the bus lost one. */
+const TTL_MS = 10_000;
+const MAX_ENTRIES_PER_ORGANIZATION = 50_000;
+
+interface CachedFacts {
+  facts: ChannelFacts | null;
+  expiresAt: number;
+}
+
+/** What the cache holds for one organization while its users send messages through this instance. */
+interface OrganizationCache {
+  /** Resolves once access events of the organization reach the cache; false if joining its hub failed. */
+  listening: Promise<boolean>;
+  subscription?: HubSubscription;
+  /** Moved by every access event, so that a read which started before one is not kept. */
+  version: number;
+  lastUsed: number;
+  entries: Map<string, CachedFacts>;
+  keysByChannel: Map<string, Set<string>>;
+}
+
+/**
+ * Channel facts per (user, channel) for the hottest path, sending a message: each instance remembers what it
+ * read and forgets a channel's entries the moment an access event of that channel arrives, from any instance,
+ * through the organization's hub. An organization nobody sent from for a TTL is dropped, hub listener included,
+ * so the cache holds (and listens for) only the organizations in use.
+ */
+export class ChannelFactsCache {
+  private readonly organizations = new Map<string, OrganizationCache>();
+  private readonly sweepTimer: NodeJS.Timeout;
+
+  constructor(private readonly deps: { pool: pg.Pool; hubs: OrganizationHubs; logger: Logger }) {
+    this.sweepTimer = setInterval(() => this.sweep(), TTL_MS).unref();
+  }
+
+  async get(viewer: Viewer, channelId: string): Promise<ChannelFacts | null> {
+    const organization = this.organizationOf(viewer.organizationId);
+    const key = `${viewer.id}:${channelId}`;
+    const now = Date.now();
+    organization.lastUsed = now;
+    const entry = organization.entries.get(key);
+    if (entry && entry.expiresAt > now) return entry.facts;
+    const listening = await organization.listening;
+    const version = organization.version;
+    const facts = await loadChannelFacts(this.deps.pool, viewer, channelId);
+    if (listening && organization.version === version && this.organizations.get(viewer.organizationId) === organization)
+      this.remember(organization, key, channelId, facts);
+    return facts;
+  }
+
+  close(): void {
+    clearInterval(this.sweepTimer);
+    for (const organizationId of [...this.organizations.keys()]) this.drop(organizationId);
+  }
+
+  private organizationOf(organizationId: string): OrganizationCache {
+    const existing = this.organizations.get(organizationId);
+    if (existing) return existing;
+    const organization: OrganizationCache = {
+      listening: Promise.resolve(false),
+      version: 0,
+      lastUsed: Date.now(),
+      entries: new Map(),
+      keysByChannel: new Map(),
+    };
+    organization.listening = this.deps.hubs
+      .join(organizationId, { access: (event) => this.forget(organization, event) })
+      .then(
+        (subscription) => {
+          // Dropped while joining: leave the hub again instead of keeping it open for nobody.
+          if (this.organizations.get(organizationId) !== organization) subscription.stop();
+          else organization.subscription = subscription;
+          return true;
+        },
+        (error: unknown) => {
+          // Until the hub can be joined nothing is cached: the next send tries again.
+          this.deps.logger.warn({ err: error, organizationId }, 'channel access cache is not listening yet');
+          if (this.organizations.get(organizationId) === organization) this.organizations.delete(organizationId);
+          return false;
+        },
+      );
+    this.organizations.set(organizationId, organization);
+    return organization;
+  }
+
+  private remember(organization: OrganizationCache, key: string, channelId: string, facts: ChannelFacts | null) {
+    if (organization.entries.size >= MAX_ENTRIES_PER_ORGANIZATION) {
+      organization.entries.clear();
+      organization.keysByChannel.clear();
+    }
+    organization.entries.set(key, { facts, expiresAt: Date.now() + TTL_MS });
+    let keys = organization.keysByChannel.get(channelId);
+    if (!keys) organization.keysByChannel.set(channelId, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private forget(organization: OrganizationCache, event: AccessBusEvent): void {
+    organization.version += 1;
+    const channels =
+      event.change === 'client-assigned' ? [event.channelId, event.previousChannelId] : [event.channelId];
+    for (const channelId of channels) {
+      if (!channelId) continue;
+      for (const key of organization.keysByChannel.get(channelId) ?? []) organization.entries.delete(key);
+      organization.keysByChannel.delete(channelId);
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [organizationId, organization] of this.organizations) {
+      if (now - organization.lastUsed > TTL_MS) this.drop(organizationId);
+    }
+  }
+
+  private drop(organizationId: string): void {
+    const organization = this.organizations.get(organizationId);
+    if (!organization) return;
+    this.organizations.delete(organizationId);
+    organization.subscription?.stop();
+  }
+}

@@ -1,0 +1,69 @@
+import type { Session } from '../../auth/session.js';
+import { badInput, notFound } from '../../lib/errors.js';
+import type { PrismaSelection } from '../../lib/prisma-selection.js';
+import type { ServiceDeps } from '../../services.js';
+
+export interface AssignClientInput {
+  clientUserId: string;
+  channelId: string;
+}
+
+export class ClientAssignmentService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  /**
+   * Puts a client in one channel: platform messages from the client land there, and staff replies there go
+   * back to the client's platform. Reassigning replaces the previous assignment and moves the client's channel
+   * membership (which holds their read state) in the same transaction, so the client is never in two channels
+   * or in none.
+   */
+  async assign(session: Session, input: AssignClientInput, query: PrismaSelection = {}) {
+    const admin = session.assertAdmin(session.organizationId);
+    const { organizationId } = admin;
+    const { assignment, previousChannelId } = await this.deps.db.prisma.$transaction(async (tx) => {
+      // Locking the client's row serialises concurrent assignments of the same client.
+      const [client] = await tx.$queryRaw<{ role: string }[]>`
+        SELECT role::text AS role FROM users
+        WHERE id = ${input.clientUserId}::uuid AND organization_id = ${organizationId}::uuid
+        FOR UPDATE`;
+      if (!client) throw notFound('User');
+      if (client.role !== 'client') throw badInput('input.clientUserId', 'must be a client user');
+      const channel = await tx.channel.findFirst({
+        where: { id: input.channelId, organizationId },
+        select: { id: true, channelType: true },
+      });
+      if (!channel) throw notFound('Channel');
+      if (channel.channelType === 'DIRECT') throw badInput('input.channelId', 'must not be a direct channel');
+
+      const previous = await tx.clientChannelAssignment.findUnique({
+        where: { clientUserId: input.clientUserId },
+        select: { channelId: true },
+      });
+      const assignment = await tx.clientChannelAssignment.upsert({
+        ...query,
+        where: { clientUserId: input.clientUserId },
+        create: { clientUserId: input.clientUserId, channelId: channel.id, assignedBy: admin.id },
+        update: { channelId: channel.id, assignedBy: admin.id, assignedAt: new Date(), isActive: true },
+      });
+      if (previous && previous.channelId !== channel.id) {
+        await tx.channelMember.deleteMany({ where: { channelId: previous.channelId, userId: input.clientUserId } });
+      }
+      await tx.channelMember.upsert({
+        where: { channelId_userId: { channelId: channel.id, userId: input.clientUserId } },
+        create: { channelId: channel.id, userId: input.clientUserId, organizationId },
+        update: {},
+      });
+      return { assignment, previousChannelId: previous?.channelId ?? null };
+    });
+    // After the commit: the client's open subscriptions switch channels at once (the old one stops, the new one
+    // starts), and cached access to both channels is forgotten on every instance.
+    this.deps.hubs.publish(organizationId, {
+      type: 'access',
+      change: 'client-assigned',
+      clientUserId: input.clientUserId,
+      channelId: assignment.channelId,
+      previousChannelId,
+    });
+    return assignment;
+  }
+}

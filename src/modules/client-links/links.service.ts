@@ -1,0 +1,260 @@
+import type { Session } from '../../auth/session.js';
+import type { Prisma } from '../../generated/prisma/client.js';
+import type { Platform } from '../../generated/prisma/enums.js';
+import { badInput, conflict, isUniqueViolation, notFound } from '../../lib/errors.js';
+import type { PrismaSelection } from '../../lib/prisma-selection.js';
+import type { ServiceDeps } from '../../services.js';
+import { CODE_TTL_MS, codeCandidates, generateVerificationCode } from './verification-codes.js';
+
+/** Who wrote, as the platform names them: WhatsApp's wa_id / Instagram's scoped id, and WhatsApp's BSUID. */
+export interface PlatformSender {
+  platformUserId: string | null;
+  scopedUserId: string | null;
+}
+
+export interface CreateLinkInput {
+  clientUserId: string;
+  platformIntegrationId: string;
+  platformUserId?: string | null;
+}
+
+/** The integration an inbound event came through, already resolved from the webhook URL. */
+export interface LinkIntegration {
+  id: string;
+  organizationId: string;
+  platform: Platform;
+}
+
+export type VerificationOutcome =
+  /** The text holds nothing shaped like a code: not an attempt at all. */
+  | { status: 'no-code' }
+  | { status: 'verified'; linkId: string; clientUserId: string }
+  | { status: 'refused'; reason: VerificationRefusal };
+
+export type VerificationRefusal = 'rate-limited' | 'unknown-code' | 'expired' | 'sender-mismatch' | 'already-linked';
+
+/** Failed guesses allowed per sender and integration within one window; then every code is refused. */
+export const MAX_FAILED_GUESSES = 5;
+export const GUESS_WINDOW_MS = 15 * 60 * 1000;
+
+export class ClientLinkService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  async list(session: Session, filter: { clientUserId?: string | null }, query: PrismaSelection = {}) {
+    const { organizationId } = session.assertAdmin(session.organizationId);
+    return this.deps.db.prisma.clientPlatformLink.findMany({
+      ...query,
+      where: { client: { organizationId }, ...(filter.clientUserId ? { clientUserId: filter.clientUserId } : {}) },
+      orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+    });
+  }
+
+  /**
+   * Issues a verification code for a client on an integration (pending until the client sends it from the
+   * platform). Issuing again for the same client and integration replaces the pending code; a verified link
+   * is not silently reset.
+   */
+  async create(session: Session, input: CreateLinkInput, query: PrismaSelection = {}) {
+    const { organizationId } = session.assertAdmin(session.organizationId);
+    const { prisma } = this.deps.db;
+    const client = await prisma.user.findFirst({
+      where: { id: input.clientUserId, organizationId },
+      select: { role: true },
+    });
+    if (!client) throw notFound('User');
+    if (client.role !== 'CLIENT') throw badInput('input.clientUserId', 'must be a client user');
+    const integration = await prisma.platformIntegration.findFirst({
+      where: { id: input.platformIntegrationId, organizationId },
+      select: { id: true, platform: true },
+    });
+    if (!integration) throw notFound('Platform integration');
+    const platformUserId = input.platformUserId
+      ? normalisePlatformUserId(integration.platform, input.platformUserId)
+      : null;
+
+    // A fresh code collides with a live one about once in 10^11 issues; trying again is the whole remedy.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await prisma.$transaction(async (tx) => {
+          const existing = await tx.clientPlatformLink.findUnique({
+            where: {
+              clientUserId_platformIntegrationId: {
+                clientUserId: input.clientUserId,
+                platformIntegrationId: integration.id,
+              },
+            },
+            select: { verificationStatus: true },
+          });
+          if (existing?.verificationStatus === 'VERIFIED')
+            throw conflict('This client is already verified on this integration');
+          if (platformUserId) await assertPlatformUserFree(tx, integration.id, platformUserId, input.clientUserId);
+          const pending = {
+            platformUserId,
+            platformScopedUserId: null,
+            verificationCode: generateVerificationCode(),
+            verificationStatus: 'PENDING' as const,
+            verifiedAt: null,
+            codeExpiresAt: new Date(Date.now() + CODE_TTL_MS),
+          };
+          return tx.clientPlatformLink.upsert({
+            ...query,
+            where: {
+              clientUserId_platformIntegrationId: {
+                clientUserId: input.clientUserId,
+                platformIntegrationId: integration.id,
+              },
+            },
+            create: { clientUserId: input.clientUserId, platformIntegrationId: integration.id, ...pending },
+            update: pending,
+          });
+        });
+      } catch (error) {
+        if (!isUniqueViolation(error) || attempt === 3) {
+          if (isUniqueViolation(error)) throw conflict('Could not issue a unique code; try again');
+          throw error;
+        }
+      }
+    }
+  }
+
+  /** The verified link of a sender on an integration, matched on either of the sender's ids. */
+  async findVerified(integrationId: string, sender: PlatformSender) {
+    const ids = senderMatch(sender);
+    if (ids.length === 0) return null;
+    return this.deps.db.prisma.clientPlatformLink.findFirst({
+      where: { platformIntegrationId: integrationId, verificationStatus: 'VERIFIED', OR: ids },
+      select: { id: true, clientUserId: true, platformUserId: true, platformScopedUserId: true },
+    });
+  }
+
+  /**
+   * Verifies a pending link when `text` (a message from `sender` on `integration`) holds its code: the code
+   * must be unexpired and unused, and when the admin named the platform user, the sender must be them. Each
+   * refused code counts against the sender; after MAX_FAILED_GUESSES in GUESS_WINDOW_MS every code from them
+   * is refused until the window ends. The counter lives in the database, so it holds across instances.
+   */
+  async verify(integration: LinkIntegration, sender: PlatformSender, text: string): Promise<VerificationOutcome> {
+    const candidates = codeCandidates(text);
+    const senderKey = sender.platformUserId ?? sender.scopedUserId;
+    if (candidates.length === 0 || !senderKey) return { status: 'no-code' };
+    return this.deps.db.prisma.$transaction(async (tx) => {
+      // One row per sender, locked: that sender's attempts are decided one at a time.
+      await tx.$executeRaw`
+        INSERT INTO link_verification_attempts (platform_integration_id, sender)
+        VALUES (${integration.id}::uuid, ${senderKey})
+        ON CONFLICT DO NOTHING`;
+      const [counter] = await tx.$queryRaw<{ failures: number; expired: boolean }[]>`
+        SELECT failures, window_started_at < now() - ${GUESS_WINDOW_MS}::int * interval '1 millisecond' AS expired
+        FROM link_verification_attempts
+        WHERE platform_integration_id = ${integration.id}::uuid AND sender = ${senderKey}
+        FOR UPDATE`;
+      const failures = counter && !counter.expired ? counter.failures : 0;
+      if (failures >= MAX_FAILED_GUESSES) return refused('rate-limited');
+
+      const fail = async (reason: VerificationRefusal): Promise<VerificationOutcome> => {
+        await tx.linkVerificationAttempt.update({
+          where: { platformIntegrationId_sender: { platformIntegrationId: integration.id, sender: senderKey } },
+          data: counter?.expired ? { failures: 1, windowStartedAt: new Date() } : { failures: { increment: 1 } },
+        });
+        return refused(reason);
+      };
+
+      const link = await tx.clientPlatformLink.findFirst({
+        where: {
+          platformIntegrationId: integration.id,
+          verificationStatus: 'PENDING',
+          verificationCode: { in: candidates },
+        },
+      });
+      if (!link) return fail('unknown-code');
+      if (!link.codeExpiresAt || link.codeExpiresAt.getTime() <= Date.now()) return fail('expired');
+      if (
+        link.platformUserId &&
+        link.platformUserId !== sender.platformUserId &&
+        link.platformUserId !== sender.scopedUserId
+      )
+        return fail('sender-mismatch');
+
+      const taken = await tx.clientPlatformLink.findFirst({
+        where: { platformIntegrationId: integration.id, id: { not: link.id }, OR: senderMatch(sender) },
+        select: { id: true },
+      });
+      if (taken) return refused('already-linked');
+      // Guarded on PENDING: of two messages carrying the same code, one verifies and the other finds it used.
+      const { count } = await tx.clientPlatformLink.updateMany({
+        where: { id: link.id, verificationStatus: 'PENDING' },
+        data: {
+          verificationStatus: 'VERIFIED',
+          verifiedAt: new Date(),
+          platformUserId: sender.platformUserId ?? link.platformUserId,
+          platformScopedUserId: sender.scopedUserId ?? link.platformScopedUserId,
+        },
+      });
+      if (count === 0) return fail('unknown-code');
+      await tx.linkVerificationAttempt.delete({
+        where: { platformIntegrationId_sender: { platformIntegrationId: integration.id, sender: senderKey } },
+      });
+      return { status: 'verified', linkId: link.id, clientUserId: link.clientUserId };
+    });
+  }
+
+  /**
+   * Notes when customers wrote (Meta's time; never moves back, so replays and out-of-order deliveries are
+   * harmless), and learns a sender's business-scoped id when the link did not know it yet, unless another link
+   * already holds it (a number that changed hands). One statement for any number of links.
+   */
+  async recordInbound(entries: { linkId: string; at: Date; scopedUserId: string | null }[]): Promise<void> {
+    if (entries.length === 0) return;
+    const update = (learnScopedIds: boolean) =>
+      this.deps.db.pool.query(
+        `UPDATE client_platform_links l SET
+           last_inbound_at = GREATEST(l.last_inbound_at, e.at),
+           platform_scoped_user_id = COALESCE(l.platform_scoped_user_id, CASE WHEN $4 AND NOT EXISTS (
+             SELECT 1 FROM client_platform_links o
+             WHERE o.platform_integration_id = l.platform_integration_id AND o.platform_scoped_user_id = e.scoped_user_id
+           ) THEN e.scoped_user_id END)
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS e(link_id, at, scoped_user_id)
+         WHERE l.id = e.link_id`,
+        [entries.map((e) => e.linkId), entries.map((e) => e.at), entries.map((e) => e.scopedUserId), learnScopedIds],
+      );
+    try {
+      await update(true);
+    } catch (error) {
+      // Two links claimed the same scoped id at once: the times still count; the ids wait for the next message.
+      if (!isUniqueViolation(error)) throw error;
+      await update(false);
+    }
+  }
+}
+
+const refused = (reason: VerificationRefusal): VerificationOutcome => ({ status: 'refused', reason });
+
+/** Link conditions matching either of a sender's ids. */
+function senderMatch(sender: PlatformSender): Prisma.ClientPlatformLinkWhereInput[] {
+  return [
+    ...(sender.platformUserId ? [{ platformUserId: sender.platformUserId }] : []),
+    ...(sender.scopedUserId
+      ? [{ platformScopedUserId: sender.scopedUserId }, { platformUserId: sender.scopedUserId }]
+      : []),
+  ];
+}
+
+/** WhatsApp identifies people by their number in digits only (wa_id); admins type it with `+`, spaces, dashes. */
+export function normalisePlatformUserId(platform: Platform, value: string): string {
+  const trimmed = value.trim();
+  if (platform === 'WHATSAPP' && /^\+?[0-9][0-9 ().-]*$/.test(trimmed)) return trimmed.replace(/[^0-9]/g, '');
+  return trimmed;
+}
+
+async function assertPlatformUserFree(
+  tx: Prisma.TransactionClient,
+  integrationId: string,
+  platformUserId: string,
+  clientUserId: string,
+): Promise<void> {
+  const taken = await tx.clientPlatformLink.findFirst({
+    where: { platformIntegrationId: integrationId, platformUserId, clientUserId: { not: clientUserId } },
+    select: { id: true },
+  });
+  if (taken) throw conflict('This platform user is already linked to another client on this integration');
+}

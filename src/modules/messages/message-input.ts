@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { httpsUrl } from '../../lib/validation.js';
+
+/** WhatsApp's limit for a text message, applied to every message so any of them can be relayed. */
+export const MAX_CONTENT_LENGTH = 4096;
+const MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024;
+const MAX_TEXT_METADATA_BYTES = 16 * 1024;
+
+/** Length in characters as people count them (code points), not UTF-16 units. */
+const characters = (value: string) => [...value].length;
+
+export const messageContent = z.string().refine((value) => characters(value) <= MAX_CONTENT_LENGTH, {
+  error: `must be at most ${MAX_CONTENT_LENGTH} characters`,
+});
+
+const attachment = (mimePattern: RegExp, kind: string, fileNameRequired: boolean) =>
+  z
+    .object({
+      url: httpsUrl,
+      mimeType: z
+        .string()
+        .max(255)
+        .regex(mimePattern, { error: `must be a ${kind} MIME type` }),
+      size: z.number().int().positive().max(MAX_ATTACHMENT_BYTES, { error: 'must be at most 100 MiB' }),
+      fileName: fileNameRequired ? z.string().trim().min(1).max(255) : z.string().trim().min(1).max(255).optional(),
+      durationSeconds: z.number().positive().max(86_400).optional(),
+      width: z.number().int().positive().max(100_000).optional(),
+      height: z.number().int().positive().max(100_000).optional(),
+    })
+    .strict();
+
+const ATTACHMENT_METADATA = {
+  IMAGE: attachment(/^image\/[\w.+-]+$/, 'image', false),
+  AUDIO: attachment(/^audio\/[\w.+-]+$/, 'audio', false),
+  FILE: attachment(/^[\w.+-]+\/[\w.+-]+$/, 'valid', true),
+} as const;
+
+export interface SendMessageFields {
+  content?: string | null;
+  messageType?: 'TEXT' | 'IMAGE' | 'AUDIO' | 'FILE' | null;
+  metadata?: unknown;
+}
+
+/**
+ * The rules that need the whole input: a text message needs text; an attachment needs its description
+ * (url, MIME type of the right kind, size, and a file name for files) and may carry a caption.
+ */
+export function checkMessageShape(input: SendMessageFields, context: z.RefinementCtx): void {
+  const messageType = input.messageType ?? 'TEXT';
+  if (messageType === 'TEXT') {
+    if (!input.content?.trim()) {
+      context.addIssue({ code: 'custom', path: ['content'], message: 'a text message needs content' });
+    }
+    if (input.metadata !== null && input.metadata !== undefined) {
+      if (typeof input.metadata !== 'object' || Array.isArray(input.metadata)) {
+        context.addIssue({ code: 'custom', path: ['metadata'], message: 'must be a JSON object' });
+      } else if (JSON.stringify(input.metadata).length > MAX_TEXT_METADATA_BYTES) {
+        context.addIssue({ code: 'custom', path: ['metadata'], message: 'must be at most 16 KiB' });
+      }
+    }
+    return;
+  }
+  const parsed = ATTACHMENT_METADATA[messageType].safeParse(input.metadata ?? undefined);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      context.addIssue({
+        code: 'custom',
+        path: ['metadata', ...issue.path.map(String)],
+        message:
+          input.metadata == null
+            ? `a ${messageType.toLowerCase()} message needs metadata (url, mimeType, size)`
+            : issue.message,
+      });
+    }
+  }
+}
+
+/** Emoji as clients send them: one short token (an emoji sequence or a :shortcode:), no whitespace. */
+export const emoji = z
+  .string()
+  .min(1, { error: 'must not be empty' })
+  .max(64, { error: 'must be at most 64 characters' })
+  .regex(/^[^\s\p{Cc}]+$/u, { error: 'must be a single emoji or :shortcode: without whitespace' });

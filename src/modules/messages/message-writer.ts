@@ -1,0 +1,270 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { MessageSource, MessageType } from '../../generated/prisma/enums.js';
+import { withTransaction } from '../../db/transaction.js';
+import type { Logger } from '../../logger.js';
+import { MESSAGE_COLUMNS, type MessageRecord } from './message-record.js';
+
+export interface MessageDraft {
+  channelId: string;
+  userId: string;
+  content: string | null;
+  messageType: MessageType;
+  metadata: unknown;
+  threadId: string | null;
+  messageSource: MessageSource;
+  /** Set for platform messages; the pair is unique, so a redelivered platform message is stored once. */
+  platformIntegrationId?: string | null;
+  externalMessageId?: string | null;
+}
+
+export type InsertOutcome = { created: true; message: MessageRecord } | { created: false; message: MessageRecord };
+
+/**
+ * Work that must commit or fail together with new messages in channels that have clients (the platform
+ * outbox): it is given those messages only, and runs only when there are some. It may return an action to
+ * run once the transaction has committed (e.g. waking the sender of that outbox).
+ */
+export type InsertHook = (client: pg.PoolClient, inClientChannels: MessageRecord[]) => Promise<void | (() => void)>;
+
+export type ChangeOutcome = MessageRecord | null;
+
+const MAX_BATCH = 256;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Pending {
+  draft: MessageDraft & { id: string };
+  resolve: (outcome: InsertOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Writes messages in the order everyone will see them. Every change takes the organization's next sequence
+ * number and (for new messages) a creation time later than any before it, while holding the organization's
+ * `message_sequences` row lock until commit; so commit order, time order and sequence order agree, and a
+ * client paging or resuming by cursor can never skip a message that committed late.
+ *
+ * Concurrent sends of an organization are grouped: while one transaction runs, the next requests gather
+ * and go together in the following one (one lock, one multi-row INSERT, one commit for up to 256 messages).
+ * This is what lets the serialising lock sustain a busy server: the lock is held per batch, not per message.
+ */
+export class MessageWriter {
+  private readonly queues = new Map<string, { pending: Pending[]; flushing: boolean }>();
+  private readonly hooks: InsertHook[] = [];
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Registers work to run inside every insert transaction, after the rows exist. */
+  onInsert(hook: InsertHook): void {
+    this.hooks.push(hook);
+  }
+
+  insert(organizationId: string, draft: MessageDraft): Promise<InsertOutcome> {
+    return new Promise((resolve, reject) => {
+      let queue = this.queues.get(organizationId);
+      if (!queue) this.queues.set(organizationId, (queue = { pending: [], flushing: false }));
+      queue.pending.push({ draft: { ...draft, id: randomUUID() }, resolve, reject });
+      if (!queue.flushing) void this.flush(organizationId);
+    });
+  }
+
+  /**
+   * Changes one message under the sequence lock: `assignments` is the SET list (its parameters start at $3),
+   * `conditions` an extra WHERE (e.g. the author), both over `messages m`. Returns the row after the change,
+   * or null when no row matched (unknown, foreign, already deleted, or not the author's).
+   */
+  async change(
+    organizationId: string,
+    messageId: string,
+    change: { assignments: string; conditions?: string; params?: unknown[] },
+  ): Promise<ChangeOutcome> {
+    return this.underSequenceLock(organizationId, async (client) => {
+      const { rows } = await client.query<MessageRecord>(
+        `WITH next AS (
+           SELECT last_seq + 1 AS seq FROM message_sequences WHERE organization_id = $1
+         ), changed AS (
+           UPDATE messages m SET ${change.assignments}, event_seq = next.seq, updated_at = clock_timestamp()
+           FROM next
+           WHERE m.id = $2 AND m.organization_id = $1 AND m.deleted_at IS NULL ${change.conditions ? `AND (${change.conditions})` : ''}
+           RETURNING ${MESSAGE_COLUMNS}
+         ), bump AS (
+           UPDATE message_sequences SET last_seq = last_seq + 1
+           WHERE organization_id = $1 AND EXISTS (SELECT 1 FROM changed)
+         )
+         SELECT * FROM changed`,
+        [organizationId, messageId, ...(change.params ?? [])],
+      );
+      return rows[0] ?? null;
+    });
+  }
+
+  private async flush(organizationId: string): Promise<void> {
+    const queue = this.queues.get(organizationId)!;
+    queue.flushing = true;
+    try {
+      while (queue.pending.length > 0) {
+        const batch = queue.pending.splice(0, MAX_BATCH);
+        try {
+          const outcomes = await this.insertBatch(
+            organizationId,
+            batch.map((item) => item.draft),
+          );
+          batch.forEach((item, index) => item.resolve(outcomes[index]!));
+        } catch (error) {
+          if (batch.length === 1) {
+            batch[0]!.reject(error);
+            continue;
+          }
+          // One bad row must not fail its neighbours: retry each alone, so only the culprit sees an error.
+          this.logger.warn({ err: error, size: batch.length }, 'message batch failed; retrying one by one');
+          for (const item of batch) {
+            await this.insertBatch(organizationId, [item.draft]).then(
+              ([outcome]) => item.resolve(outcome!),
+              (itemError: unknown) => item.reject(itemError),
+            );
+          }
+        }
+      }
+    } finally {
+      queue.flushing = false;
+      if (queue.pending.length === 0) this.queues.delete(organizationId);
+      else void this.flush(organizationId);
+    }
+  }
+
+  private async insertBatch(
+    organizationId: string,
+    drafts: (MessageDraft & { id: string })[],
+  ): Promise<InsertOutcome[]> {
+    // A platform message delivered twice in the same batch is one message.
+    const firstByExternalKey = new Map<string, string>();
+    for (const draft of drafts) {
+      const key = externalKey(draft);
+      if (key && !firstByExternalKey.has(key)) firstByExternalKey.set(key, draft.id);
+    }
+    const unique = drafts.filter((draft) => {
+      const key = externalKey(draft);
+      return !key || firstByExternalKey.get(key) === draft.id;
+    });
+
+    const afterCommit: (() => void)[] = [];
+    // The lock is taken in a statement before the INSERT: the INSERT's snapshot is then taken after every
+    // earlier batch of this organization has committed, so its duplicate check sees their platform messages.
+    const inserted = await this.underSequenceLock(organizationId, async (client) => {
+      const { rows } = await client.query<MessageRecord & { inClientChannel: boolean }>({
+        // Prepared once per connection: this statement runs for every batch.
+        name: 'insert-message-batch',
+        text: INSERT_BATCH_SQL,
+        values: [
+          organizationId,
+          unique.map((d) => d.id),
+          unique.map((d) => d.channelId),
+          unique.map((d) => d.userId),
+          unique.map((d) => d.content),
+          unique.map((d) => d.messageType.toLowerCase()),
+          unique.map((d) => (d.metadata === null || d.metadata === undefined ? null : JSON.stringify(d.metadata))),
+          unique.map((d) => d.threadId),
+          unique.map((d) => d.platformIntegrationId ?? null),
+          unique.map((d) => d.externalMessageId ?? null),
+          unique.map((d) => d.messageSource.toLowerCase()),
+        ],
+      });
+      const inClientChannels = rows.filter((row) => row.inClientChannel);
+      for (const hook of inClientChannels.length > 0 ? this.hooks : []) {
+        const then = await hook(client, inClientChannels.map(withoutFlag));
+        if (then) afterCommit.push(then);
+      }
+      return rows.map(withoutFlag);
+    });
+    afterCommit.forEach((action) => action());
+
+    const byId = new Map(inserted.map((row) => [row.id, row]));
+    const existing = await this.existingPlatformMessages(drafts.filter((draft) => !byId.has(draft.id)));
+    return drafts.map((draft) => {
+      const created = byId.get(draft.id);
+      if (created) return { created: true, message: created };
+      const found = existing.get(externalKey(draft) ?? '');
+      if (!found) throw new Error(`message ${draft.id} was neither inserted nor found`);
+      return { created: false, message: found };
+    });
+  }
+
+  private async existingPlatformMessages(drafts: MessageDraft[]): Promise<Map<string, MessageRecord>> {
+    const keyed = drafts.filter((draft) => externalKey(draft));
+    if (keyed.length === 0) return new Map();
+    const { rows } = await this.pool.query<MessageRecord>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m
+       JOIN unnest($1::uuid[], $2::text[]) AS k(integration_id, external_id)
+         ON m.platform_integration_id = k.integration_id AND m.external_message_id = k.external_id`,
+      [keyed.map((d) => d.platformIntegrationId), keyed.map((d) => d.externalMessageId)],
+    );
+    return new Map(rows.map((row) => [`${row.platformIntegrationId}\u0000${row.externalMessageId}`, row]));
+  }
+
+  /**
+   * Runs `work` in a transaction holding the organization's `message_sequences` row lock. The lock travels
+   * with BEGIN in one round trip, as an upsert that also creates the clock of an organization made without
+   * one; a multi-statement query takes no parameters, so the id is inlined, after checking it is a UUID.
+   */
+  private underSequenceLock<T>(organizationId: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (!UUID.test(organizationId)) throw new Error(`not an organization id: ${organizationId}`);
+    const lock = `INSERT INTO message_sequences AS s (organization_id) VALUES ('${organizationId}')
+      ON CONFLICT (organization_id) DO UPDATE SET last_seq = s.last_seq`;
+    return withTransaction(this.pool, work, { firstStatement: lock });
+  }
+}
+
+const withoutFlag = ({
+  inClientChannel: _flag,
+  ...message
+}: MessageRecord & { inClientChannel: boolean }): MessageRecord => message;
+
+const externalKey = (draft: MessageDraft) =>
+  draft.platformIntegrationId && draft.externalMessageId
+    ? `${draft.platformIntegrationId}\u0000${draft.externalMessageId}`
+    : undefined;
+
+// New messages take consecutive sequence numbers and creation times one microsecond apart, starting after
+// the organization's last ones (or at the clock, when that is later). Platform messages already stored are
+// skipped before numbering, so the sequence has no holes.
+const INSERT_BATCH_SQL = `
+  WITH input AS (
+    SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::message_type[], $7::jsonb[],
+                         $8::uuid[], $9::uuid[], $10::text[], $11::message_source[])
+      WITH ORDINALITY AS i(id, channel_id, user_id, content, message_type, metadata, thread_id,
+                           platform_integration_id, external_message_id, message_source, ord)
+  ), fresh AS (
+    SELECT i.*, row_number() OVER (ORDER BY i.ord) AS n
+    FROM input i
+    WHERE i.external_message_id IS NULL OR NOT EXISTS (
+      SELECT 1 FROM messages e
+      WHERE e.platform_integration_id = i.platform_integration_id AND e.external_message_id = i.external_message_id)
+  ), clock AS (
+    SELECT last_seq, GREATEST(clock_timestamp(), last_created_at + interval '1 microsecond') AS first_at
+    FROM message_sequences WHERE organization_id = $1
+  ), inserted AS (
+    INSERT INTO messages AS m (id, organization_id, channel_id, user_id, content, message_type, metadata, thread_id,
+                               platform_integration_id, external_message_id, message_source,
+                               event_seq, created_seq, created_at, updated_at)
+    SELECT f.id, $1, f.channel_id, f.user_id, f.content, f.message_type, f.metadata, f.thread_id,
+           f.platform_integration_id, f.external_message_id, f.message_source,
+           clock.last_seq + f.n, clock.last_seq + f.n,
+           clock.first_at + (f.n - 1) * interval '1 microsecond', clock.first_at + (f.n - 1) * interval '1 microsecond'
+    FROM fresh f CROSS JOIN clock
+    ORDER BY f.n
+    RETURNING ${MESSAGE_COLUMNS},
+      -- Whether the insert hooks (the platform outbox) have anything to do with this message: asked here, in
+      -- the same statement, so that the common case (no client in the channel) costs no extra round trip.
+      EXISTS (SELECT 1 FROM client_channel_assignments a WHERE a.channel_id = m.channel_id AND a.is_active)
+        AS "inClientChannel"
+  ), bump AS (
+    UPDATE message_sequences s
+    SET last_seq = clock.last_seq + counted.total,
+        last_created_at = clock.first_at + (counted.total - 1) * interval '1 microsecond'
+    FROM clock, (SELECT count(*) AS total FROM fresh) counted
+    WHERE s.organization_id = $1 AND counted.total > 0
+  )
+  SELECT * FROM inserted ORDER BY "createdSeq"::bigint`;

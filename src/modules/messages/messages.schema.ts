@@ -1,0 +1,223 @@
+import { z } from 'zod';
+import { MessageSource, MessageStatus, MessageType } from '../../generated/prisma/enums.js';
+import { uuid } from '../../lib/validation.js';
+import { builder } from '../../schema/builder.js';
+import type { GraphQLContext } from '../../schema/context.js';
+import { pageArgsSchema } from '../../schema/pagination.js';
+import { cursorOfMessage, messageCursorSchema } from './message-cursor.js';
+import { MessageDetails, sharedDetailsFor } from './message-details.js';
+import type { Page } from './message-history.js';
+import { checkMessageShape, messageContent } from './message-input.js';
+import type { MessageRecord } from './message-record.js';
+import { UserType } from '../users/users.schema.js';
+
+export const MessageTypeEnum = builder.enumType(MessageType, { name: 'MessageType' });
+export const MessageSourceEnum = builder.enumType(MessageSource, { name: 'MessageSource' });
+export const MessageStatusEnum = builder.enumType(MessageStatus, { name: 'MessageStatus' });
+
+export const MessageRef = builder.objectRef<MessageRecord>('Message');
+
+/** The request's detail loaders. */
+export const requestDetails = (context: GraphQLContext) =>
+  context.loaders.once(
+    'messageDetails',
+    () => new MessageDetails(context.services.deps.db.pool, context.services.deps.users),
+  );
+
+/** Details from the event's shared set when the message came from a realtime event, else the request's. */
+export const detailsOf = (message: MessageRecord, context: GraphQLContext) =>
+  sharedDetailsFor(message) ?? requestDetails(context);
+
+/** A user by id through the given loaders (users are cached per instance; this batches the rest). */
+export async function userById(details: MessageDetails, userId: string) {
+  const user = await details.authors.load(userId);
+  if (!user) throw new Error(`user ${userId} is missing`);
+  return user;
+}
+
+interface ReactionGroup {
+  emoji: string;
+  count: number;
+  userIds: string[];
+  viewerReacted: boolean;
+}
+
+const ReactionGroupRef = builder.objectRef<ReactionGroup>('ReactionGroup').implement({
+  description: 'The reactions of one emoji on a message.',
+  fields: (t) => ({
+    emoji: t.exposeString('emoji'),
+    count: t.exposeInt('count'),
+    viewerReacted: t.exposeBoolean('viewerReacted', { description: 'Whether the viewer is among those who reacted.' }),
+    userIds: t.exposeIDList('userIds', { description: 'Who reacted, earliest first.' }),
+  }),
+});
+
+const MessageReadRef = builder.objectRef<{ userId: string; readAt: Date }>('MessageRead').implement({
+  fields: (t) => ({
+    user: t.field({
+      type: UserType,
+      resolve: (read, _args, context) => userById(requestDetails(context), read.userId),
+    }),
+    readAt: t.expose('readAt', { type: 'DateTime' }),
+  }),
+});
+
+export const MessageConnection = builder.connectionObject(
+  { type: MessageRef, name: 'MessageConnection' },
+  { name: 'MessageEdge' },
+);
+
+export const messagePageArgs = pageArgsSchema(messageCursorSchema);
+
+/** A history page as a Relay connection. */
+export const toConnection = (page: Page) => ({
+  edges: page.messages.map((message) => ({ cursor: cursorOfMessage(message), node: message })),
+  pageInfo: {
+    hasNextPage: page.hasNextPage,
+    hasPreviousPage: page.hasPreviousPage,
+    startCursor: page.messages[0] ? cursorOfMessage(page.messages[0]) : null,
+    endCursor: page.messages.at(-1) ? cursorOfMessage(page.messages.at(-1)!) : null,
+  },
+});
+
+MessageRef.implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    channelId: t.exposeID('channelId'),
+    channel: t.prismaField({
+      type: 'Channel',
+      resolve: (query, message, _args, context) =>
+        context.prisma.channel.findUniqueOrThrow({ ...query, where: { id: message.channelId } }),
+    }),
+    author: t.field({
+      type: UserType,
+      resolve: (message, _args, context) => userById(detailsOf(message, context), message.userId),
+    }),
+    content: t.exposeString('content', { nullable: true, description: 'Null once the message is deleted.' }),
+    messageType: t.expose('messageType', { type: MessageTypeEnum }),
+    metadata: t.expose('metadata', {
+      type: 'JSON',
+      nullable: true,
+      description: 'Attachment (url, mimeType, size, fileName) or platform details; null once deleted.',
+    }),
+    threadId: t.exposeID('threadId', {
+      nullable: true,
+      description: 'The first message of the thread this replies to.',
+    }),
+    replyCount: t.int({
+      resolve: (message, _args, context) => detailsOf(message, context).replyCounts.load(message.id),
+    }),
+    replies: t.connection(
+      {
+        type: MessageRef,
+        description: "The thread's replies in chronological order (keyset pages, like `messages`).",
+        validate: messagePageArgs,
+        resolve: async (message, args, context) =>
+          toConnection(await context.services.messages.replies(message.id, args)),
+      },
+      MessageConnection,
+    ),
+    reactions: t.field({
+      type: [ReactionGroupRef],
+      resolve: async (message, _args, context) => {
+        const rows = await detailsOf(message, context).reactions.load(message.id);
+        const groups = new Map<string, ReactionGroup>();
+        for (const row of rows) {
+          const group = groups.get(row.emoji) ?? { emoji: row.emoji, count: 0, userIds: [], viewerReacted: false };
+          group.count += 1;
+          group.userIds.push(row.userId);
+          group.viewerReacted ||= row.userId === context.session.viewer.id;
+          groups.set(row.emoji, group);
+        }
+        return [...groups.values()];
+      },
+    }),
+    readBy: t.field({
+      type: [MessageReadRef],
+      description: 'Who has read the message, and when.',
+      resolve: (message, _args, context) => detailsOf(message, context).readers.load(message.id),
+    }),
+    messageSource: t.expose('messageSource', { type: MessageSourceEnum }),
+    platformIntegrationId: t.exposeID('platformIntegrationId', { nullable: true }),
+    externalMessageId: t.exposeString('externalMessageId', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true }),
+    edited: t.boolean({ resolve: (message) => message.editedAt !== null }),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
+    deleted: t.boolean({ resolve: (message) => message.deletedAt !== null }),
+    cursor: t.string({
+      description: "This message's place in its channel: `after` for `messages` and for subscriptions.",
+      resolve: (message) => cursorOfMessage(message),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  messages: t.connection(
+    {
+      type: MessageRef,
+      description:
+        "A channel's messages (replies included) in chronological order. Keyset pages by cursor: asking for " +
+        'everything after the last cursor you saw returns exactly what you missed. Without first/last: the newest page.',
+      args: { channelId: t.arg.id({ required: true, validate: uuid }) },
+      validate: messagePageArgs.loose(),
+      resolve: async (_root, args, context) =>
+        toConnection(await context.services.messages.history(context.session, String(args.channelId), args)),
+    },
+    MessageConnection,
+  ),
+  message: t.field({
+    type: MessageRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true, validate: uuid }) },
+    resolve: (_root, args, context) => context.services.messages.find(context.session, String(args.id)),
+  }),
+}));
+
+const SendMessageInput = builder.inputType('SendMessageInput', {
+  fields: (t) => ({
+    channelId: t.id({ required: true, validate: uuid }),
+    content: t.string({ validate: messageContent }),
+    messageType: t.field({ type: MessageTypeEnum, defaultValue: 'TEXT' }),
+    metadata: t.field({ type: 'JSON' }),
+    threadId: t.id({ validate: uuid, description: 'Reply in the thread of this message (same channel).' }),
+  }),
+  validate: z.any().superRefine(checkMessageShape),
+});
+
+const EditMessageInput = builder.inputType('EditMessageInput', {
+  fields: (t) => ({
+    messageId: t.id({ required: true, validate: uuid }),
+    content: t.string({ required: true, validate: messageContent }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  sendMessage: t.field({
+    type: MessageRef,
+    args: { input: t.arg({ type: SendMessageInput, required: true }) },
+    resolve: async (_root, { input }, context) => {
+      const message = await context.services.messages.send(context.session, {
+        ...input,
+        channelId: String(input.channelId),
+        threadId: input.threadId ? String(input.threadId) : null,
+      });
+      detailsOf(message, context).primeNew(message);
+      return message;
+    },
+  }),
+  editMessage: t.field({
+    type: MessageRef,
+    description: 'Changes the content of your own message.',
+    args: { input: t.arg({ type: EditMessageInput, required: true }) },
+    resolve: (_root, { input }, context) =>
+      context.services.messages.edit(context.session, { messageId: String(input.messageId), content: input.content }),
+  }),
+  deleteMessage: t.field({
+    type: MessageRef,
+    description: 'Deletes your message (admins: any message). It stays as a tombstone without content.',
+    args: { messageId: t.arg.id({ required: true, validate: uuid }) },
+    resolve: (_root, args, context) => context.services.messages.delete(context.session, String(args.messageId)),
+  }),
+}));

@@ -1,0 +1,192 @@
+import DataLoader from 'dataloader';
+import type { Session, Viewer } from '../../auth/session.js';
+import type { MessageStatus } from '../../generated/prisma/enums.js';
+import { notFound } from '../../lib/errors.js';
+import type { ServiceDeps } from '../../services.js';
+import { assertReadable, loadChannelFacts } from '../channels/channel-access.js';
+import type { ChannelService } from '../channels/channels.service.js';
+
+/** At most this many message ids go into one status event; a longer read covers older messages too. */
+const MAX_IDS_PER_EVENT = 500;
+
+// Statuses only move forward: sent < delivered < read. FAILED ends a delivery that never arrived, so it may
+// replace sent (or nothing) but never a delivery or a read that did happen.
+const FORWARD_ONLY = `
+  CASE message_user_status.status
+    WHEN 'sent' THEN EXCLUDED.status IN ('delivered', 'read', 'failed')
+    WHEN 'delivered' THEN EXCLUDED.status = 'read'
+    ELSE false
+  END`;
+
+export class ReadStateService {
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly channels: ChannelService,
+  ) {}
+
+  /**
+   * Marks everything in the channel up to a message (default: the newest) as read by the viewer, in one
+   * statement however many messages that covers: the member's read position moves forward, and each message
+   * between the old and the new position that others wrote gets the viewer's READ status. Reading a public
+   * channel joins it, as posting does; that is where the read position lives.
+   */
+  async markRead(session: Session, input: { channelId: string; upToMessageId?: string | null }): Promise<string[]> {
+    const viewer = session.viewer;
+    const facts = assertReadable(viewer, await loadChannelFacts(this.deps.db.pool, viewer, input.channelId));
+    await this.channels.joinOnPost(viewer, facts);
+    const { rows } = await this.deps.db.pool.query<{ messageId: string; missing: boolean }>(
+      `WITH target AS (
+         SELECT m.id, m.created_at FROM messages m
+         WHERE m.channel_id = $1 AND ($3::uuid IS NULL OR m.id = $3)
+         ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+       ), member AS (
+         SELECT cm.last_read_at, cm.last_read_message_id, cm.joined_at
+         FROM channel_members cm WHERE cm.channel_id = $1 AND cm.user_id = $2 FOR UPDATE
+       ), moved AS (
+         UPDATE channel_members cm SET last_read_at = t.created_at, last_read_message_id = t.id
+         FROM target t
+         WHERE cm.channel_id = $1 AND cm.user_id = $2
+           AND (cm.last_read_at IS NULL OR (cm.last_read_at, cm.last_read_message_id) < (t.created_at, t.id))
+       ), marked AS (
+         INSERT INTO message_user_status (message_id, user_id, status, timestamp)
+         SELECT m.id, $2, 'read', clock_timestamp()
+         FROM messages m, target t, member p
+         WHERE m.channel_id = $1 AND m.user_id <> $2 AND m.deleted_at IS NULL
+           AND (m.created_at, m.id) <= (t.created_at, t.id)
+           AND (m.created_at, m.id) > (COALESCE(p.last_read_at, p.joined_at), COALESCE(p.last_read_message_id, '00000000-0000-0000-0000-000000000000'::uuid))
+        ON CONFLICT (message_id, user_id) DO UPDATE SET status = EXCLUDED.status, timestamp = EXCLUDED.timestamp
+           WHERE ${FORWARD_ONLY}
+         RETURNING message_id
+       )
+       SELECT message_id AS "messageId", false AS missing FROM marked
+       UNION ALL
+       SELECT NULL, true WHERE $3::uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM target)`,
+      [input.channelId, viewer.id, input.upToMessageId ?? null],
+    );
+    if (rows.some((row) => row.missing)) throw notFound('Message');
+    const messageIds = rows.map((row) => row.messageId);
+    this.announce(viewer, input.channelId, 'READ', messageIds);
+    return messageIds;
+  }
+
+  /**
+   * Marks messages as delivered to the viewer's device, in one statement. Every id must be a message the
+   * viewer may see; otherwise nothing changes and the answer is NOT_FOUND, as for any unknown id.
+   */
+  async markDelivered(session: Session, messageIds: readonly string[]): Promise<string[]> {
+    const viewer = session.viewer;
+    const ids = [...new Set(messageIds)];
+    const { rows } = await this.deps.db.pool.query<{ messageId: string | null; channelId: string; visible: number }>(
+      `WITH wanted AS (
+         SELECT m.id, m.channel_id, m.user_id FROM messages m
+         WHERE m.id = ANY($1::uuid[]) AND m.organization_id = $3 AND ${visibleChannelCondition('m.channel_id')}
+       ), marked AS (
+         INSERT INTO message_user_status (message_id, user_id, status, timestamp)
+         SELECT w.id, $2, 'delivered', clock_timestamp() FROM wanted w
+         WHERE w.user_id <> $2 AND (SELECT count(*) FROM wanted) = cardinality($1::uuid[])
+         ON CONFLICT (message_id, user_id) DO UPDATE SET status = EXCLUDED.status, timestamp = EXCLUDED.timestamp
+           WHERE ${FORWARD_ONLY}
+         RETURNING message_id
+       )
+       SELECT w.id AS "messageId", w.channel_id AS "channelId", (SELECT count(*) FROM wanted)::int AS visible
+       FROM wanted w JOIN marked ON marked.message_id = w.id
+       UNION ALL
+       SELECT NULL, NULL, (SELECT count(*) FROM wanted)::int`,
+      [ids, viewer.id, viewer.organizationId, viewer.role],
+    );
+    if ((rows.at(-1)?.visible ?? 0) !== ids.length) throw notFound('Message');
+    const byChannel = new Map<string, string[]>();
+    for (const row of rows) {
+      if (!row.messageId) continue;
+      byChannel.set(row.channelId, [...(byChannel.get(row.channelId) ?? []), row.messageId]);
+    }
+    byChannel.forEach((changed, channelId) => this.announce(viewer, channelId, 'DELIVERED', changed));
+    return rows.flatMap((row) => (row.messageId ? [row.messageId] : []));
+  }
+
+  /**
+   * A platform's report about our message to a client (WhatsApp sent/delivered/read/failed), applied
+   * forward only. Returns whether the status changed.
+   */
+  async applyPlatformStatus(input: {
+    organizationId: string;
+    channelId: string;
+    messageId: string;
+    userId: string;
+    status: MessageStatus;
+    at: Date;
+    errorCode?: string | null;
+    errorTitle?: string | null;
+  }): Promise<boolean> {
+    const result = await this.deps.db.pool.query(
+      `INSERT INTO message_user_status (message_id, user_id, status, timestamp, error_code, error_title)
+       VALUES ($1, $2, lower($3)::message_status, $4, $5, $6)
+       ON CONFLICT (message_id, user_id) DO UPDATE
+         SET status = EXCLUDED.status, timestamp = EXCLUDED.timestamp,
+             error_code = EXCLUDED.error_code, error_title = EXCLUDED.error_title
+         WHERE ${FORWARD_ONLY}`,
+      [input.messageId, input.userId, input.status, input.at, input.errorCode ?? null, input.errorTitle ?? null],
+    );
+    const changed = (result.rowCount ?? 0) > 0;
+    if (changed) {
+      this.deps.hubs.publish(input.organizationId, {
+        type: 'status',
+        channelId: input.channelId,
+        userId: input.userId,
+        status: input.status,
+        messageIds: [input.messageId],
+        at: input.at.toISOString(),
+      });
+    }
+    return changed;
+  }
+
+  /**
+   * The viewer's membership of each channel with its unread count (messages from others after the read
+   * position, or after joining when nothing was read yet), for a page of channels in one statement.
+   */
+  membershipLoader(viewer: Viewer): DataLoader<string, { unreadCount: number } | null> {
+    return new DataLoader(async (channelIds) => {
+      const { rows } = await this.deps.db.pool.query<{ channelId: string; unreadCount: number }>(
+        `SELECT cm.channel_id AS "channelId",
+                (SELECT count(*) FROM messages m
+                 WHERE m.channel_id = cm.channel_id AND m.user_id <> $1 AND m.deleted_at IS NULL
+                   AND (m.created_at, m.id) > (COALESCE(cm.last_read_at, cm.joined_at),
+                                               COALESCE(cm.last_read_message_id, '00000000-0000-0000-0000-000000000000'::uuid))
+                )::int AS "unreadCount"
+         FROM channel_members cm WHERE cm.user_id = $1 AND cm.channel_id = ANY($2::uuid[])`,
+        [viewer.id, channelIds],
+      );
+      const byChannel = new Map(rows.map((row) => [row.channelId, { unreadCount: row.unreadCount }]));
+      return channelIds.map((id) => byChannel.get(id) ?? null);
+    });
+  }
+
+  private announce(viewer: Viewer, channelId: string, status: MessageStatus, messageIds: string[]): void {
+    if (messageIds.length === 0) return;
+    this.deps.hubs.publish(viewer.organizationId, {
+      type: 'status',
+      channelId,
+      userId: viewer.id,
+      status,
+      // The newest ones: a read position covers everything before it anyway.
+      messageIds: messageIds.slice(-MAX_IDS_PER_EVENT),
+      at: new Date().toISOString(),
+    });
+  }
+}
+
+/**
+ * SQL that is true when the channel in `column` is visible to the viewer passed as $2 (id), $3
+ * (organization) and $4 (role), mirroring channel-access.ts's rules for statements over many channels.
+ */
+export function visibleChannelCondition(column: string): string {
+  return `(
+    $4 = 'ADMIN'
+    OR ($4 = 'CLIENT' AND EXISTS (SELECT 1 FROM client_channel_assignments a
+                                 WHERE a.channel_id = ${column} AND a.client_user_id = $2 AND a.is_active))
+    OR ($4 = 'USER' AND EXISTS (SELECT 1 FROM channels c WHERE c.id = ${column}
+                               AND (c.channel_type = 'public'
+                                    OR EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = c.id AND cm.user_id = $2))))
+  )`;
+}

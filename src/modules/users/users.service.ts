@@ -1,0 +1,106 @@
+import type { Session } from '../../auth/session.js';
+import type { UserRole } from '../../generated/prisma/enums.js';
+import { conflict, forbidden, isUniqueViolation, notFound } from '../../lib/errors.js';
+import type { PrismaSelection } from '../../lib/prisma-selection.js';
+import { USER_CHANGES_TOPIC, type UserChangedEvent } from '../../realtime/topics.js';
+import type { ServiceDeps } from '../../services.js';
+
+export interface CreateUserInput {
+  email: string;
+  displayName: string;
+  role: UserRole;
+  avatarUrl?: string | null;
+}
+
+export interface UpdateUserInput {
+  id: string;
+  email?: string | null;
+  displayName?: string | null;
+  avatarUrl?: string | null;
+  role?: UserRole | null;
+  isActive?: boolean | null;
+}
+
+export class UserService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  async viewer(session: Session, query: PrismaSelection = {}) {
+    const { id, organizationId } = session.viewer;
+    return this.deps.db.prisma.user.findUniqueOrThrow({ ...query, where: { id, organizationId } });
+  }
+
+  /** The organization's directory, for admins and staff; clients do not browse other users. */
+  listWhere(session: Session, filter: { role?: UserRole | null }) {
+    const { organizationId } = session.assertStaff(session.organizationId);
+    return { organizationId, ...(filter.role ? { role: filter.role } : {}) };
+  }
+
+  async create(session: Session, input: CreateUserInput, query: PrismaSelection = {}) {
+    const { organizationId } = session.assertAdmin(session.organizationId);
+    try {
+      return await this.deps.db.prisma.user.create({
+        ...query,
+        data: {
+          organizationId,
+          email: input.email,
+          displayName: input.displayName,
+          role: input.role,
+          avatarUrl: input.avatarUrl ?? null,
+        },
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict(`A user with email ${input.email} already exists`);
+      throw error;
+    }
+  }
+
+  /**
+   * Admins change anything about anyone in their organization; everyone else may change only their own name
+   * and avatar. The last active admin cannot be demoted or deactivated, or nobody could administer the
+   * organization any more.
+   */
+  async update(session: Session, input: UpdateUserInput, query: PrismaSelection = {}) {
+    const viewer = session.assertMember(session.organizationId);
+    const privileged = input.email != null || input.role != null || input.isActive != null;
+    if (viewer.role !== 'ADMIN' && (privileged || input.id !== viewer.id)) {
+      throw forbidden('Only an organization admin may change this');
+    }
+    const { prisma } = this.deps.db;
+    const updated = await prisma.$transaction(async (tx) => {
+      const target = await tx.user.findFirst({ where: { id: input.id, organizationId: viewer.organizationId } });
+      if (!target) throw notFound('User');
+      const losesAdmin =
+        target.role === 'ADMIN' &&
+        target.isActive &&
+        ((input.role != null && input.role !== 'ADMIN') || input.isActive === false);
+      if (losesAdmin) {
+        // Serialise admin changes within the organization so two admins cannot demote each other at once.
+        await tx.$executeRaw`SELECT 1 FROM organizations WHERE id = ${viewer.organizationId}::uuid FOR UPDATE`;
+        const otherAdmins = await tx.user.count({
+          where: { organizationId: viewer.organizationId, role: 'ADMIN', isActive: true, id: { not: target.id } },
+        });
+        if (otherAdmins === 0) throw conflict('The organization must keep at least one active admin');
+      }
+      try {
+        return await tx.user.update({
+          ...query,
+          where: { id: target.id },
+          data: {
+            ...(input.email != null ? { email: input.email } : {}),
+            ...(input.displayName != null ? { displayName: input.displayName } : {}),
+            ...(input.avatarUrl !== undefined ? { avatarUrl: input.avatarUrl } : {}),
+            ...(input.role != null ? { role: input.role } : {}),
+            ...(input.isActive != null ? { isActive: input.isActive } : {}),
+          },
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw conflict(`A user with email ${input.email} already exists`);
+        throw error;
+      }
+    });
+    this.deps.users.forget(input.id);
+    const event: UserChangedEvent = { type: 'user.changed', organizationId: viewer.organizationId, userId: input.id };
+    this.deps.bus.publish(USER_CHANGES_TOPIC, event);
+    return updated;
+  }
+}

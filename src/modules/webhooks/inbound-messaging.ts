@@ -1,0 +1,140 @@
+import type { ServiceDeps } from '../../services.js';
+import type { MessageRecord } from '../messages/message-record.js';
+import type { MessageService } from '../messages/messages.service.js';
+import type { ReactionService } from '../reactions/reactions.service.js';
+import type { ReadStateService } from '../read-state/read-state.service.js';
+import type {
+  InboundEventHandler,
+  RoutedDeletion,
+  RoutedEcho,
+  RoutedMessage,
+  RoutedReaction,
+  RoutedSeen,
+  RoutedStatus,
+} from './inbound-handler.js';
+
+/**
+ * Applies routed platform events through the same services as in-app changes, so every one of them is
+ * stored once and announced with the same realtime events: a customer's message is a message of their
+ * client user in their channel, a reaction is that user's reaction, a status is that user's status.
+ */
+export class InboundMessaging implements InboundEventHandler {
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly messageService: MessageService,
+    private readonly reactions: ReactionService,
+    private readonly readState: ReadStateService,
+  ) {}
+
+  /**
+   * Drafts are made first, in order (a reply reads its parent); then every insert is queued in that order at
+   * once, so the writer stores the run in one transaction, in delivery order.
+   */
+  async messages(run: RoutedMessage[]): Promise<(Error | null)[]> {
+    const drafts = [];
+    for (const routed of run) drafts.push(await this.draftOf(routed));
+    const outcomes = await Promise.allSettled(
+      drafts.map((draft, index) => this.messageService.ingest(run[index]!.integration.organizationId, draft)),
+    );
+    return outcomes.map((outcome) =>
+      outcome.status === 'rejected'
+        ? outcome.reason instanceof Error
+          ? outcome.reason
+          : new Error(String(outcome.reason))
+        : null,
+    );
+  }
+
+  private async draftOf(routed: RoutedMessage) {
+    const { event, integration } = routed;
+    return {
+      channelId: routed.channelId,
+      userId: routed.clientUserId,
+      content: event.content,
+      messageType: event.messageType,
+      metadata: { ...event.metadata, sentAt: event.timestamp.toISOString() },
+      threadId: await this.threadFor(integration.organizationId, routed.channelId, routed.replyToMessageId),
+      platformIntegrationId: integration.id,
+      externalMessageId: event.externalMessageId,
+      messageSource: integration.platform,
+    };
+  }
+
+  /** WhatsApp and Instagram keep one reaction per person and message: the new one replaces the old. */
+  async reaction(routed: RoutedReaction): Promise<void> {
+    const target = await this.messageService.byId(routed.integration.organizationId, routed.targetMessageId);
+    if (!target || target.deletedAt) return;
+    await this.reactions.replaceFromPlatform(target, routed.clientUserId, routed.event.emoji);
+  }
+
+  async status(routed: RoutedStatus): Promise<void> {
+    const target = await this.messageService.byId(routed.integration.organizationId, routed.messageId);
+    if (!target) return;
+    await this.readState.applyPlatformStatus({
+      organizationId: routed.integration.organizationId,
+      channelId: target.channelId,
+      messageId: target.id,
+      userId: routed.clientUserId,
+      status: routed.event.status,
+      at: routed.event.timestamp,
+      errorCode: routed.event.error?.code ?? null,
+      errorTitle: routed.event.error?.title ?? null,
+    });
+  }
+
+  /** A customer unsends only what they wrote. */
+  async deletion(routed: RoutedDeletion): Promise<void> {
+    const target = await this.messageService.byId(routed.integration.organizationId, routed.targetMessageId);
+    if (!target || target.userId !== routed.clientUserId) return;
+    await this.messageService.deleteFromPlatform(routed.integration.organizationId, target.id);
+  }
+
+  /** The customer saw our message: READ for them, forward only. */
+  async seen(routed: RoutedSeen): Promise<void> {
+    const target = await this.messageService.byId(routed.integration.organizationId, routed.targetMessageId);
+    if (!target || target.userId === routed.clientUserId) return;
+    await this.readState.applyPlatformStatus({
+      organizationId: routed.integration.organizationId,
+      channelId: target.channelId,
+      messageId: target.id,
+      userId: routed.clientUserId,
+      status: 'READ',
+      at: routed.event.timestamp,
+    });
+  }
+
+  /**
+   * A message the business sent to the customer from outside this server (the Instagram app, say): staff
+   * see it in the channel, attributed to whoever set the integration up and marked as sent elsewhere.
+   */
+  async echo(routed: RoutedEcho): Promise<void> {
+    const { event, integration } = routed;
+    const owner = await this.deps.db.prisma.platformIntegration.findUniqueOrThrow({
+      where: { id: integration.id },
+      select: { createdBy: true },
+    });
+    await this.messageService.ingest(integration.organizationId, {
+      channelId: routed.channelId,
+      userId: owner.createdBy,
+      content: event.content,
+      messageType: event.messageType,
+      metadata: { ...event.metadata, sentOutsideServer: true, sentAt: event.timestamp.toISOString() },
+      threadId: null,
+      platformIntegrationId: integration.id,
+      externalMessageId: event.externalMessageId,
+      messageSource: integration.platform,
+    });
+  }
+
+  /** A reply joins the thread of the message it answers when that one is in the same channel. */
+  private async threadFor(
+    organizationId: string,
+    channelId: string,
+    replyToMessageId: string | null,
+  ): Promise<string | null> {
+    if (!replyToMessageId) return null;
+    const parent: MessageRecord | null = await this.messageService.byId(organizationId, replyToMessageId);
+    if (!parent || parent.channelId !== channelId) return null;
+    return parent.threadId ?? parent.id;
+  }
+}

@@ -1,0 +1,236 @@
+import { Redis } from 'ioredis';
+import type { Histogram } from 'prom-client';
+import { currentRequestId, withRequestId } from '../lib/request-context.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+
+export type BusListener = (message: unknown) => void;
+
+/**
+ * Topic-based publish/subscribe between server instances. Messages are JSON: the in-process bus serialises
+ * too, so that code behaves the same with and without Redis. Publishing never throws and never blocks a
+ * write: events are a notification, the database stays the record, and subscribers recover anything a
+ * broken bus lost by reading it back (see OrganizationStream).
+ */
+export interface EventBus {
+  readonly kind: 'memory' | 'redis';
+  /**
+   * Resolves (never rejects) once the bus has passed the message on, so that a writer that must order its
+   * events after another instance's can hold its lock until then.
+   */
+  publish(topic: string, message: unknown): Promise<void>;
+  subscribe(topic: string, listener: BusListener): () => void;
+  /** Called after the bus came back from an outage, when messages may have been missed. */
+  onReconnect(listener: () => void): () => void;
+  isHealthy(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * What travels on the bus around a message: when it was published (the lag histogram) and the id of the
+ * request that published it, under which listeners run, so that the log lines of a fan-out carry the id of
+ * the request (an HTTP mutation, a webhook delivery) that caused it.
+ */
+interface Envelope {
+  publishedAt: number;
+  requestId?: string;
+  message: unknown;
+}
+
+const seal = (message: unknown) =>
+  JSON.stringify({ publishedAt: Date.now(), requestId: currentRequestId(), message } satisfies Envelope);
+
+const lagHistogram = (metrics: Metrics) =>
+  metrics.histogram({
+    name: 'chat_event_bus_lag_seconds',
+    help: 'Time from publishing an event to its delivery on this instance',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  });
+
+class Topics {
+  private readonly listeners = new Map<string, Set<BusListener>>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly lag: Histogram,
+  ) {}
+
+  add(topic: string, listener: BusListener): { first: boolean } {
+    let set = this.listeners.get(topic);
+    const first = !set;
+    if (!set) this.listeners.set(topic, (set = new Set()));
+    set.add(listener);
+    return { first };
+  }
+
+  remove(topic: string, listener: BusListener): { last: boolean } {
+    const set = this.listeners.get(topic);
+    if (!set?.delete(listener) || set.size > 0) return { last: false };
+    this.listeners.delete(topic);
+    return { last: true };
+  }
+
+  deliver(topic: string, raw: string): void {
+    const set = this.listeners.get(topic);
+    if (!set) return;
+    const envelope = JSON.parse(raw) as Envelope;
+    this.lag.observe(Math.max(0, Date.now() - envelope.publishedAt) / 1000);
+    const run = () => {
+      for (const listener of [...set]) {
+        try {
+          listener(envelope.message);
+        } catch (error) {
+          this.logger.error({ err: error, topic }, 'event listener failed');
+        }
+      }
+    };
+    if (envelope.requestId) withRequestId(envelope.requestId, run);
+    else run();
+  }
+}
+
+export class MemoryEventBus implements EventBus {
+  readonly kind = 'memory';
+  private readonly topics;
+
+  constructor(options: { logger: Logger; metrics: Metrics }) {
+    this.topics = new Topics(options.logger, lagHistogram(options.metrics));
+  }
+
+  publish(topic: string, message: unknown): Promise<void> {
+    const raw = seal(message);
+    // Asynchronous like a network bus, so no listener runs inside the publisher's call stack; immediates run
+    // in the order they were set, so events are delivered in publishing order.
+    setImmediate(() => this.topics.deliver(topic, raw));
+    return Promise.resolve();
+  }
+
+  subscribe(topic: string, listener: BusListener): () => void {
+    this.topics.add(topic, listener);
+    return () => void this.topics.remove(topic, listener);
+  }
+
+  onReconnect(): () => void {
+    return () => {};
+  }
+
+  isHealthy(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export interface RedisBusOptions {
+  url: string;
+  prefix: string;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** Two ioredis connections (a subscriber connection cannot publish), reconnecting with capped backoff. */
+export class RedisEventBus implements EventBus {
+  readonly kind = 'redis';
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
+  private readonly topics;
+  private readonly reconnectListeners = new Set<() => void>();
+  private readonly publishFailures;
+  private readyOnce = false;
+  private lastErrorLogAt = 0;
+
+  constructor(private readonly options: RedisBusOptions) {
+    const common = {
+      lazyConnect: true,
+      retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 6), 5_000),
+      maxRetriesPerRequest: 1,
+    };
+    // Publishes while Redis is down fail fast instead of piling up in memory; subscribers catch up from the
+    // database after the reconnect.
+    // Publishes of one tick share one write (auto-pipelining): fewer system calls under load.
+    this.publisher = new Redis(options.url, {
+      ...common,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      // A Redis that accepts connections but stops answering holds a writer (see publish) for at most this.
+      commandTimeout: 2_000,
+      connectionName: 'chat-publisher',
+    });
+    this.subscriber = new Redis(options.url, { ...common, connectionName: 'chat-subscriber' });
+    for (const client of [this.publisher, this.subscriber]) client.on('error', (error) => this.logError(error));
+    this.topics = new Topics(options.logger, lagHistogram(options.metrics));
+    this.subscriber.on('message', (channel: string, raw: string) => {
+      this.topics.deliver(channel.slice(options.prefix.length), raw);
+    });
+    this.publishFailures = options.metrics.counter({
+      name: 'chat_event_bus_publish_failures_total',
+      help: 'Events the Redis event bus could not publish (subscribers catch up from the database)',
+    });
+    const isHealthy = () => this.isHealthy();
+    options.metrics.gauge({
+      name: 'chat_event_bus_connected',
+      help: '1 when both Redis event bus connections are ready, else 0',
+      collect() {
+        this.set(isHealthy() ? 1 : 0);
+      },
+    });
+    this.subscriber.on('ready', () => {
+      if (this.readyOnce) {
+        options.logger.info('redis event bus reconnected');
+        for (const listener of this.reconnectListeners) listener();
+      }
+      this.readyOnce = true;
+    });
+  }
+
+  /** Connects both clients; resolves even when Redis is down (readiness reports it, reconnects continue). */
+  async connect(timeoutMs = 3_000): Promise<void> {
+    const attempts = [this.publisher, this.subscriber].map((client) => client.connect().catch(() => undefined));
+    await Promise.race([Promise.all(attempts), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+  }
+
+  publish(topic: string, message: unknown): Promise<void> {
+    // Redis has handed a message to every subscriber connection by the time it answers the PUBLISH.
+    return this.publisher.publish(this.options.prefix + topic, seal(message)).then(
+      () => undefined,
+      (error: unknown) => {
+        this.publishFailures.inc();
+        this.logError(error);
+      },
+    );
+  }
+
+  subscribe(topic: string, listener: BusListener): () => void {
+    if (this.topics.add(topic, listener).first) {
+      this.subscriber.subscribe(this.options.prefix + topic).catch((error: unknown) => this.logError(error));
+    }
+    return () => {
+      if (this.topics.remove(topic, listener).last) {
+        this.subscriber.unsubscribe(this.options.prefix + topic).catch((error: unknown) => this.logError(error));
+      }
+    };
+  }
+
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
+  isHealthy(): boolean {
+    return this.publisher.status === 'ready' && this.subscriber.status === 'ready';
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [this.publisher, this.subscriber].map((client) => client.quit().catch(() => client.disconnect())),
+    );
+  }
+
+  // A Redis outage produces an error per retry; one line every few seconds says it without flooding the log.
+  private logError(error: unknown): void {
+    const now = Date.now();
+    if (now - this.lastErrorLogAt < 5_000) return;
+    this.lastErrorLogAt = now;
+    this.options.logger.error({ err: error }, 'redis event bus error');
+  }
+}

@@ -1,0 +1,131 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createLogger } from '../../src/logger.js';
+import { graphql } from '../gql/index.js';
+import { SendMessage } from '../support/documents.js';
+import { dataOf, gql, subscribe, wsClient } from '../support/graphql.js';
+import { createChannel, liveMessageEvents } from '../support/messaging.js';
+import { seedOrganization, type TestOrganization } from '../support/seed.js';
+import { startServer, type TestServer } from '../support/server.js';
+
+const Viewer = graphql(`
+  query LoggedViewer {
+    viewer {
+      id
+    }
+  }
+`);
+
+/** Every line the app logs, as written (JSON) and parsed. */
+const written: string[] = [];
+const entries = () => written.map((line) => JSON.parse(line) as Record<string, unknown> & { msg?: string });
+
+async function eventually<T>(find: () => T | undefined, timeoutMs = 2_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`not logged in time; got:\n${written.join('')}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+let server: TestServer;
+let org: TestOrganization;
+
+beforeAll(async () => {
+  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void written.push(line) } });
+  server = await startServer({ logger });
+  org = await seedOrganization(server, { users: ['Alice', 'Bob'] });
+});
+afterAll(() => server?.stop());
+
+describe('request logs', () => {
+  it("carry the request's id on lines written while GraphQL executes, and on the access line", async () => {
+    const requestId = `log-test-${randomBytes(4).toString('hex')}`;
+    dataOf(
+      await gql(server.graphqlUrl, Viewer, {}, { token: org.admin.token, headers: { 'x-request-id': requestId } }),
+    );
+    const operation = await eventually(() =>
+      entries().find((entry) => entry.msg === 'graphql operation' && entry.requestId === requestId),
+    );
+    expect(operation).toMatchObject({ operation: 'LoggedViewer', type: 'query', level: 20 });
+    const access = await eventually(() =>
+      entries().find((entry) => entry.msg === 'request completed' && entry.requestId === requestId),
+    );
+    expect(access).toMatchObject({
+      level: 30,
+      req: { method: 'POST', path: '/graphql', remoteAddress: '127.0.0.1' },
+      res: { statusCode: 200 },
+    });
+  });
+
+  it('follow a message from the request that sent it to its delivery to subscribers', async () => {
+    const channel = await createChannel(server, org.users.Alice!, { members: [org.users.Bob!] });
+    const subscriber = await liveMessageEvents(server, {
+      token: org.users.Bob!.token,
+      channelId: channel.id,
+      prober: org.admin,
+    });
+    try {
+      const requestId = `follow-${randomBytes(4).toString('hex')}`;
+      const sent = dataOf(
+        await gql(
+          server.graphqlUrl,
+          SendMessage,
+          { input: { channelId: channel.id, content: 'follow me' } },
+          { token: org.users.Alice!.token, headers: { 'x-request-id': requestId } },
+        ),
+      ).sendMessage;
+      const delivered = await eventually(() =>
+        entries().find((entry) => entry.msg === 'message event delivered' && entry.messageId === sent.id),
+      );
+      expect(delivered).toMatchObject({ requestId, kind: 'CREATED', listeners: expect.any(Number) });
+      await subscriber.waitForMessages(1);
+    } finally {
+      await subscriber.close();
+    }
+  });
+
+  it('redact the Authorization header, cookies and signatures, and leave query strings out', async () => {
+    const requestId = `log-test-${randomBytes(4).toString('hex')}`;
+    const cookie = `session=${randomBytes(8).toString('hex')}`;
+    const signature = `sha256=${randomBytes(32).toString('hex')}`;
+    const secretInQuery = randomBytes(8).toString('hex');
+    const response = await fetch(`${server.graphqlUrl}?query=%7Bviewer%7Bid%7D%7D&token=${secretInQuery}`, {
+      headers: {
+        authorization: `Bearer ${org.admin.token}`,
+        cookie,
+        'x-hub-signature-256': signature,
+        'x-request-id': requestId,
+        accept: 'application/json',
+      },
+    });
+    expect(response.status).toBe(200);
+    const access = await eventually(() =>
+      entries().find((entry) => entry.msg === 'request completed' && entry.requestId === requestId),
+    );
+    expect(access).toMatchObject({
+      req: {
+        path: '/graphql',
+        headers: { authorization: '[redacted]', cookie: '[redacted]', 'x-hub-signature-256': '[redacted]' },
+      },
+    });
+    const everything = written.join('');
+    for (const secret of [org.admin.token, cookie, signature, secretInQuery]) expect(everything).not.toContain(secret);
+  });
+
+  it('carry the graphql-ws operation id on lines written while its operation executes', async () => {
+    const client = wsClient(server.wsUrl, org.admin.token);
+    try {
+      await subscribe(client, Viewer).waitForCount(1);
+      const operation = await eventually(() =>
+        entries().find((entry) => entry.msg === 'graphql operation' && String(entry.requestId).startsWith('ws-')),
+      );
+      expect(operation).toMatchObject({ operation: 'LoggedViewer', type: 'query' });
+      expect(written.join('')).not.toContain(org.admin.token);
+    } finally {
+      await client.dispose();
+    }
+  });
+});

@@ -1,0 +1,100 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A request the fake Graph API received. */
+export interface GraphRequest {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  body: Record<string, unknown>;
+}
+
+export interface GraphReply {
+  status: number;
+  body: unknown;
+  /** Answer only after this long (a slow Meta). */
+  delayMs?: number;
+}
+
+/** Decides each answer; the default answers like Meta's Send API with a fresh message id. */
+export type GraphResponder = (request: GraphRequest, index: number) => GraphReply;
+
+export interface FakeGraph {
+  url: string;
+  requests: GraphRequest[];
+  respond(responder: GraphResponder): void;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+export const graphSuccess: GraphResponder = (request) => {
+  counter += 1;
+  return request.path.includes('/ig/')
+    ? {
+        status: 200,
+        body: { recipient_id: (request.body.recipient as { id: string }).id, message_id: `ig-mid-${counter}` },
+      }
+    : {
+        status: 200,
+        body: {
+          messaging_product: 'whatsapp',
+          contacts: [{ input: request.body.to, wa_id: request.body.to }],
+          messages: [{ id: `wamid.fake-${counter}` }],
+        },
+      };
+};
+
+export const graphError = (status: number, code: number, message: string): GraphReply => ({
+  status,
+  body: { error: { message, type: 'OAuthException', code, fbtrace_id: 'fake-trace' } },
+});
+
+/**
+ * Meta's Graph API as a local HTTP server, started by the test that needs it: the only fake in the tests.
+ * WhatsApp sends go to `${url}/v22.0/...`, Instagram sends to `${url}/ig/v22.0/...`.
+ */
+export async function startFakeGraph(): Promise<FakeGraph> {
+  const requests: GraphRequest[] = [];
+  let responder: GraphResponder = graphSuccess;
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const received: GraphRequest = {
+        method: request.method ?? '',
+        path: request.url ?? '',
+        authorization: request.headers.authorization,
+        body: JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown>,
+      };
+      requests.push(received);
+      let reply: GraphReply;
+      try {
+        reply = responder(received, requests.length - 1);
+      } catch (error) {
+        reply = {
+          status: 500,
+          body: { error: { message: `fake Graph API responder failed: ${String(error)}`, code: 1 } },
+        };
+      }
+      const send = () => {
+        response.writeHead(reply.status, { 'content-type': 'application/json' });
+        response.end(JSON.stringify(reply.body));
+      };
+      if (reply.delayMs) setTimeout(send, reply.delayMs);
+      else send();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    respond: (next) => (responder = next),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
