@@ -7,6 +7,7 @@ import { createIntegration, linkClient, randomPhone, type TestIntegration } from
 import { firstSubscriptionResult, rawGql } from '../support/raw.js';
 import { seedOrganization, type TestOrganization, type TestUser } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { repeatUntilStopped } from '../support/repeat.js';
 
 /**
  * Every query, mutation and subscription of the schema, called by users of organization A with the ids of
@@ -435,10 +436,7 @@ const cases: Record<string, () => Promise<void>> = {
   },
   'Subscription.viewerEvents': async () => {
     // B keeps talking in its public channel while A's admin listens: nothing arrives.
-    const talking = setInterval(
-      () => void send(server, b.staff, b.publicChannelId, 'B chatter').catch(() => undefined),
-      50,
-    );
+    const talking = repeatUntilStopped(() => send(server, b.staff, b.publicChannelId, 'B chatter'), 50);
     try {
       const result = await firstSubscriptionResult(
         server.wsUrl,
@@ -449,7 +447,7 @@ const cases: Record<string, () => Promise<void>> = {
       );
       expect(result).toBe('no event');
     } finally {
-      clearInterval(talking);
+      await talking.stop();
     }
   },
 };

@@ -5,6 +5,7 @@ import { dataOf, errorCodes, gql, subscribe, wsClient } from '../support/graphql
 import { createChannel, send } from '../support/messaging.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { repeatUntilStopped } from '../support/repeat.js';
 
 // Two server instances on the same PostgreSQL and Redis, as behind a load balancer.
 let first: TestServer;
@@ -24,8 +25,8 @@ async function subscribedOn(server: TestServer, channelId: string) {
   const events = subscribe(client, MessageEvents, { channelId });
   // Probe through the other instance until the subscription demonstrably receives.
   const other = server === first ? second : first;
-  const prober = setInterval(() => void send(other, org.admin, channelId, '(probe)').catch(() => undefined), 30);
-  await events.waitForCount(1).finally(() => clearInterval(prober));
+  const prober = repeatUntilStopped(() => send(other, org.admin, channelId, '(probe)'), 30);
+  await events.waitForCount(1).finally(prober.stop);
   await new Promise((resolve) => setTimeout(resolve, 100));
   return { client, events };
 }

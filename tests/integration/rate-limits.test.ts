@@ -15,6 +15,7 @@ import { dataOf, errorCodes, gql, subscribe, wsClient } from '../support/graphql
 import { createChannel, send } from '../support/messaging.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { repeatUntilStopped } from '../support/repeat.js';
 
 const Rename = graphql(`
   mutation Rename($input: UpdateUserInput!) {
@@ -356,12 +357,12 @@ describe('subscriptions per connection', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       const fourth = subscribe(client, MessageEvents, { channelId: channel.id });
       // Subscriptions are not acknowledged: send until both open ones have received something.
-      const prober = setInterval(() => void send(target, gil, channel.id, 'for the open subscriptions'), 50);
+      const prober = repeatUntilStopped(() => send(target, gil, channel.id, 'for the open subscriptions'), 50);
       try {
         await second.waitForCount(1);
         await fourth.waitForCount(1);
       } finally {
-        clearInterval(prober);
+        await prober.stop();
       }
       expect(fourth.errors).toEqual([]);
       second.stop();

@@ -6,6 +6,7 @@ import { dataOf, gql, subscribe, wsClient } from '../support/graphql.js';
 import { createChannel, liveMessageEvents, PROBE, send } from '../support/messaging.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { repeatUntilStopped } from '../support/repeat.js';
 
 const EditMessage = graphql(`
   mutation RealtimeEdit($input: EditMessageInput!) {
@@ -255,8 +256,8 @@ describe('access', () => {
     const client = wsClient(server.wsUrl, cleo.token);
     const events = subscribe(client, ViewerEvents, {});
     try {
-      const prober = setInterval(() => void send(server, staff, first.id, PROBE).catch(() => undefined), 30);
-      await events.waitForCount(1).finally(() => clearInterval(prober));
+      const prober = repeatUntilStopped(() => send(server, staff, first.id, PROBE), 30);
+      await events.waitForCount(1).finally(prober.stop);
       await new Promise((resolve) => setTimeout(resolve, 50));
       const contents = () =>
         events.events.flatMap((event) =>
@@ -308,8 +309,8 @@ describe('viewerEvents', () => {
     const hidden = await createChannel(server, org.users.Alice!, { channelType: 'PRIVATE' });
     const client = wsClient(server.wsUrl, org.users.Bob!.token);
     const events = subscribe(client, ViewerEvents, {});
-    const prober = setInterval(() => void send(server, org.admin, shared.id, PROBE).catch(() => undefined), 30);
-    await events.waitForCount(1).finally(() => clearInterval(prober));
+    const prober = repeatUntilStopped(() => send(server, org.admin, shared.id, PROBE), 30);
+    await events.waitForCount(1).finally(prober.stop);
     await new Promise((resolve) => setTimeout(resolve, 50));
     const probeIds = () =>
       new Set(
@@ -399,11 +400,11 @@ describe('server-sent events', () => {
     expect(response.headers.get('content-type')).toContain('text/event-stream');
     const reader = response.body!.getReader();
     let text = '';
-    const sender = setInterval(() => void send(server, org.users.Alice!, channel.id, 'over sse'), 50);
+    const sender = repeatUntilStopped(() => send(server, org.users.Alice!, channel.id, 'over sse'), 50);
     try {
       while (!text.includes('over sse')) text += new TextDecoder().decode((await reader.read()).value);
     } finally {
-      clearInterval(sender);
+      await sender.stop();
       controller.abort();
     }
     expect(text).toContain('"kind":"CREATED"');

@@ -3,6 +3,7 @@ import { graphql } from '../gql/index.js';
 import { subscribe, wsClient } from './graphql.js';
 import type { TestOrganization } from './seed.js';
 import type { TestServer } from './server.js';
+import { repeatUntilStopped } from './repeat.js';
 
 // What a chat client of the organization's admin sees over graphql-ws: every message, reaction and status
 // event of every channel, on one `viewerEvents` subscription. Tests compare a channel's events with what its
@@ -70,15 +71,14 @@ export async function liveEvents(server: TestServer, org: TestOrganization) {
   });
   const client = wsClient(server.wsUrl, org.admin.token);
   const subscription = subscribe(client, LiveViewerEvents, {});
-  const probe = () =>
-    server.app.services.messages
-      .send(org.admin.session, { channelId: probeChannel.id, content: '(probe)' })
-      .catch(() => undefined);
-  const prober = setInterval(() => void probe(), 50);
+  const prober = repeatUntilStopped(
+    () => server.app.services.messages.send(org.admin.session, { channelId: probeChannel.id, content: '(probe)' }),
+    50,
+  );
   try {
     await subscription.waitForCount(1, 10_000);
   } finally {
-    clearInterval(prober);
+    await prober.stop();
   }
 
   const ofChannel = (channelId: string): SeenEvent[] =>

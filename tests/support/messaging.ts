@@ -2,6 +2,7 @@ import { CreateChannel, MessageEvents, SendMessage } from './documents.js';
 import { dataOf, gql, subscribe, wsClient } from './graphql.js';
 import type { TestServer } from './server.js';
 import type { TestUser } from './seed.js';
+import { repeatUntilStopped } from './repeat.js';
 
 /** A channel created through the API by `owner`, with `members` added. */
 export async function createChannel(
@@ -54,14 +55,11 @@ export async function liveMessageEvents(
   const client = wsClient(server.wsUrl, options.token);
   const events = subscribe(client, MessageEvents, { channelId: options.channelId, after: options.after });
   if (!options.after) {
-    const prober = setInterval(
-      () => void send(server, options.prober, options.channelId, PROBE).catch(() => undefined),
-      30,
-    );
+    const prober = repeatUntilStopped(() => send(server, options.prober, options.channelId, PROBE), 30);
     try {
       await events.waitForCount(1);
     } finally {
-      clearInterval(prober);
+      await prober.stop();
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
