@@ -15,7 +15,7 @@ import { MemoryRateLimiter, type RateLimiter } from './limits/rate-limiter.js';
 import { RateLimits } from './limits/rate-limits.js';
 import { RedisRateLimiter } from './limits/redis-rate-limiter.js';
 import { isServiceUnavailable } from './lib/errors.js';
-import { requestIdFrom, withRequestId } from './lib/request-context.js';
+import { requestIdOf } from './lib/request-context.js';
 import { createLogger, type Logger } from './logger.js';
 import { GraphQLMetrics } from './metrics/graphql-metrics.js';
 import { Metrics } from './metrics/metrics.js';
@@ -97,7 +97,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
   const serveGraphQL = withBodyLimit(yoga, config.graphql.maxBodyBytes);
   let inFlight = 0;
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    const requestId = requestIdFrom(request.headers['x-request-id']);
+    const requestId = requestIdOf(request);
     response.setHeader('x-request-id', requestId);
     inFlight += 1;
     response.once('close', () => (inFlight -= 1));
@@ -106,23 +106,21 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     const route = router.match(request, response);
     const isGraphQL = !route && pathOf(request) === GRAPHQL_PATH;
     observe(request, response, route ?? { name: isGraphQL ? 'graphql' : 'unmatched', quiet: false }, requestId);
-    withRequestId(requestId, () => {
-      const handled = route
-        ? route.handle()
-        : isGraphQL
-          ? serveGraphQL(request, response)
-          : sendJson(response, 404, { error: 'Not found' });
-      Promise.resolve(handled).catch((error: unknown) => {
-        if (isServiceUnavailable(error)) {
-          logger.warn({ err: error }, 'request failed: a backing service is unavailable');
-          sendJson(response, 503, { error: 'Service temporarily unavailable; retry shortly' }, { 'retry-after': '5' });
-          return;
-        }
-        logger.error({ err: error }, 'request failed');
-        // A response already under way cannot change its status any more: end it, so the client is not left hanging.
-        if (response.headersSent) response.destroy();
-        else sendJson(response, 500, { error: 'Internal error' });
-      });
+    const handled = route
+      ? route.handle()
+      : isGraphQL
+        ? serveGraphQL(request, response)
+        : sendJson(response, 404, { error: 'Not found' });
+    Promise.resolve(handled).catch((error: unknown) => {
+      if (isServiceUnavailable(error)) {
+        logger.warn({ err: error, requestId }, 'request failed: a backing service is unavailable');
+        sendJson(response, 503, { error: 'Service temporarily unavailable; retry shortly' }, { 'retry-after': '5' });
+        return;
+      }
+      logger.error({ err: error, requestId }, 'request failed');
+      // A response already under way cannot change its status any more: end it, so the client is not left hanging.
+      if (response.headersSent) response.destroy();
+      else sendJson(response, 500, { error: 'Internal error' });
     });
   });
   const webSockets = attachWebSocketServer(server, {

@@ -1,5 +1,4 @@
 import { type DestinationStream, pino, type Logger } from 'pino';
-import { currentRequestId } from './lib/request-context.js';
 
 export type { Logger };
 
@@ -45,10 +44,6 @@ export function createLogger(options: { level: string; pretty?: boolean; destina
     level: options.level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     base: { service: 'chat-server' },
-    mixin: () => {
-      const requestId = currentRequestId();
-      return requestId ? { requestId } : {};
-    },
     ...(options.pretty
       ? { transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname,service' } } }
       : {}),

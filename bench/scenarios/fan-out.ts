@@ -8,7 +8,7 @@ import type { BenchUser } from '../lib/setup.js';
 import { percentile } from '../lib/stats.js';
 
 export const SUBSCRIBERS = 1_000;
-const MESSAGES = 40;
+const MESSAGES = 200;
 
 export interface FanOutResult {
   p50: number;
@@ -101,6 +101,7 @@ export async function benchFanOut(
     latencies.push(Math.max(0, Math.max(...got) - respondedAt));
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  if (process.env.BENCH_DEBUG) console.log([...latencies].sort((a, b) => a - b).map((x) => x.toFixed(0)).join(" "));
   await Promise.all(clients.map((client) => client.dispose()));
   return {
     p50: percentile(latencies, 50),

@@ -13,13 +13,13 @@ export class Authenticator {
     private readonly users: UserDirectory,
   ) {}
 
-  async sessionFor(authorization: unknown): Promise<Session> {
+  async sessionFor(authorization: unknown, requestId?: string): Promise<Session> {
     const token = bearerToken(authorization);
-    if (token === undefined) return Session.anonymous();
+    if (token === undefined) return Session.anonymous(undefined, requestId);
     const verdict = await this.verifier.verify(token);
-    if (!verdict.ok) return Session.anonymous(verdict.reason);
+    if (!verdict.ok) return Session.anonymous(verdict.reason, requestId);
     const user = await this.users.get(verdict.userId);
-    if (!user?.isActive) return Session.anonymous('User is unknown or inactive');
-    return Session.authenticated({ id: user.id, organizationId: user.organizationId, role: user.role });
+    if (!user?.isActive) return Session.anonymous('User is unknown or inactive', requestId);
+    return Session.authenticated({ id: user.id, organizationId: user.organizationId, role: user.role }, requestId);
   }
 }

@@ -17,14 +17,16 @@ export class Session {
   private constructor(
     private readonly current: Viewer | null,
     private readonly reason: string,
+    /** The id of the request (or graphql-ws operation) acting, for the log lines of what it causes. */
+    readonly requestId: string | undefined,
   ) {}
 
-  static authenticated(viewer: Viewer): Session {
-    return new Session(viewer, '');
+  static authenticated(viewer: Viewer, requestId?: string): Session {
+    return new Session(viewer, '', requestId);
   }
 
-  static anonymous(reason = 'Authentication required'): Session {
-    return new Session(null, reason);
+  static anonymous(reason = 'Authentication required', requestId?: string): Session {
+    return new Session(null, reason, requestId);
   }
 
   get isAuthenticated(): boolean {

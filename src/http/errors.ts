@@ -1,35 +1,67 @@
-import { GraphQLError } from 'graphql';
-import { createGraphQLError } from 'graphql-yoga';
+import { type ExecutionResult, GraphQLError } from 'graphql';
+import { createGraphQLError, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { isServiceUnavailable } from '../lib/errors.js';
 import type { Logger } from '../logger.js';
+import type { GraphQLContext } from '../schema/context.js';
 
 /**
- * yoga's `maskError`, made explicit: expected failures (GraphQLErrors raised on purpose, and GraphQL's own
- * syntax, validation and variable errors) keep their message and always carry `extensions.code`; anything
- * else is logged with the request id and replaced by a plain "Unexpected error" without stack or SQL, in
- * development too.
+ * yoga's `maskError`, made explicit, and the plugin that logs what it hides. Expected failures (GraphQLErrors
+ * raised on purpose, and GraphQL's own syntax, validation and variable errors) keep their message and always
+ * carry `extensions.code`; anything else is replaced by a plain "Unexpected error" without stack or SQL, in
+ * development too, and logged with the id of the request or graphql-ws operation it happened in. The plugin
+ * (listed before yoga's masking, so that it sees results first) knows that id from the context; the masker,
+ * which is not given the context, logs only what reaches it unlogged (a failing context factory, say).
  */
-export function createErrorMasker(logger: Logger) {
-  return (error: unknown, message: string): Error => {
+export function createErrorHandling(logger: Logger) {
+  const logged = new WeakSet<object>();
+  const log = (error: unknown, requestId: string | undefined) => {
+    const cause = error instanceof GraphQLError ? error.originalError : error;
+    if (!cause || cause instanceof GraphQLError || (typeof cause === 'object' && logged.has(cause))) return;
+    if (typeof cause === 'object') logged.add(cause);
+    const path = error instanceof GraphQLError ? error.path : undefined;
+    if (isServiceUnavailable(cause))
+      logger.warn({ err: cause, path, requestId }, 'operation failed: a backing service is unavailable');
+    else logger.error({ err: cause, path, requestId }, 'unexpected error');
+  };
+  const logResult = (result: ExecutionResult, context: unknown) => {
+    if (!result.errors) return;
+    const requestId = (context as Partial<GraphQLContext> | undefined)?.requestId;
+    for (const error of result.errors) log(error, requestId);
+  };
+
+  const maskError = (error: unknown, message: string): Error => {
     if (error instanceof GraphQLError) {
       const original = error.originalError;
       if (!original || original instanceof GraphQLError) return withCode(error, original);
     }
+    log(error, undefined);
     const cause = error instanceof GraphQLError ? error.originalError : error;
-    const path = error instanceof GraphQLError ? error.path : undefined;
+    const position = error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {};
     if (isServiceUnavailable(cause)) {
-      logger.warn({ err: cause, path }, 'operation failed: a backing service is unavailable');
       return createGraphQLError('Service temporarily unavailable; retry shortly', {
         extensions: { code: 'SERVICE_UNAVAILABLE' },
-        ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
+        ...position,
       });
     }
-    logger.error({ err: cause, path }, 'unexpected error');
-    return createGraphQLError(message, {
-      extensions: { code: 'INTERNAL_SERVER_ERROR' },
-      ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
-    });
+    return createGraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' }, ...position });
   };
+
+  const plugin: Plugin = {
+    onExecute: ({ args }) => ({
+      onExecuteDone: ({ result }) => {
+        if (!isAsyncIterable(result)) logResult(result, args.contextValue);
+      },
+    }),
+    onSubscribe: ({ args }) => ({
+      onSubscribeResult: ({ result }) => {
+        if (!isAsyncIterable(result)) return logResult(result, args.contextValue);
+        return { onNext: ({ result: next }) => logResult(next, args.contextValue) };
+      },
+      onSubscribeError: ({ error }) => log(error, (args.contextValue as Partial<GraphQLContext>).requestId),
+    }),
+  };
+
+  return { maskError, plugin };
 }
 
 function withCode(error: GraphQLError, original: GraphQLError | undefined): GraphQLError {

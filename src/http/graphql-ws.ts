@@ -5,12 +5,10 @@ import { type Context, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AppConfig } from '../config.js';
 import { AppError } from '../lib/errors.js';
-import { withRequestId } from '../lib/request-context.js';
 import type { Logger } from '../logger.js';
 import type { GraphQLMetrics } from '../metrics/graphql-metrics.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { GraphQLContext } from '../schema/context.js';
-import { createErrorMasker } from './errors.js';
+import { createErrorHandling } from './errors.js';
 import { GRAPHQL_PATH, type GraphQLServer } from './graphql.js';
 import { serveGraphQLWs, type SocketExtra } from './ws-transport.js';
 
@@ -40,7 +38,7 @@ type ConnectionContext = Context<Record<string, unknown>, SocketExtra>;
  */
 export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
   const { yoga, logger, limits } = deps;
-  const mask = createErrorMasker(logger);
+  const mask = createErrorHandling(logger).maskError;
   const connections = new Connections();
   const refusals = deps.metrics.counter({
     name: 'chat_websocket_limit_refusals_total',
@@ -103,9 +101,8 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
         rootValue: { execute, subscribe } as EnvelopedRoot,
       };
     },
-    // Inside the operation's request id, so that every log line it causes names it.
-    execute: (args) => withRequestId(requestIdOf(args), () => (args.rootValue as EnvelopedRoot).execute(args)),
-    subscribe: (args) => withRequestId(requestIdOf(args), () => (args.rootValue as EnvelopedRoot).subscribe(args)),
+    execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
     onNext: (_context, _id, _payload, _args, result) => {
       if (!result.errors) return;
       const errors = result.errors.map(forClient);
@@ -169,8 +166,6 @@ class Connections {
 
 const authorizationOf = (connectionParams: Record<string, unknown> | undefined) =>
   connectionParams?.authorization ?? connectionParams?.Authorization;
-
-const requestIdOf = (args: ExecutionArgs) => (args.contextValue as GraphQLContext).requestId;
 
 const tooManyOperations = (max: number) =>
   new AppError(

@@ -8,13 +8,13 @@ import type { PrismaClient } from '../generated/prisma/client.js';
 import { useMutationRateLimit } from '../limits/mutation-rate-limit.js';
 import { queryLimitPlugins } from '../limits/query-limits.js';
 import type { RateLimits } from '../limits/rate-limits.js';
-import { currentRequestId } from '../lib/request-context.js';
+import { requestIdOf } from '../lib/request-context.js';
 import type { Logger } from '../logger.js';
 import type { GraphQLMetrics } from '../metrics/graphql-metrics.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { Loaders } from '../schema/loaders.js';
 import type { Services } from '../services.js';
-import { createErrorMasker } from './errors.js';
+import { createErrorHandling } from './errors.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -53,6 +53,7 @@ query Viewer {
 
 export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
   const { config, logger } = deps;
+  const errors = createErrorHandling(logger);
   return createYoga<InitialContext, GraphQLContext>({
     schema: deps.schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -61,7 +62,7 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
     multipart: false,
     // Enforced before yoga, at the level of Node's request (see graphql-body-limit.ts).
     maxRequestBodySize: false,
-    maskedErrors: { maskError: createErrorMasker(logger), isDev: false },
+    maskedErrors: { maskError: errors.maskError, isDev: false },
     graphiql: config.graphql.graphiql ? { title: 'Chat server', defaultQuery: EXAMPLE_QUERY } : false,
     logging: {
       debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
@@ -69,12 +70,13 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       warn: (...args) => logger.warn({ yoga: args }, 'yoga'),
       // yoga logs here every error its masking changed, i.e. each client mistake given a code (a syntax error,
       // bad JSON): not an error of the server's, and a way to flood the log. Unexpected errors are logged by
-      // the masker itself, with the request id.
+      // errors.plugin, with the request id.
       error: (...args) => logger.debug({ yoga: args }, 'yoga'),
     },
     plugins: [
       // First, so that it sees every operation, including those the limits below refuse.
       deps.graphqlMetrics.plugin(),
+      errors.plugin,
       ...queryLimitPlugins(config.graphql),
       useMutationRateLimit(deps.rateLimits, config.rateLimits),
       useMalformedParamsAsBadRequest(),
@@ -84,12 +86,13 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       const authorization = connectionParams
         ? (connectionParams.authorization ?? connectionParams.Authorization)
         : request?.headers.get('authorization');
+      const requestId = operationId ?? (req ? requestIdOf(req) : randomUUID());
       return {
-        session: await deps.authenticator.sessionFor(authorization),
+        session: await deps.authenticator.sessionFor(authorization, requestId),
         services: deps.services,
         prisma: deps.prisma,
         loaders: new Loaders(),
-        requestId: operationId ?? currentRequestId() ?? randomUUID(),
+        requestId,
         clientAddress: clientAddress ?? (req ? deps.rateLimits.clientAddressOf(req) : 'unknown'),
       };
     },

@@ -1,6 +1,5 @@
 import { Redis } from 'ioredis';
 import type { Histogram } from 'prom-client';
-import { currentRequestId, withRequestId } from '../lib/request-context.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -26,19 +25,13 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
-/**
- * What travels on the bus around a message: when it was published (the lag histogram) and the id of the
- * request that published it, under which listeners run, so that the log lines of a fan-out carry the id of
- * the request (an HTTP mutation, a webhook delivery) that caused it.
- */
+/** What travels on the bus around a message: when it was published, for the lag histogram. */
 interface Envelope {
   publishedAt: number;
-  requestId?: string;
   message: unknown;
 }
 
-const seal = (message: unknown) =>
-  JSON.stringify({ publishedAt: Date.now(), requestId: currentRequestId(), message } satisfies Envelope);
+const seal = (message: unknown) => JSON.stringify({ publishedAt: Date.now(), message } satisfies Envelope);
 
 const lagHistogram = (metrics: Metrics) =>
   metrics.histogram({
@@ -75,17 +68,13 @@ class Topics {
     if (!set) return;
     const envelope = JSON.parse(raw) as Envelope;
     this.lag.observe(Math.max(0, Date.now() - envelope.publishedAt) / 1000);
-    const run = () => {
-      for (const listener of [...set]) {
-        try {
-          listener(envelope.message);
-        } catch (error) {
-          this.logger.error({ err: error, topic }, 'event listener failed');
-        }
+    for (const listener of [...set]) {
+      try {
+        listener(envelope.message);
+      } catch (error) {
+        this.logger.error({ err: error, topic }, 'event listener failed');
       }
-    };
-    if (envelope.requestId) withRequestId(envelope.requestId, run);
-    else run();
+    }
   }
 }
 

@@ -12,6 +12,8 @@ export interface MessageBusEvent {
   kind: MessageEventKind;
   seq: string;
   message: MessageWire;
+  /** The request that made the change, named in the delivery's log line. */
+  requestId?: string;
 }
 
 export interface ReactionBusEvent {

@@ -17,6 +17,7 @@ export interface DeliveredMessageEvent {
   kind: MessageEventKind;
   seq: bigint;
   message: MessageRecord;
+  requestId?: string;
 }
 
 export interface HubListener {
@@ -141,7 +142,7 @@ class OrganizationHub {
     const seq = BigInt(event.seq);
     if (seq <= this.delivered) return;
     if (seq === this.delivered + 1n && !this.filling) {
-      this.deliver({ kind: event.kind, seq, message: fromWire(event.message) });
+      this.deliver({ kind: event.kind, seq, message: fromWire(event.message), requestId: event.requestId });
       this.drainEarly();
       return;
     }
@@ -155,7 +156,12 @@ class OrganizationHub {
   private drainEarly(): void {
     for (let next = this.early.get(this.delivered + 1n); next; next = this.early.get(this.delivered + 1n)) {
       this.early.delete(this.delivered + 1n);
-      this.deliver({ kind: next.kind, seq: BigInt(next.seq), message: fromWire(next.message) });
+      this.deliver({
+        kind: next.kind,
+        seq: BigInt(next.seq),
+        message: fromWire(next.message),
+        requestId: next.requestId,
+      });
     }
     if (this.early.size === 0 && this.gapTimer) {
       clearTimeout(this.gapTimer);
@@ -166,7 +172,13 @@ class OrganizationHub {
   private deliver(event: DeliveredMessageEvent): void {
     this.delivered = event.seq;
     this.deps.logger.debug(
-      { messageId: event.message.id, seq: event.seq.toString(), kind: event.kind, listeners: this.listeners.size },
+      {
+        messageId: event.message.id,
+        seq: event.seq.toString(),
+        kind: event.kind,
+        listeners: this.listeners.size,
+        requestId: event.requestId,
+      },
       'message event delivered',
     );
     for (const listener of this.listeners) {
@@ -204,7 +216,8 @@ class OrganizationHub {
             const row = fromDatabase.get(seq);
             // A number with neither an event nor a row belongs to a message changed again since: its later
             // number carries the current state.
-            if (early) this.deliver({ kind: early.kind, seq, message: fromWire(early.message) });
+            if (early)
+              this.deliver({ kind: early.kind, seq, message: fromWire(early.message), requestId: early.requestId });
             else if (row) this.deliver({ kind: kindOfRow(row), seq, message: row });
             else this.delivered = seq;
           }

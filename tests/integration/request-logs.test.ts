@@ -30,6 +30,18 @@ async function eventually<T>(find: () => T | undefined, timeoutMs = 2_000): Prom
   }
 }
 
+const ChannelHistory = graphql(`
+  query LoggedHistory($channelId: ID!) {
+    messages(channelId: $channelId) {
+      edges {
+        node {
+          id
+        }
+      }
+    }
+  }
+`);
+
 let server: TestServer;
 let org: TestOrganization;
 
@@ -115,12 +127,60 @@ describe('request logs', () => {
     for (const secret of [org.admin.token, cookie, signature, secretInQuery]) expect(everything).not.toContain(secret);
   });
 
+  it('name the request in which an unexpected error happened, which the client sees masked', async () => {
+    const channel = await createChannel(server, org.users.Alice!);
+    const { messages } = server.app.services;
+    const history = messages.history.bind(messages);
+    // A failure of the server's own (a bug, say), which no input can cause on purpose.
+    messages.history = () => Promise.reject(new Error('boom: SELECT secret FROM somewhere'));
+    try {
+      const requestId = `failing-${randomBytes(4).toString('hex')}`;
+      const over = async (answer: Promise<unknown>, requestIdIs: (id: unknown) => boolean) => {
+        expect(JSON.stringify(await answer)).toMatch(/"message":"Unexpected error\.?".*"code":"INTERNAL_SERVER_ERROR"/);
+        const logged = await eventually(() =>
+          entries().find((entry) => entry.msg === 'unexpected error' && requestIdIs(entry.requestId)),
+        );
+        expect(logged).toMatchObject({ level: 50, err: { message: 'boom: SELECT secret FROM somewhere' } });
+        // Once: logged where the request is known, not again by the masker.
+        const lines = entries().filter((entry) => entry.msg === 'unexpected error');
+        expect(lines.filter((entry) => entry.requestId === logged.requestId)).toHaveLength(1);
+        expect(lines.filter((entry) => entry.requestId === undefined)).toHaveLength(0);
+      };
+      await over(
+        gql(
+          server.graphqlUrl,
+          ChannelHistory,
+          { channelId: channel.id },
+          {
+            token: org.users.Alice!.token,
+            headers: { 'x-request-id': requestId },
+          },
+        ),
+        (id) => id === requestId,
+      );
+      const client = wsClient(server.wsUrl, org.users.Alice!.token);
+      try {
+        const failing = subscribe(client, ChannelHistory, { channelId: channel.id });
+        await over(failing.waitForError(), (id) => String(id).startsWith('ws-'));
+      } finally {
+        await client.dispose();
+      }
+    } finally {
+      messages.history = history;
+    }
+  });
+
   it('carry the graphql-ws operation id on lines written while its operation executes', async () => {
     const client = wsClient(server.wsUrl, org.admin.token);
     try {
       await subscribe(client, Viewer).waitForCount(1);
       const operation = await eventually(() =>
-        entries().find((entry) => entry.msg === 'graphql operation' && String(entry.requestId).startsWith('ws-')),
+        entries().find(
+          (entry) =>
+            entry.msg === 'graphql operation' &&
+            entry.operation === 'LoggedViewer' &&
+            String(entry.requestId).startsWith('ws-'),
+        ),
       );
       expect(operation).toMatchObject({ operation: 'LoggedViewer', type: 'query' });
       expect(written.join('')).not.toContain(org.admin.token);

@@ -53,6 +53,7 @@ const QUEUE_CAPACITY = 1_000;
 export class EventService {
   private readonly active;
   private readonly overflows;
+  private readonly eventCursors = new WeakMap<DeliveredMessageEvent, string>();
 
   constructor(private readonly deps: ServiceDeps) {
     this.active = deps.metrics.gauge({
@@ -130,7 +131,7 @@ export class EventService {
         type: 'message',
         kind: event.kind,
         message: this.shared(event),
-        cursor: cursorOfEvent(event.message, event.seq.toString()),
+        cursor: this.cursorOf(event),
       });
     };
     const listener: HubListener = {
@@ -212,6 +213,14 @@ export class EventService {
       await queue.whenBelow(REPLAY_PAGE / 5);
     }
     return position;
+  }
+
+  /** The event's cursor, encoded once for all its local subscribers. */
+  private cursorOf(event: DeliveredMessageEvent): string {
+    let cursor = this.eventCursors.get(event);
+    if (cursor === undefined)
+      this.eventCursors.set(event, (cursor = cursorOfEvent(event.message, event.seq.toString())));
+    return cursor;
   }
 
   /** The event's message, with details shared by every local subscriber of this event (read once). */

@@ -55,7 +55,7 @@ export class MessageService {
     for (const policy of this.policies) await policy(viewer, draft, facts);
     await this.channels.joinOnPost(viewer, facts);
     const { message } = await this.deps.writer.insert(viewer.organizationId, draft);
-    this.publish('CREATED', message);
+    this.publish('CREATED', message, session.requestId);
     return message;
   }
 
@@ -83,7 +83,7 @@ export class MessageService {
       params: [input.content, viewer.id],
     });
     if (!edited) throw notFound('Message');
-    this.publish('UPDATED', edited);
+    this.publish('UPDATED', edited, session.requestId);
     return edited;
   }
 
@@ -98,7 +98,7 @@ export class MessageService {
       assignments: 'content = NULL, metadata = NULL, deleted_at = clock_timestamp()',
     });
     if (!deleted) throw notFound('Message');
-    this.publish('DELETED', deleted);
+    this.publish('DELETED', deleted, session.requestId);
     return deleted;
   }
 
@@ -160,12 +160,13 @@ export class MessageService {
     return parent.threadId ?? parent.id;
   }
 
-  private publish(kind: MessageEventKind, message: MessageRecord): void {
-    this.deps.hubs.publish(message.organizationId, {
+  private publish(kind: MessageEventKind, message: MessageRecord, requestId?: string): void {
+    void this.deps.hubs.publish(message.organizationId, {
       type: 'message',
       kind,
       seq: message.eventSeq,
       message: toWire(message),
+      requestId,
     });
   }
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Platform } from '../../generated/prisma/enums.js';
 import { type Router, sendJson } from '../../http/router.js';
+import { requestIdOf } from '../../lib/request-context.js';
 import { uuid } from '../../lib/validation.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
@@ -81,7 +82,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookRouteDeps): void {
 
     const verdict = verifySignature(integration.appSecret, rawBody, request.headers['x-hub-signature-256']);
     if (verdict !== 'valid') {
-      logRejection(integration, verdict);
+      logRejection(integration, verdict, requestIdOf(request));
       count('bad_signature');
       return sendJson(response, 401, { error: 'Invalid signature' });
     }
@@ -100,11 +101,15 @@ export function addWebhookRoutes(router: Router, deps: WebhookRouteDeps): void {
     sendJson(response, 200, { status: stored.duplicate ? 'duplicate' : 'received' });
   };
 
-  const logRejection = (integration: WebhookIntegration, verdict: Exclude<SignatureVerdict, 'valid'>) => {
+  const logRejection = (
+    integration: WebhookIntegration,
+    verdict: Exclude<SignatureVerdict, 'valid'>,
+    requestId: string,
+  ) => {
     const count = (rejections.get(integration.id) ?? 0) + 1;
     rejections.set(integration.id, count);
     deps.logger.warn(
-      { integrationId: integration.id, reason: `signature ${verdict}`, rejectedSinceStart: count },
+      { integrationId: integration.id, reason: `signature ${verdict}`, rejectedSinceStart: count, requestId },
       'webhook delivery rejected',
     );
   };
