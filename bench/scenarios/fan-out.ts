@@ -101,7 +101,6 @@ export async function benchFanOut(
     latencies.push(Math.max(0, Math.max(...got) - respondedAt));
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  if (process.env.BENCH_DEBUG) console.log([...latencies].sort((a, b) => a - b).map((x) => x.toFixed(0)).join(" "));
   await Promise.all(clients.map((client) => client.dispose()));
   return {
     p50: percentile(latencies, 50),
