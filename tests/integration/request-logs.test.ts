@@ -4,9 +4,12 @@ import { createLogger } from '../../src/logger.js';
 import { graphql } from '../gql/index.js';
 import { SendMessage } from '../support/documents.js';
 import { dataOf, gql, subscribe, wsClient } from '../support/graphql.js';
+import { channelMessages, openConversation, webhookUrl, whatsAppDelivery } from '../support/conversations.js';
+import { liveEvents } from '../support/live-events.js';
 import { createChannel, liveMessageEvents } from '../support/messaging.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { postWebhook } from '../support/webhooks.js';
 
 const Viewer = graphql(`
   query LoggedViewer {
@@ -94,6 +97,28 @@ describe('request logs', () => {
       );
       expect(delivered).toMatchObject({ requestId, kind: 'CREATED', listeners: expect.any(Number) });
       await subscriber.waitForMessages(1);
+    } finally {
+      await subscriber.close();
+    }
+  });
+
+  it('follow a customer message from the webhook request that brought it to its delivery to subscribers', async () => {
+    const subscriber = await liveEvents(server, org);
+    try {
+      const conversation = await openConversation(server, org, 'WHATSAPP');
+      const requestId = `webhook-${randomBytes(4).toString('hex')}`;
+      const body = whatsAppDelivery('wa_inbound_text.json', conversation);
+      const answer = await postWebhook(webhookUrl(server, conversation.integration), body, {
+        secret: conversation.integration.appSecret,
+        headers: { 'x-request-id': requestId },
+      });
+      expect(answer.status).toBe(200);
+      const delivered = await eventually(() =>
+        entries().find((entry) => entry.msg === 'message event delivered' && entry.requestId === requestId),
+      );
+      const stored = await channelMessages(server, conversation.channelId);
+      expect(stored.map((message) => message.content)).toEqual(['Body Text']);
+      expect(delivered).toMatchObject({ kind: 'CREATED', messageId: stored[0]!.id });
     } finally {
       await subscriber.close();
     }

@@ -9,13 +9,17 @@ export const signatureOf = (secret: string, body: string | Buffer) =>
 export async function postWebhook(
   url: string,
   body: string | Buffer,
-  options: { secret?: string; signature?: string | null } = {},
+  options: { secret?: string; signature?: string | null; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; text: string }> {
   const signature =
     options.signature !== undefined ? options.signature : options.secret ? signatureOf(options.secret, body) : null;
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(signature ? { 'x-hub-signature-256': signature } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(signature ? { 'x-hub-signature-256': signature } : {}),
+      ...options.headers,
+    },
     body: typeof body === 'string' ? body : new Uint8Array(body),
   });
   return { status: response.status, text: await response.text() };

@@ -63,9 +63,13 @@ export class MessageService {
    * Stores messages that arrived from a platform, authored by the client they were routed to. A message
    * Meta delivers twice (even concurrently, on two instances) is stored and announced once.
    */
-  async ingest(organizationId: string, draft: MessageDraft & { messageSource: MessageSource }): Promise<InsertOutcome> {
+  async ingest(
+    organizationId: string,
+    draft: MessageDraft & { messageSource: MessageSource },
+    requestId?: string,
+  ): Promise<InsertOutcome> {
     const outcome = await this.deps.writer.insert(organizationId, draft);
-    if (outcome.created) this.publish('CREATED', outcome.message);
+    if (outcome.created) this.publish('CREATED', outcome.message, requestId);
     return outcome;
   }
 

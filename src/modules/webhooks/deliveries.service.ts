@@ -25,7 +25,12 @@ export class WebhookDeliveryService {
    * The same bytes for the same integration are one delivery, however often and however concurrently Meta
    * sends them. A new delivery is queued for processing.
    */
-  async store(integration: WebhookIntegration, rawBody: Buffer, text: string): Promise<StoredDelivery> {
+  async store(
+    integration: WebhookIntegration,
+    rawBody: Buffer,
+    text: string,
+    requestId?: string,
+  ): Promise<StoredDelivery> {
     const sha256 = createHash('sha256').update(rawBody).digest('hex');
     const { rows } = await this.deps.db.pool.query<{ id: string }>(
       `INSERT INTO webhook_deliveries (organization_id, platform_integration_id, platform, raw_body, body_sha256)
@@ -42,7 +47,7 @@ export class WebhookDeliveryService {
       });
       return { id: existing.id, duplicate: true };
     }
-    void this.processor.enqueue(inserted.id, integration.id).catch(() => undefined);
+    void this.processor.enqueue(inserted.id, integration.id, { requestId }).catch(() => undefined);
     return { id: inserted.id, duplicate: false };
   }
 

@@ -35,6 +35,8 @@ export interface RoutedCustomerEvent<E> {
 export interface RoutedMessage extends RoutedCustomerEvent<MessageEvent> {
   /** Our messages.id for `event.replyToExternalId`, when that message is known. */
   replyToMessageId: string | null;
+  /** The webhook request that brought it (not known to a replay or a sweep), for the delivery log. */
+  requestId?: string;
 }
 
 export interface RoutedReaction extends RoutedCustomerEvent<ReactionEvent> {

@@ -34,7 +34,9 @@ export class InboundMessaging implements InboundEventHandler {
     const drafts = [];
     for (const routed of run) drafts.push(await this.draftOf(routed));
     const outcomes = await Promise.allSettled(
-      drafts.map((draft, index) => this.messageService.ingest(run[index]!.integration.organizationId, draft)),
+      drafts.map((draft, index) =>
+        this.messageService.ingest(run[index]!.integration.organizationId, draft, run[index]!.requestId),
+      ),
     );
     return outcomes.map((outcome) =>
       outcome.status === 'rejected'

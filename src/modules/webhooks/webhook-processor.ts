@@ -39,6 +39,8 @@ interface Job {
   deliveryId: string;
   integrationId: string;
   replay: boolean;
+  /** The webhook request that brought the delivery, named in the log lines of the messages it creates. */
+  requestId: string | undefined;
   settle: (outcome: DeliveryOutcome | null) => void;
   fail: (error: unknown) => void;
   done: Promise<DeliveryOutcome | null>;
@@ -107,7 +109,7 @@ export class WebhookProcessor {
   enqueue(
     deliveryId: string,
     integrationId: string,
-    options: { replay?: boolean } = {},
+    options: { replay?: boolean; requestId?: string } = {},
   ): Promise<DeliveryOutcome | null> {
     const replay = options.replay ?? false;
     const queued = this.queue.find((job) => job.deliveryId === deliveryId && job.replay === replay);
@@ -119,7 +121,7 @@ export class WebhookProcessor {
       settle = resolve;
       fail = reject;
     });
-    this.queue.push({ deliveryId, integrationId, replay, settle, fail, done });
+    this.queue.push({ deliveryId, integrationId, replay, requestId: options.requestId, settle, fail, done });
     this.pump();
     return done;
   }
@@ -175,7 +177,7 @@ export class WebhookProcessor {
         replay,
       );
       if (deliveries.length === 0) return [];
-      const results = await this.apply(deliveries);
+      const results = await this.apply(deliveries, new Map(jobs.map((job) => [job.deliveryId, job.requestId])));
       await client.query(
         `UPDATE webhook_deliveries d
          SET status = r.status::webhook_delivery_status, errors = r.errors, attempts = d.attempts + 1, processed_at = now()
@@ -207,6 +209,7 @@ export class WebhookProcessor {
    */
   private async apply(
     deliveries: DeliveryRow[],
+    requestIds: Map<string, string | undefined>,
   ): Promise<{ delivery: DeliveryRow; outcome: DeliveryOutcome; verified: PlatformSender[] }[]> {
     const batch = new BatchLookups(this.options.router, this.options.links);
     const errors = new Map<string, DeliveryError[]>(deliveries.map((delivery) => [delivery.id, []]));
@@ -248,7 +251,10 @@ export class WebhookProcessor {
               batch,
             );
             if ('error' in prepared) errors.get(delivery.id)!.push(prepared.error);
-            else run.push({ routed: prepared.routed, deliveryId: delivery.id, path: event.path });
+            else {
+              const routed = { ...prepared.routed, requestId: requestIds.get(delivery.id) };
+              run.push({ routed, deliveryId: delivery.id, path: event.path });
+            }
             continue;
           }
           await storeRun();

@@ -96,7 +96,7 @@ export function addWebhookRoutes(router: Router, deps: WebhookRouteDeps): void {
       return sendJson(response, 400, { error: 'Body is not JSON' });
     }
 
-    const stored = await deps.deliveries.store(integration, rawBody, text);
+    const stored = await deps.deliveries.store(integration, rawBody, text, requestIdOf(request));
     count(stored.duplicate ? 'duplicate' : 'received');
     sendJson(response, 200, { status: stored.duplicate ? 'duplicate' : 'received' });
   };
