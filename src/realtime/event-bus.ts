@@ -19,6 +19,8 @@ export interface EventBus {
    */
   publish(topic: string, message: unknown): Promise<void>;
   subscribe(topic: string, listener: BusListener): () => void;
+  /** Whether messages published to the topic from now on reach this instance's listeners. */
+  isSubscribed(topic: string): boolean;
   /** Called after the bus came back from an outage, when messages may have been missed. */
   onReconnect(listener: () => void): () => void;
   isHealthy(): boolean;
@@ -54,6 +56,10 @@ class Topics {
     if (!set) this.listeners.set(topic, (set = new Set()));
     set.add(listener);
     return { first };
+  }
+
+  has(topic: string): boolean {
+    return this.listeners.has(topic);
   }
 
   remove(topic: string, listener: BusListener): { last: boolean } {
@@ -99,6 +105,10 @@ export class MemoryEventBus implements EventBus {
     return () => void this.topics.remove(topic, listener);
   }
 
+  isSubscribed(topic: string): boolean {
+    return this.topics.has(topic);
+  }
+
   onReconnect(): () => void {
     return () => {};
   }
@@ -124,6 +134,8 @@ export class RedisEventBus implements EventBus {
   private readonly subscriber: Redis;
   private readonly topics;
   private readonly reconnectListeners = new Set<() => void>();
+  /** Topics whose SUBSCRIBE Redis has acknowledged (ioredis subscribes them again after a reconnect). */
+  private readonly confirmed = new Set<string>();
   private readonly publishFailures;
   private readyOnce = false;
   private lastErrorLogAt = 0;
@@ -191,13 +203,21 @@ export class RedisEventBus implements EventBus {
 
   subscribe(topic: string, listener: BusListener): () => void {
     if (this.topics.add(topic, listener).first) {
-      this.subscriber.subscribe(this.options.prefix + topic).catch((error: unknown) => this.logError(error));
+      this.subscriber.subscribe(this.options.prefix + topic).then(
+        () => this.topics.has(topic) && this.confirmed.add(topic),
+        (error: unknown) => this.logError(error),
+      );
     }
     return () => {
       if (this.topics.remove(topic, listener).last) {
+        this.confirmed.delete(topic);
         this.subscriber.unsubscribe(this.options.prefix + topic).catch((error: unknown) => this.logError(error));
       }
     };
+  }
+
+  isSubscribed(topic: string): boolean {
+    return this.subscriber.status === 'ready' && this.confirmed.has(topic);
   }
 
   onReconnect(listener: () => void): () => void {

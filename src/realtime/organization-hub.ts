@@ -10,7 +10,7 @@ import type {
   ReactionBusEvent,
   StatusBusEvent,
 } from './org-events.js';
-import { organizationTopic } from './topics.js';
+import { organizationAccessTopic, organizationTopic } from './topics.js';
 
 /** A message event as this instance delivers it: in sequence order, once. One object for all listeners. */
 export interface DeliveredMessageEvent {
@@ -26,6 +26,8 @@ export interface HubListener {
   status?(event: StatusBusEvent): void;
   access?(event: AccessBusEvent): void;
 }
+
+export type AccessListener = (event: AccessBusEvent) => void;
 
 export interface HubSubscription {
   /** The sequence number this instance had delivered up to when the listener joined. */
@@ -263,6 +265,7 @@ class OrganizationHub {
 /** The instance's hubs, created on first listener and closed after the last one leaves. */
 export class OrganizationHubs {
   private readonly hubs = new Map<string, OrganizationHub>();
+  private readonly accessWatches = new Map<string, { listeners: Set<AccessListener>; stop: () => void }>();
 
   constructor(private readonly deps: { bus: EventBus; pool: pg.Pool; logger: Logger }) {}
 
@@ -280,17 +283,53 @@ export class OrganizationHubs {
   }
 
   /**
-   * Publishes an event to every instance's hub of the organization (this one's included). An access change
-   * also reaches this instance's listeners at once, so that what the change took away is refused here from
-   * the next request on; its later arrival through the bus changes nothing more.
+   * The organization's access events only, from every instance, without joining its hub: an instance that
+   * merely checks access (for a send, say) then receives none of the organization's message traffic.
+   */
+  watchAccess(organizationId: string, listener: AccessListener): () => void {
+    let watch = this.accessWatches.get(organizationId);
+    if (!watch) {
+      const listeners = new Set<AccessListener>();
+      const stop = this.deps.bus.subscribe(organizationAccessTopic(organizationId), (event) =>
+        listeners.forEach((each) => each(event as AccessBusEvent)),
+      );
+      this.accessWatches.set(organizationId, (watch = { listeners, stop }));
+    }
+    const { listeners } = watch;
+    listeners.add(listener);
+    return () => {
+      if (!listeners.delete(listener) || listeners.size > 0 || this.accessWatches.get(organizationId) !== watch) return;
+      watch.stop();
+      this.accessWatches.delete(organizationId);
+    };
+  }
+
+  /** Whether access events of the organization published from now on reach its watchers here. */
+  isWatchingAccess(organizationId: string): boolean {
+    return (
+      this.accessWatches.has(organizationId) && this.deps.bus.isSubscribed(organizationAccessTopic(organizationId))
+    );
+  }
+
+  /**
+   * Publishes an event to every instance's hub of the organization (this one's included); an access change
+   * also to every instance's access watchers. An access change reaches this instance's listeners and
+   * watchers at once, so that what it took away is refused here from the next request on; its later arrival
+   * through the bus changes nothing more.
    */
   publish(organizationId: string, event: OrganizationBusEvent): Promise<void> {
-    if (event.type === 'access') this.hubs.get(organizationId)?.applyAccess(event);
+    if (event.type === 'access') {
+      this.hubs.get(organizationId)?.applyAccess(event);
+      this.accessWatches.get(organizationId)?.listeners.forEach((listener) => listener(event));
+      void this.deps.bus.publish(organizationAccessTopic(organizationId), event);
+    }
     return this.deps.bus.publish(organizationTopic(organizationId), event);
   }
 
   close(): void {
     this.hubs.forEach((hub) => hub.close());
     this.hubs.clear();
+    this.accessWatches.forEach((watch) => watch.stop());
+    this.accessWatches.clear();
   }
 }

@@ -3,6 +3,8 @@
 export const USER_CHANGES_TOPIC = 'users';
 export const INTEGRATION_CHANGES_TOPIC = 'integrations';
 export const organizationTopic = (organizationId: string) => `org:${organizationId}`;
+/** An organization's access events alone, for caches that need them without its message traffic. */
+export const organizationAccessTopic = (organizationId: string) => `org:${organizationId}:access`;
 
 export interface UserChangedEvent {
   type: 'user.changed';

@@ -161,6 +161,8 @@ describe('two instances', () => {
     });
     // The second instance has now checked, and remembers, that Bob may post here.
     await send(second, org.users.Bob!, channel.id, 'accepted by the second instance');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await send(second, org.users.Bob!, channel.id, 'accepted again, from what it remembers');
     dataOf(
       await gql(
         first.graphqlUrl,
@@ -184,5 +186,22 @@ describe('two instances', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(codes).toEqual(['NOT_FOUND']);
+  });
+
+  it('an instance that only takes sends for an organization receives none of its message traffic', async () => {
+    const quiet = await seedOrganization(first, { users: ['Carol'] });
+    const channel = await createChannel(first, quiet.users.Carol!);
+    await send(second, quiet.users.Carol!, channel.id, 'through the second instance');
+    const busDeliveries = async () => {
+      const text = await fetch(`${second.url}/metrics`).then((response) => response.text());
+      return Number(/^chat_event_bus_lag_seconds_count (\d+)/m.exec(text)?.[1]);
+    };
+    const before = await busDeliveries();
+    for (let index = 0; index < 20; index++) {
+      await send(index % 2 ? first : second, quiet.users.Carol!, channel.id, `message ${index}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Other tests' traffic may reach it, but not one delivery per message of this organization.
+    expect((await busDeliveries()) - before).toBeLessThan(20);
   });
 });

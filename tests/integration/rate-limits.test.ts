@@ -104,6 +104,29 @@ describe.each(['memory', 'redis'] as const)('the %s rate limiter', (kind) => {
     ]);
   });
 
+  it('counts calls made at once (the Redis limiter sends them as one script) as if made one by one', async () => {
+    const policy = { name: 'together', limit: 4, windowMs: 60_000 };
+    const other = { name: 'together-other', limit: 1, windowMs: 60_000 };
+    const verdicts = await Promise.all([
+      consumeOne(limiter, policy, 'subject', 2),
+      limiter.consume([
+        { policy, subject: 'subject' },
+        { policy: other, subject: 'subject' },
+      ]),
+      consumeOne(limiter, policy, 'subject'),
+      consumeOne(limiter, policy, 'subject'),
+      consumeOne(limiter, policy, 'another'),
+    ]);
+    expect(verdicts.flat().map((verdict) => [verdict.allowed, verdict.remaining])).toEqual([
+      [true, 2],
+      [true, 1],
+      [true, 0],
+      [true, 0],
+      [false, 0],
+      [true, 3],
+    ]);
+  });
+
   it('starts over when the window ends', async () => {
     const policy = { name: 'short', limit: 1, windowMs: 150 };
     expect((await consumeOne(limiter, policy, 'subject')).allowed).toBe(true);

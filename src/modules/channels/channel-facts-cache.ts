@@ -1,8 +1,7 @@
 import type pg from 'pg';
 import type { Viewer } from '../../auth/session.js';
-import type { Logger } from '../../logger.js';
 import type { AccessBusEvent } from '../../realtime/org-events.js';
-import type { HubSubscription, OrganizationHubs } from '../../realtime/organization-hub.js';
+import type { OrganizationHubs } from '../../realtime/organization-hub.js';
 import { type ChannelFacts, loadChannelFacts } from './channel-access.js';
 
 /** How long an entry is trusted without an access event, in case the bus lost one. */
@@ -16,9 +15,7 @@ interface CachedFacts {
 
 /** What the cache holds for one organization while its users send messages through this instance. */
 interface OrganizationCache {
-  /** Resolves once access events of the organization reach the cache; false if joining its hub failed. */
-  listening: Promise<boolean>;
-  subscription?: HubSubscription;
+  stopWatching: () => void;
   /** Moved by every access event, so that a read which started before one is not kept. */
   version: number;
   lastUsed: number;
@@ -28,15 +25,16 @@ interface OrganizationCache {
 
 /**
  * Channel facts per (user, channel) for the hottest path, sending a message: each instance remembers what it
- * read and forgets a channel's entries the moment an access event of that channel arrives, from any instance,
- * through the organization's hub. An organization nobody sent from for a TTL is dropped, hub listener included,
- * so the cache holds (and listens for) only the organizations in use.
+ * read and forgets a channel's entries the moment an access event of that channel arrives, from any instance.
+ * It watches the organization's access events alone, not its hub, so an instance that only takes sends
+ * receives none of the organization's message traffic. An organization nobody sent from for a TTL is dropped,
+ * watch included, so the cache holds (and listens for) only the organizations in use.
  */
 export class ChannelFactsCache {
   private readonly organizations = new Map<string, OrganizationCache>();
   private readonly sweepTimer: NodeJS.Timeout;
 
-  constructor(private readonly deps: { pool: pg.Pool; hubs: OrganizationHubs; logger: Logger }) {
+  constructor(private readonly deps: { pool: pg.Pool; hubs: OrganizationHubs }) {
     this.sweepTimer = setInterval(() => this.sweep(), TTL_MS).unref();
   }
 
@@ -47,10 +45,12 @@ export class ChannelFactsCache {
     organization.lastUsed = now;
     const entry = organization.entries.get(key);
     if (entry && entry.expiresAt > now) return entry.facts;
-    const listening = await organization.listening;
+    // Kept only if every access change after the read began would have reached the cache: not while the
+    // watch is being set up or the bus is down, and not when a change arrived during the read.
+    const watching = this.deps.hubs.isWatchingAccess(viewer.organizationId);
     const version = organization.version;
     const facts = await loadChannelFacts(this.deps.pool, viewer, channelId);
-    if (listening && organization.version === version && this.organizations.get(viewer.organizationId) === organization)
+    if (watching && organization.version === version && this.organizations.get(viewer.organizationId) === organization)
       this.remember(organization, key, channelId, facts);
     return facts;
   }
@@ -64,28 +64,13 @@ export class ChannelFactsCache {
     const existing = this.organizations.get(organizationId);
     if (existing) return existing;
     const organization: OrganizationCache = {
-      listening: Promise.resolve(false),
+      stopWatching: () => {},
       version: 0,
       lastUsed: Date.now(),
       entries: new Map(),
       keysByChannel: new Map(),
     };
-    organization.listening = this.deps.hubs
-      .join(organizationId, { access: (event) => this.forget(organization, event) })
-      .then(
-        (subscription) => {
-          // Dropped while joining: leave the hub again instead of keeping it open for nobody.
-          if (this.organizations.get(organizationId) !== organization) subscription.stop();
-          else organization.subscription = subscription;
-          return true;
-        },
-        (error: unknown) => {
-          // Until the hub can be joined nothing is cached: the next send tries again.
-          this.deps.logger.warn({ err: error, organizationId }, 'channel access cache is not listening yet');
-          if (this.organizations.get(organizationId) === organization) this.organizations.delete(organizationId);
-          return false;
-        },
-      );
+    organization.stopWatching = this.deps.hubs.watchAccess(organizationId, (event) => this.forget(organization, event));
     this.organizations.set(organizationId, organization);
     return organization;
   }
@@ -123,6 +108,6 @@ export class ChannelFactsCache {
     const organization = this.organizations.get(organizationId);
     if (!organization) return;
     this.organizations.delete(organizationId);
-    organization.subscription?.stop();
+    organization.stopWatching();
   }
 }

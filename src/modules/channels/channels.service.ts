@@ -25,7 +25,7 @@ export class ChannelService {
   private readonly factsCache: ChannelFactsCache;
 
   constructor(private readonly deps: ServiceDeps) {
-    this.factsCache = new ChannelFactsCache({ pool: deps.db.pool, hubs: deps.hubs, logger: deps.logger });
+    this.factsCache = new ChannelFactsCache({ pool: deps.db.pool, hubs: deps.hubs });
   }
 
   /** The Prisma filter for the channels a viewer may see (the contract's "Roles and visibility"). */
