@@ -53,7 +53,7 @@ builder.prismaObject('Channel', {
     lastMessage: t.field({
       type: MessageRef,
       nullable: true,
-      resolve: (channel, _args, context) => requestDetails(context).lastMessages.load(channel.id),
+      resolve: (channel, _args, context) => requestDetails(context).lastMessages.get(channel.id),
     }),
   }),
 });

@@ -1,6 +1,6 @@
-import DataLoader from 'dataloader';
 import type pg from 'pg';
 import type { User } from '../../generated/prisma/client.js';
+import { SettledLoader } from '../../lib/settled-loader.js';
 import type { UserDirectory } from '../users/user-directory.js';
 import { MESSAGE_COLUMNS, type MessageRecord } from './message-record.js';
 
@@ -24,19 +24,22 @@ export interface ReadRow {
  * on this instance (see `sharedDetailsFor`), so fan-out to a thousand subscribers reads once per event.
  */
 export class MessageDetails {
-  readonly authors: DataLoader<string, User | null>;
-  readonly reactions: DataLoader<string, ReactionRow[]>;
-  readonly replyCounts: DataLoader<string, number>;
-  readonly readers: DataLoader<string, ReadRow[]>;
+  readonly authors: SettledLoader<string, User | null>;
+  readonly reactions: SettledLoader<string, ReactionRow[]>;
+  readonly replyCounts: SettledLoader<string, number>;
+  readonly readers: SettledLoader<string, ReadRow[]>;
   /** The newest message of each channel (by channel id). */
-  readonly lastMessages: DataLoader<string, MessageRecord | null>;
+  readonly lastMessages: SettledLoader<string, MessageRecord | null>;
 
   constructor(db: pg.Pool, users: UserDirectory) {
-    this.authors = new DataLoader(async (ids) => {
-      const found = await users.getMany(ids);
-      return ids.map((id) => found.get(id) ?? null);
-    });
-    this.reactions = new DataLoader(async (ids) => {
+    this.authors = new SettledLoader(
+      async (ids) => {
+        const found = await users.getMany(ids);
+        return ids.map((id) => found.get(id) ?? null);
+      },
+      (id) => users.cached(id),
+    );
+    this.reactions = new SettledLoader(async (ids) => {
       const { rows } = await db.query<ReactionRow>(
         `SELECT message_id AS "messageId", user_id AS "userId", emoji, created_at AS "createdAt"
          FROM message_reactions WHERE message_id = ANY($1::uuid[]) ORDER BY created_at, id`,
@@ -44,7 +47,7 @@ export class MessageDetails {
       );
       return groupBy(ids, rows, (row) => row.messageId);
     });
-    this.replyCounts = new DataLoader(async (ids) => {
+    this.replyCounts = new SettledLoader(async (ids) => {
       const { rows } = await db.query<{ threadId: string; count: number }>(
         `SELECT thread_id AS "threadId", count(*)::int AS count FROM messages
          WHERE thread_id = ANY($1::uuid[]) AND deleted_at IS NULL GROUP BY thread_id`,
@@ -53,7 +56,7 @@ export class MessageDetails {
       const counts = new Map(rows.map((row) => [row.threadId, row.count]));
       return ids.map((id) => counts.get(id) ?? 0);
     });
-    this.readers = new DataLoader(async (ids) => {
+    this.readers = new SettledLoader(async (ids) => {
       const { rows } = await db.query<ReadRow>(
         `SELECT message_id AS "messageId", user_id AS "userId", timestamp AS "readAt"
          FROM message_user_status WHERE message_id = ANY($1::uuid[]) AND status = 'read' ORDER BY timestamp, id`,
@@ -61,7 +64,7 @@ export class MessageDetails {
       );
       return groupBy(ids, rows, (row) => row.messageId);
     });
-    this.lastMessages = new DataLoader(async (channelIds) => {
+    this.lastMessages = new SettledLoader(async (channelIds) => {
       const { rows } = await db.query<MessageRecord>(
         `SELECT last.* FROM unnest($1::uuid[]) AS c(id)
          CROSS JOIN LATERAL (

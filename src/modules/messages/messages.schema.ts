@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MessageSource, MessageStatus, MessageType } from '../../generated/prisma/enums.js';
+import { mapMaybe } from '../../lib/settled-loader.js';
 import { uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
 import type { GraphQLContext } from '../../schema/context.js';
@@ -29,11 +30,11 @@ export const detailsOf = (message: MessageRecord, context: GraphQLContext) =>
   sharedDetailsFor(message) ?? requestDetails(context);
 
 /** A user by id through the given loaders (users are cached per instance; this batches the rest). */
-export async function userById(details: MessageDetails, userId: string) {
-  const user = await details.authors.load(userId);
-  if (!user) throw new Error(`user ${userId} is missing`);
-  return user;
-}
+export const userById = (details: MessageDetails, userId: string) =>
+  mapMaybe(details.authors.get(userId), (user) => {
+    if (!user) throw new Error(`user ${userId} is missing`);
+    return user;
+  });
 
 interface ReactionGroup {
   emoji: string;
@@ -105,7 +106,7 @@ MessageRef.implement({
       description: 'The first message of the thread this replies to.',
     }),
     replyCount: t.int({
-      resolve: (message, _args, context) => detailsOf(message, context).replyCounts.load(message.id),
+      resolve: (message, _args, context) => detailsOf(message, context).replyCounts.get(message.id),
     }),
     replies: t.connection(
       {
@@ -119,23 +120,23 @@ MessageRef.implement({
     ),
     reactions: t.field({
       type: [ReactionGroupRef],
-      resolve: async (message, _args, context) => {
-        const rows = await detailsOf(message, context).reactions.load(message.id);
-        const groups = new Map<string, ReactionGroup>();
-        for (const row of rows) {
-          const group = groups.get(row.emoji) ?? { emoji: row.emoji, count: 0, userIds: [], viewerReacted: false };
-          group.count += 1;
-          group.userIds.push(row.userId);
-          group.viewerReacted ||= row.userId === context.session.viewer.id;
-          groups.set(row.emoji, group);
-        }
-        return [...groups.values()];
-      },
+      resolve: (message, _args, context) =>
+        mapMaybe(detailsOf(message, context).reactions.get(message.id), (rows) => {
+          const groups = new Map<string, ReactionGroup>();
+          for (const row of rows) {
+            const group = groups.get(row.emoji) ?? { emoji: row.emoji, count: 0, userIds: [], viewerReacted: false };
+            group.count += 1;
+            group.userIds.push(row.userId);
+            group.viewerReacted ||= row.userId === context.session.viewer.id;
+            groups.set(row.emoji, group);
+          }
+          return [...groups.values()];
+        }),
     }),
     readBy: t.field({
       type: [MessageReadRef],
       description: 'Who has read the message, and when.',
-      resolve: (message, _args, context) => detailsOf(message, context).readers.load(message.id),
+      resolve: (message, _args, context) => detailsOf(message, context).readers.get(message.id),
     }),
     messageSource: t.expose('messageSource', { type: MessageSourceEnum }),
     platformIntegrationId: t.exposeID('platformIntegrationId', { nullable: true }),

@@ -41,6 +41,12 @@ export class UserDirectory {
     return found;
   }
 
+  /** The cached user (null: known not to exist), or undefined when the cache does not know. */
+  cached(id: string): User | null | undefined {
+    const entry = this.entries.get(id);
+    return entry && entry.expiresAt > Date.now() ? entry.user : undefined;
+  }
+
   /** Seeds the cache with a row just read or written, so the next request does not read it again. */
   remember(user: User): void {
     this.entries.set(user.id, { user, expiresAt: Date.now() + TTL_MS });
