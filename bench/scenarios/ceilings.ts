@@ -16,6 +16,13 @@ export interface Ceilings {
   publishRoundTripP99: number;
 }
 
+/** The transport ceiling: the same server answering `{ __typename }` to authenticated clients. */
+export function measureTransport(graphqlUrl: string, users: { token: string }[], seconds: number): Promise<LoadResult> {
+  return closedLoop(CEILING_CONCURRENCY, seconds, (worker) =>
+    postGraphQL(graphqlUrl, '{"query":"{ __typename }"}', users[worker % users.length]!.token).then(() => undefined),
+  );
+}
+
 /** The raw limits every figure of a run is compared with, measured in that run. */
 export async function measureCeilings(
   bench: BenchDatabase,
@@ -24,10 +31,7 @@ export async function measureCeilings(
   seeded: { organizationId: string; channelId: string; users: { id: string; token: string }[] },
   seconds: number,
 ): Promise<Ceilings> {
-  const token = (worker: number) => seeded.users[worker % seeded.users.length]!.token;
-  const transport = await closedLoop(CEILING_CONCURRENCY, seconds, (worker) =>
-    postGraphQL(graphqlUrl, '{"query":"{ __typename }"}', token(worker)).then(() => undefined),
-  );
+  const transport = await measureTransport(graphqlUrl, seeded.users, seconds);
 
   // Rows of an organization of their own, numbered from a sequence of their own, so they never collide with
   // the server's.

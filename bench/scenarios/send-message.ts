@@ -1,7 +1,7 @@
 import { postGraphQL } from '../lib/graphql-client.js';
 import type { BenchUser } from '../lib/setup.js';
 import { closedLoop, type LoadResult } from '../lib/stats.js';
-import { CEILING_CONCURRENCY } from './ceilings.js';
+import { CEILING_CONCURRENCY, measureTransport } from './ceilings.js';
 
 const SEND = JSON.stringify({
   query: `mutation Send($input: SendMessageInput!) {
@@ -11,7 +11,7 @@ const SEND = JSON.stringify({
 });
 
 /** sendMessage over HTTP from 16 authenticated clients into one busy channel. */
-export async function benchSendMessage(
+async function benchSendMessage(
   graphqlUrl: string,
   seeded: { users: BenchUser[]; channelId: string },
   seconds: number,
@@ -25,4 +25,32 @@ export async function benchSendMessage(
   return closedLoop(CEILING_CONCURRENCY, seconds, (worker) =>
     postGraphQL(graphqlUrl, body(worker), seeded.users[worker % seeded.users.length]!.token).then(() => undefined),
   );
+}
+
+const ROUNDS = 3;
+
+export interface SendMessageRound {
+  send: LoadResult;
+  transport: LoadResult;
+  ratio: number;
+}
+
+/**
+ * sendMessage beside its transport ceiling, measured in alternating windows (ceiling, send; three times):
+ * the speed of a shared machine drifts within a run by more than the difference being measured, and
+ * alternating puts each send window beside a ceiling taken moments before it. The round with the median
+ * ratio is reported.
+ */
+export async function benchSendMessageAgainstTransport(
+  graphqlUrl: string,
+  seeded: { users: BenchUser[]; channelId: string },
+  seconds: number,
+): Promise<SendMessageRound> {
+  const rounds: SendMessageRound[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const transport = await measureTransport(graphqlUrl, seeded.users, seconds);
+    const send = await benchSendMessage(graphqlUrl, seeded, seconds);
+    rounds.push({ send, transport, ratio: send.perSecond / transport.perSecond });
+  }
+  return rounds.sort((a, b) => a.ratio - b.ratio)[Math.floor(ROUNDS / 2)]!;
 }
