@@ -14,21 +14,21 @@ export const mapMaybe = <T, R>(value: MaybePromise<T>, next: (settled: T) => R):
  * their garbage, fewer per event.
  */
 export class SettledLoader<K, V> {
-  private readonly loader: DataLoader<K, V>;
+  // Made on first use: a request usually needs few of its loaders, and often only what is known already.
+  private loader: DataLoader<K, V> | undefined;
   private readonly settled = new Map<K, V>();
 
   /** `known` answers from a cache of the caller's without loading (undefined: not known). */
   constructor(
-    batch: DataLoader.BatchLoadFn<K, V>,
+    private readonly batch: DataLoader.BatchLoadFn<K, V>,
     private readonly known?: (key: K) => V | undefined,
-  ) {
-    this.loader = new DataLoader(batch);
-  }
+  ) {}
 
   get(key: K): MaybePromise<V> {
     if (this.settled.has(key)) return this.settled.get(key)!;
     const known = this.known?.(key);
     if (known !== undefined) return known;
+    this.loader ??= new DataLoader(this.batch);
     return this.loader.load(key).then((value) => {
       this.settled.set(key, value);
       return value;
