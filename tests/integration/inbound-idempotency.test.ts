@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { graphql } from '../gql/index.js';
 import {
   channelMessages,
   deliver,
@@ -12,20 +11,10 @@ import { dataOf, gql } from '../support/graphql.js';
 import { liveEvents, type LiveEvents } from '../support/live-events.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { ReplayWebhookDelivery } from '../support/documents.js';
 
 // Meta delivers the same event more than once, sometimes concurrently, and a delivery can be replayed: each
 // message is still stored once and announced once.
-
-const ReplayDelivery = graphql(`
-  mutation IdempotentReplay($id: ID!) {
-    replayWebhookDelivery(id: $id) {
-      id
-      status
-      attempts
-      errors
-    }
-  }
-`);
 
 let server: TestServer;
 let org: TestOrganization;
@@ -86,7 +75,7 @@ describe('the same delivery again', () => {
       whatsAppDelivery('wa_inbound_text.json', conversation),
     );
     const replayed = dataOf(
-      await gql(server.graphqlUrl, ReplayDelivery, { id: delivery.id }, { token: org.admin.token }),
+      await gql(server.graphqlUrl, ReplayWebhookDelivery, { id: delivery.id }, { token: org.admin.token }),
     ).replayWebhookDelivery;
     expect(replayed).toEqual({ id: delivery.id, status: 'PROCESSED', attempts: 2, errors: null });
     expect(await channelMessages(server, conversation.channelId)).toHaveLength(1);

@@ -6,6 +6,7 @@ import { liveEvents, type LiveEvents } from '../support/live-events.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/webhooks.js';
+import { ReplayWebhookDelivery } from '../support/documents.js';
 
 // A delivery that cannot take effect yet (its sender is not linked, or their client has no channel) is kept,
 // FAILED with the reason, for admins to see; once the cause is fixed it is replayed, automatically when the
@@ -43,17 +44,6 @@ const AssignLateClient = graphql(`
   }
 `);
 
-const ReplayFailed = graphql(`
-  mutation ReplayFailed($id: ID!) {
-    replayWebhookDelivery(id: $id) {
-      id
-      status
-      attempts
-      errors
-    }
-  }
-`);
-
 let server: TestServer;
 let org: TestOrganization;
 let events: LiveEvents;
@@ -74,7 +64,7 @@ const failedOf = async (integrationId: string) =>
     await gql(server.graphqlUrl, FailedDeliveries, { platformIntegrationId: integrationId }, asAdmin()),
   ).webhookDeliveries.edges.map((edge) => edge.node);
 const replay = async (id: string) =>
-  dataOf(await gql(server.graphqlUrl, ReplayFailed, { id }, asAdmin())).replayWebhookDelivery;
+  dataOf(await gql(server.graphqlUrl, ReplayWebhookDelivery, { id }, asAdmin())).replayWebhookDelivery;
 
 describe('an unknown sender', () => {
   it('is FAILED as unroutable, listed for admins, and replayed by itself once they send their link code', async () => {

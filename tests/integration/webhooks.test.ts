@@ -17,6 +17,7 @@ import { createIntegration, linkClient, type TestIntegration } from '../support/
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { capturingLogger, postWebhook, signatureOf, waitFor } from '../support/webhooks.js';
+import { ReplayWebhookDelivery } from '../support/documents.js';
 
 const Deliveries = graphql(`
   query Deliveries($status: WebhookDeliveryStatus, $platformIntegrationId: ID, $first: Int, $after: String) {
@@ -42,17 +43,6 @@ const Deliveries = graphql(`
         hasNextPage
         endCursor
       }
-    }
-  }
-`);
-
-const Replay = graphql(`
-  mutation Replay($id: ID!) {
-    replayWebhookDelivery(id: $id) {
-      id
-      status
-      attempts
-      errors
     }
   }
 `);
@@ -347,20 +337,24 @@ describe('webhookDeliveries and replayWebhookDelivery', () => {
       scopedUserId: null,
     });
     const replayed = dataOf(
-      await gql(server.graphqlUrl, Replay, { id: delivery.id }, { token: org.admin.token }),
+      await gql(server.graphqlUrl, ReplayWebhookDelivery, { id: delivery.id }, { token: org.admin.token }),
     ).replayWebhookDelivery;
     expect(replayed).toEqual({ id: delivery.id, status: 'PROCESSED', attempts: 2, errors: null });
     expect(await channelMessages(server, conversation.channelId)).toEqual([
       expect.objectContaining({ userId: conversation.client.id, content: 'Body Text' }),
     ]);
 
-    expect(errorCodes(await gql(server.graphqlUrl, Replay, { id: delivery.id }, { token: other.admin.token }))).toEqual(
-      ['NOT_FOUND'],
-    );
     expect(
-      errorCodes(await gql(server.graphqlUrl, Replay, { id: delivery.id }, { token: org.clients.Cora!.token })),
+      errorCodes(
+        await gql(server.graphqlUrl, ReplayWebhookDelivery, { id: delivery.id }, { token: other.admin.token }),
+      ),
+    ).toEqual(['NOT_FOUND']);
+    expect(
+      errorCodes(
+        await gql(server.graphqlUrl, ReplayWebhookDelivery, { id: delivery.id }, { token: org.clients.Cora!.token }),
+      ),
     ).toEqual(['FORBIDDEN']);
-    const malformed = await gql(server.graphqlUrl, Replay, { id: 'x' }, { token: org.admin.token });
+    const malformed = await gql(server.graphqlUrl, ReplayWebhookDelivery, { id: 'x' }, { token: org.admin.token });
     expect(malformed.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
   });
 

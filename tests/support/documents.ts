@@ -107,3 +107,14 @@ export const MessageEvents = graphql(`
     }
   }
 `);
+
+export const ReplayWebhookDelivery = graphql(`
+  mutation ReplayWebhookDelivery($id: ID!) {
+    replayWebhookDelivery(id: $id) {
+      id
+      status
+      attempts
+      errors
+    }
+  }
+`);
