@@ -4,8 +4,12 @@ import http from 'node:http';
 // the server, not the client, is what a run measures.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-/** POSTs a GraphQL body and resolves with `data`; rejects on HTTP or GraphQL errors. */
-export function postGraphQL(url: string, body: string, token?: string): Promise<unknown> {
+/** POSTs a JSON body; resolves with the status and the body of the answer. */
+export function postJson(
+  url: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Buffer }> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
     const request = http.request(
@@ -15,25 +19,25 @@ export function postGraphQL(url: string, body: string, token?: string): Promise<
         hostname: target.hostname,
         port: target.port,
         path: target.pathname,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers },
       },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          const json = JSON.parse(Buffer.concat(chunks).toString()) as { errors?: unknown[]; data?: unknown };
-          if (response.statusCode !== 200 || json.errors) {
-            reject(new Error(`GraphQL request failed: ${response.statusCode} ${JSON.stringify(json.errors)}`));
-          } else resolve(json.data);
-        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) }));
         response.on('error', reject);
       },
     );
     request.on('error', reject);
     request.end(body);
   });
+}
+
+/** POSTs a GraphQL body and resolves with `data`; rejects on HTTP or GraphQL errors. */
+export async function postGraphQL(url: string, body: string, token?: string): Promise<unknown> {
+  const answer = await postJson(url, body, token ? { authorization: `Bearer ${token}` } : {});
+  const json = JSON.parse(answer.body.toString()) as { errors?: unknown[]; data?: unknown };
+  if (answer.status !== 200 || json.errors)
+    throw new Error(`GraphQL request failed: ${answer.status} ${JSON.stringify(json.errors)}`);
+  return json.data;
 }

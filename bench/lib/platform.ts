@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { Session } from '../../src/auth/session.js';
 import { signUserToken } from '../../src/auth/tokens.js';
+import { postJson } from './graphql-client.js';
 import { type BenchDatabase, seedBenchOrganization } from './setup.js';
 
 export interface BenchCustomer {
@@ -115,32 +115,8 @@ export function whatsAppDelivery(
   });
 }
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
 /** POSTs a signed delivery; resolves with the HTTP status. */
-export function postDelivery(url: string, appSecret: string, body: string): Promise<number> {
-  const target = new URL(url);
+export async function postDelivery(url: string, appSecret: string, body: string): Promise<number> {
   const signature = `sha256=${createHmac('sha256', appSecret).update(body).digest('hex')}`;
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      {
-        agent,
-        method: 'POST',
-        hostname: target.hostname,
-        port: target.port,
-        path: target.pathname,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          'x-hub-signature-256': signature,
-        },
-      },
-      (response) => {
-        response.resume();
-        response.on('end', () => resolve(response.statusCode ?? 0));
-      },
-    );
-    request.on('error', reject);
-    request.end(body);
-  });
+  return (await postJson(url, body, { 'x-hub-signature-256': signature })).status;
 }

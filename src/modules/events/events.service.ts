@@ -16,15 +16,8 @@ export interface MessageEventPayload {
   cursor: string;
 }
 
-export interface ReactionEventPayload {
-  type: 'reaction';
-  kind: 'ADDED' | 'REMOVED';
-  channelId: string;
-  messageId: string;
-  emoji: string;
-  userId: string;
-  at: Date;
-}
+/** A reaction event as GraphQL resolves it: the bus event, its time as a Date. */
+export type ReactionEventPayload = Omit<ReactionBusEvent, 'at'> & { at: Date };
 
 export interface StatusEventPayload {
   type: 'status';
@@ -240,15 +233,7 @@ function kindSince(row: MessageRecord, from: bigint): MessageEventKind {
   return BigInt(row.createdSeq) > from ? 'CREATED' : 'UPDATED';
 }
 
-const reactionPayload = (event: ReactionBusEvent): ReactionEventPayload => ({
-  type: 'reaction',
-  kind: event.kind,
-  channelId: event.channelId,
-  messageId: event.messageId,
-  emoji: event.emoji,
-  userId: event.userId,
-  at: new Date(event.at),
-});
+const reactionPayload = (event: ReactionBusEvent): ReactionEventPayload => ({ ...event, at: new Date(event.at) });
 
 const statusPayloads = (event: StatusBusEvent): StatusEventPayload[] =>
   event.messageIds.map((messageId) => ({

@@ -1,22 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { MessageSource, MessageType } from '../../generated/prisma/enums.js';
 import { withTransaction } from '../../db/transaction.js';
 import type { Logger } from '../../logger.js';
 import { MESSAGE_COLUMNS, type MessageRecord } from './message-record.js';
 
-export interface MessageDraft {
-  channelId: string;
-  userId: string;
-  content: string | null;
-  messageType: MessageType;
-  metadata: unknown;
-  threadId: string | null;
-  messageSource: MessageSource;
+/** A message to write: what its author gives, before the writer numbers and timestamps it. */
+export type MessageDraft = Pick<
+  MessageRecord,
+  'channelId' | 'userId' | 'content' | 'messageType' | 'metadata' | 'threadId' | 'messageSource'
+> & {
   /** Set for platform messages; the pair is unique, so a redelivered platform message is stored once. */
   platformIntegrationId?: string | null;
   externalMessageId?: string | null;
-}
+};
 
 export type InsertOutcome = { created: true; message: MessageRecord } | { created: false; message: MessageRecord };
 
