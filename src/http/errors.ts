@@ -2,7 +2,7 @@ import { type ExecutionResult, GraphQLError } from 'graphql';
 import { createGraphQLError, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { isServiceUnavailable } from '../lib/errors.js';
 import type { Logger } from '../logger.js';
-import type { GraphQLContext } from '../schema/context.js';
+import { requestIdIn } from '../schema/context.js';
 
 /**
  * yoga's `maskError`, made explicit, and the plugin that logs what it hides. Expected failures (GraphQLErrors
@@ -25,7 +25,7 @@ export function createErrorHandling(logger: Logger) {
   };
   const logResult = (result: ExecutionResult, context: unknown) => {
     if (!result.errors) return;
-    const requestId = (context as Partial<GraphQLContext> | undefined)?.requestId;
+    const requestId = requestIdIn(context);
     for (const error of result.errors) log(error, requestId);
   };
 
@@ -57,7 +57,7 @@ export function createErrorHandling(logger: Logger) {
         if (!isAsyncIterable(result)) return logResult(result, args.contextValue);
         return { onNext: ({ result: next }) => logResult(next, args.contextValue) };
       },
-      onSubscribeError: ({ error }) => log(error, (args.contextValue as Partial<GraphQLContext>).requestId),
+      onSubscribeError: ({ error }) => log(error, requestIdIn(args.contextValue)),
     }),
   };
 

@@ -1,7 +1,7 @@
 import { type DocumentNode, type ExecutionResult, getOperationAST, type GraphQLFormattedError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../logger.js';
-import type { GraphQLContext } from '../schema/context.js';
+import { requestIdIn } from '../schema/context.js';
 import type { Metrics } from './metrics.js';
 
 // Operation names come from clients: past this many distinct ones, new names are counted as "other", so that a
@@ -70,7 +70,12 @@ export class GraphQLMetrics {
             if (!this.logger.isLevelEnabled('debug')) return;
             const codes = 'errors' in result ? result.errors?.map((error) => error.extensions?.code) : undefined;
             this.logger.debug(
-              { ...labels, durationMs: Math.round(seconds * 1_000), errors: codes, requestId: requestIdIn(args) },
+              {
+                ...labels,
+                durationMs: Math.round(seconds * 1_000),
+                errors: codes,
+                requestId: requestIdIn(args.contextValue),
+              },
               'graphql operation',
             );
           },
@@ -79,7 +84,7 @@ export class GraphQLMetrics {
       onSubscribe: ({ args }) => {
         const labels = labelsOf(args.document, args.operationName);
         this.operations.inc(labels);
-        this.logger.debug({ ...labels, requestId: requestIdIn(args) }, 'graphql subscription');
+        this.logger.debug({ ...labels, requestId: requestIdIn(args.contextValue) }, 'graphql subscription');
       },
       onResultProcess: ({ result }) => {
         for (const single of [result].flat()) {
@@ -89,9 +94,6 @@ export class GraphQLMetrics {
     };
   }
 }
-
-const requestIdIn = (args: { contextValue: unknown }) =>
-  (args.contextValue as Partial<GraphQLContext> | undefined)?.requestId;
 
 // Subscription results over HTTP (server-sent events) are streams; their errors are not counted here.
 const isPlainResult = (result: unknown): result is ExecutionResult =>

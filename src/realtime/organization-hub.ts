@@ -41,6 +41,14 @@ const GAP_WAIT_MS = 150;
 const TAIL_CHECK_MS = 2_000;
 const FILL_PAGE = 500;
 
+/** A message event from the bus as it is delivered here. */
+const delivered = (event: MessageBusEvent): DeliveredMessageEvent => ({
+  kind: event.kind,
+  seq: BigInt(event.seq),
+  message: fromWire(event.message),
+  requestId: event.requestId,
+});
+
 /** The kind of change a message row's latest sequence number stands for. */
 export function kindOfRow(row: MessageRecord): MessageEventKind {
   if (row.deletedAt) return 'DELETED';
@@ -144,7 +152,7 @@ class OrganizationHub {
     const seq = BigInt(event.seq);
     if (seq <= this.delivered) return;
     if (seq === this.delivered + 1n && !this.filling) {
-      this.deliver({ kind: event.kind, seq, message: fromWire(event.message), requestId: event.requestId });
+      this.deliver(delivered(event));
       this.drainEarly();
       return;
     }
@@ -158,12 +166,7 @@ class OrganizationHub {
   private drainEarly(): void {
     for (let next = this.early.get(this.delivered + 1n); next; next = this.early.get(this.delivered + 1n)) {
       this.early.delete(this.delivered + 1n);
-      this.deliver({
-        kind: next.kind,
-        seq: BigInt(next.seq),
-        message: fromWire(next.message),
-        requestId: next.requestId,
-      });
+      this.deliver(delivered(next));
     }
     if (this.early.size === 0 && this.gapTimer) {
       clearTimeout(this.gapTimer);
@@ -218,8 +221,7 @@ class OrganizationHub {
             const row = fromDatabase.get(seq);
             // A number with neither an event nor a row belongs to a message changed again since: its later
             // number carries the current state.
-            if (early)
-              this.deliver({ kind: early.kind, seq, message: fromWire(early.message), requestId: early.requestId });
+            if (early) this.deliver(delivered(early));
             else if (row) this.deliver({ kind: kindOfRow(row), seq, message: row });
             else this.delivered = seq;
           }

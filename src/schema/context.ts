@@ -15,3 +15,7 @@ export interface GraphQLContext {
   /** The client's IP address (see client-address.ts), for per-IP limits. */
   clientAddress: string;
 }
+
+/** The request id in a context that plugins receive untyped (absent before the context is built). */
+export const requestIdIn = (context: unknown): string | undefined =>
+  (context as Partial<GraphQLContext> | undefined)?.requestId;
