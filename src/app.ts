@@ -64,8 +64,9 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
   const rateLimits = new RateLimits({ limiter, metrics, logger, clientAddressOf });
   const services = createServices({ config, db, bus, logger, metrics });
   const authenticator = new Authenticator(new TokenVerifier(config.jwt), services.deps.users);
-  const stopListeningForUserChanges = bus.subscribe(USER_CHANGES_TOPIC, (event) =>
-    services.deps.users.forget((event as UserChangedEvent).userId),
+  const stopListeningForUserChanges = bus.subscribe(
+    USER_CHANGES_TOPIC,
+    (event) => void services.deps.users.changed((event as UserChangedEvent).userId),
   );
   const stopListeningForIntegrationChanges = bus.subscribe(INTEGRATION_CHANGES_TOPIC, (event) =>
     services.integrations.forget((event as IntegrationChangedEvent).integrationId),
@@ -126,6 +127,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
   const webSockets = attachWebSocketServer(server, {
     yoga,
     authenticator,
+    users: services.deps.users,
     logger,
     metrics,
     graphqlMetrics,

@@ -48,7 +48,7 @@ export interface ServiceDeps extends BaseDeps {
 export function createServices(base: BaseDeps) {
   const deps: ServiceDeps = {
     ...base,
-    users: new UserDirectory(base.db.prisma),
+    users: new UserDirectory(base.db.prisma, base.logger),
     hubs: new OrganizationHubs({ bus: base.bus, pool: base.db.pool, logger: base.logger }),
     writer: new MessageWriter(base.db.pool, base.logger),
   };

@@ -1,23 +1,28 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { ExecutionArgs, GraphQLError, GraphQLFormattedError } from 'graphql';
-import { type Context, makeServer, type ServerOptions } from 'graphql-ws';
+import { CloseCode, type Context, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AppConfig } from '../config.js';
 import { AppError } from '../lib/errors.js';
 import type { Logger } from '../logger.js';
 import type { GraphQLMetrics } from '../metrics/graphql-metrics.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { UserDirectory } from '../modules/users/user-directory.js';
 import { createErrorHandling } from './errors.js';
 import { GRAPHQL_PATH, type GraphQLServer } from './graphql.js';
 import { serveGraphQLWs, type SocketExtra } from './ws-transport.js';
 
 /** Close code for a connection over WS_MAX_CONNECTIONS_PER_USER (4xxx: the application's own range). */
 const TOO_MANY_CONNECTIONS_CLOSE_CODE = 4429;
+/** Close code for a connection whose user may no longer connect (graphql-ws's own "Forbidden"). */
+const FORBIDDEN_CLOSE_CODE = CloseCode.Forbidden;
 
 export interface WebSocketDeps {
   yoga: GraphQLServer;
   authenticator: Authenticator;
+  /** Watched for each connection's user: a deactivated user's sockets close at once, on every instance. */
+  users: Pick<UserDirectory, 'watch'>;
   logger: Logger;
   metrics: Metrics;
   graphqlMetrics: GraphQLMetrics;
@@ -59,7 +64,16 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
       // Closed while the session was looked up: onClose has run already and would never give the place back.
       if (context.extra.socket.readyState !== context.extra.socket.OPEN) return false;
       const userId = session.isAuthenticated ? session.viewer.id : undefined;
-      if (connections.admit(context, userId, limits.maxConnectionsPerUser)) return true;
+      if (connections.admit(context, userId, limits.maxConnectionsPerUser)) {
+        if (userId !== undefined) {
+          const { socket } = context.extra;
+          const stopWatching = deps.users.watch(userId, (user) => {
+            if (!user?.isActive) socket.close(FORBIDDEN_CLOSE_CODE, 'Forbidden: the account was deactivated');
+          });
+          connections.onRelease(context, stopWatching);
+        }
+        return true;
+      }
       refusals.inc({ limit: 'connections-per-user' });
       logger.info({ userId, limit: limits.maxConnectionsPerUser }, 'websocket refused: too many connections');
       context.extra.socket.close(
@@ -135,6 +149,7 @@ class Connections {
   private readonly open = new Set<ConnectionContext>();
   private readonly userOf = new WeakMap<ConnectionContext, string>();
   private readonly countByUser = new Map<string, number>();
+  private readonly releases = new WeakMap<ConnectionContext, () => void>();
 
   /** Takes a place for the connection unless its user has `max` already (0: no limit). */
   admit(context: ConnectionContext, userId: string | undefined, max: number): boolean {
@@ -148,8 +163,14 @@ class Connections {
     return true;
   }
 
+  /** Work to do when the connection's place is given back (it closed). */
+  onRelease(context: ConnectionContext, work: () => void): void {
+    this.releases.set(context, work);
+  }
+
   release(context: ConnectionContext): void {
     if (!this.open.delete(context)) return;
+    this.releases.get(context)?.();
     const userId = this.userOf.get(context);
     if (userId === undefined) return;
     const remaining = (this.countByUser.get(userId) ?? 1) - 1;

@@ -1,5 +1,5 @@
 import type { Session } from '../../auth/session.js';
-import { badInput, notFound } from '../../lib/errors.js';
+import { badInput, conflict, isUniqueViolation, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { ServiceDeps } from '../../services.js';
 
@@ -15,12 +15,14 @@ export class ClientAssignmentService {
    * Puts a client in one channel: platform messages from the client land there, and staff replies there go
    * back to the client's platform. Reassigning replaces the previous assignment and moves the client's channel
    * membership (which holds their read state) in the same transaction, so the client is never in two channels
-   * or in none.
+   * or in none. A channel has at most one client (a partial unique index says so too): assigning a second is
+   * CONFLICT, since each would read the other's conversation.
    */
   async assign(session: Session, input: AssignClientInput, query: PrismaSelection = {}) {
     const admin = session.assertAdmin(session.organizationId);
     const { organizationId } = admin;
-    const { assignment, previousChannelId } = await this.deps.db.prisma.$transaction(async (tx) => {
+    const channelTaken = () => conflict('This channel already has a client; a channel has at most one');
+    const transaction = this.deps.db.prisma.$transaction(async (tx) => {
       // Locking the client's row serialises concurrent assignments of the same client.
       const [client] = await tx.$queryRaw<{ role: string }[]>`
         SELECT role::text AS role FROM users
@@ -34,6 +36,11 @@ export class ClientAssignmentService {
       });
       if (!channel) throw notFound('Channel');
       if (channel.channelType === 'DIRECT') throw badInput('input.channelId', 'must not be a direct channel');
+      const occupant = await tx.clientChannelAssignment.findFirst({
+        where: { channelId: channel.id, isActive: true, clientUserId: { not: input.clientUserId } },
+        select: { id: true },
+      });
+      if (occupant) throw channelTaken();
 
       const previous = await tx.clientChannelAssignment.findUnique({
         where: { clientUserId: input.clientUserId },
@@ -54,6 +61,10 @@ export class ClientAssignmentService {
         update: {},
       });
       return { assignment, previousChannelId: previous?.channelId ?? null };
+    });
+    const { assignment, previousChannelId } = await transaction.catch((error: unknown) => {
+      // Two clients assigned to the same channel at the same moment: the index lets one through.
+      throw isUniqueViolation(error) ? channelTaken() : error;
     });
     // After the commit: the client's open subscriptions switch channels at once (the old one stops, the new one
     // starts), and cached access to both channels is forgotten on every instance.

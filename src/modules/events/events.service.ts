@@ -1,8 +1,10 @@
 import { GraphQLError } from 'graphql';
-import type { Session, Viewer } from '../../auth/session.js';
+import type { Session } from '../../auth/session.js';
+import type { User } from '../../generated/prisma/client.js';
+import { unauthenticated } from '../../lib/errors.js';
 import { BoundedQueue } from '../../realtime/bounded-queue.js';
 import type { DeliveredMessageEvent, HubListener } from '../../realtime/organization-hub.js';
-import type { MessageEventKind, ReactionBusEvent, StatusBusEvent } from '../../realtime/org-events.js';
+import type { AccessBusEvent, MessageEventKind, ReactionBusEvent, StatusBusEvent } from '../../realtime/org-events.js';
 import type { ServiceDeps } from '../../services.js';
 import { assertReadable, loadChannelFacts, ViewerChannels } from '../channels/channel-access.js';
 import { cursorOfEvent, decodeCursor } from '../messages/message-cursor.js';
@@ -82,24 +84,31 @@ export class EventService {
    * cursor, then continues live: it joins the live stream before reading, so nothing committed in between
    * is missed, and skips live events the replay already covered, so nothing arrives twice. The replay reads a
    * page at a time as the client consumes, so a long absence is caught up at the client's pace.
+   *
+   * The viewer is watched while the stream is open: deactivated, the stream ends (UNAUTHENTICATED); given
+   * another role, live events wait while the view of their channels is rebuilt for it, then are checked
+   * against the new view.
    */
   private async stream(session: Session, options: StreamOptions): Promise<AsyncIterableIterator<EventPayload>> {
-    const viewer = session.viewer;
+    let viewer = session.viewer;
     if (options.channelId) assertReadable(viewer, await loadChannelFacts(this.deps.db.pool, viewer, options.channelId));
-    const channels = await ViewerChannels.load(this.deps.db.pool, viewer);
+    let channels = await ViewerChannels.load(this.deps.db.pool, viewer);
     const inScope = (channelId: string) =>
       (!options.channelId || options.channelId === channelId) && channels.canSee(channelId);
-
     let position = 0n;
-    // Live events that arrive while the replay runs wait here, as many as a stalled client may have queued.
-    let waiting: (() => void)[] | null = [];
+    // While something holds the stream (the replay, a rebuild of the view), live events wait here, as many as a
+    // stalled client may have queued.
+    let holds = 1;
+    let waiting: (() => void)[] = [];
     let stopHub = () => {};
+    let stopWatchingViewer = () => {};
     this.active.inc();
     const queue = new BoundedQueue<EventPayload>(
       QUEUE_CAPACITY,
       () => {
         this.active.dec();
         stopHub();
+        stopWatchingViewer();
       },
       () => {
         this.overflows.inc();
@@ -112,9 +121,16 @@ export class EventService {
       },
     );
     const later = (work: () => void) => {
-      if (!waiting) return work();
+      if (holds === 0) return work();
       waiting.push(work);
       if (waiting.length > QUEUE_CAPACITY) queue.fail(queue.overflow());
+    };
+    const release = () => {
+      holds -= 1;
+      if (holds > 0) return;
+      const pending = waiting;
+      waiting = [];
+      pending.forEach((work) => work());
     };
     const emitMessage = (event: DeliveredMessageEvent) => {
       if (event.seq <= position) return;
@@ -127,38 +143,87 @@ export class EventService {
         cursor: this.cursorOf(event),
       });
     };
+    // Access events that arrive while the view is rebuilt, to apply to the rebuilt view too.
+    let accessDuringRebuild: AccessBusEvent[] | undefined;
     const listener: HubListener = {
-      access: (event) => channels.apply(event),
+      access: (event) => {
+        channels.apply(event);
+        accessDuringRebuild?.push(event);
+      },
       ...(options.messages ? { message: (event) => later(() => emitMessage(event)) } : {}),
       ...(options.reactions
-        ? { reaction: (event) => inScope(event.channelId) && later(() => queue.push(reactionPayload(event))) }
+        ? { reaction: (event) => later(() => inScope(event.channelId) && queue.push(reactionPayload(event))) }
         : {}),
       ...(options.statuses
         ? {
             status: (event) =>
-              inScope(event.channelId) && later(() => statusPayloads(event).forEach((payload) => queue.push(payload))),
+              later(() => inScope(event.channelId) && statusPayloads(event).forEach((payload) => queue.push(payload))),
           }
         : {}),
     };
+    let rebuilds = 0;
+    // Settles once the view fits the viewer's current role: the replay checks rows against it.
+    let viewRebuilt: Promise<unknown> = Promise.resolve();
+    const viewerChanged = (user: User | null) => {
+      if (!user?.isActive || user.organizationId !== viewer.organizationId) {
+        queue.fail(unauthenticated('This account was deactivated'));
+        return;
+      }
+      if (user.role === viewer.role) return;
+      viewer = { ...viewer, role: user.role };
+      const rebuild = ++rebuilds;
+      const changes: AccessBusEvent[] = (accessDuringRebuild ??= []);
+      holds += 1;
+      const loading = ViewerChannels.load(this.deps.db.pool, viewer);
+      viewRebuilt = loading.catch(() => undefined);
+      loading.then(
+        (rebuilt) => {
+          if (rebuild === rebuilds) {
+            changes.forEach((event) => rebuilt.apply(event));
+            channels = rebuilt;
+            accessDuringRebuild = undefined;
+          }
+          release();
+        },
+        (error: unknown) => {
+          this.deps.logger.warn({ err: error }, "could not rebuild a subscription's view after a role change");
+          queue.fail(
+            new GraphQLError('Your access changed; subscribe again with the last cursor you received', {
+              extensions: { code: 'SERVICE_UNAVAILABLE' },
+            }),
+          );
+        },
+      );
+    };
+    stopWatchingViewer = this.deps.users.watch(viewer.id, viewerChanged);
+    // A change made before the watch began (while the view above was read) is not announced again.
+    const current = await this.deps.users.get(viewer.id);
+    if (!current?.isActive || current.role !== viewer.role) viewerChanged(current);
     try {
       const subscription = await this.deps.hubs.join(viewer.organizationId, listener);
       stopHub = () => subscription.stop();
+      // Ended while joining (the viewer was deactivated): the queue has let go already.
+      if (!queue.isOpen) stopHub();
       position = subscription.startSeq;
     } catch (error) {
       void queue.return();
       throw error;
     }
-    const goLive = () => {
-      const pending = waiting ?? [];
-      waiting = null;
-      pending.forEach((work) => work());
-    };
     const cursor = options.after ? decodeCursor(options.after) : undefined;
     if (cursor && options.messages) {
-      this.replay(viewer, channels, options.channelId, cursor.seq, queue).then(
+      this.replay(
+        viewer.organizationId,
+        {
+          channelIds: () => (options.channelId ? [options.channelId] : channels.visibleChannelIds()),
+          inScope,
+          rebuilt: () => viewRebuilt,
+        },
+        cursor.seq,
+        queue,
+      ).then(
         (replayedTo) => {
           if (replayedTo > position) position = replayedTo;
-          goLive();
+          release();
         },
         (error: unknown) => {
           this.deps.logger.warn({ err: error }, 'subscription replay failed');
@@ -169,7 +234,7 @@ export class EventService {
           );
         },
       );
-    } else goLive();
+    } else release();
     return queue;
   }
 
@@ -178,22 +243,27 @@ export class EventService {
    * client to consume each page before reading the next. Returns the last sequence number covered.
    */
   private async replay(
-    viewer: Viewer,
-    channels: ViewerChannels,
-    channelId: string | undefined,
+    organizationId: string,
+    /** The viewer's view, asked again for every page, since their access may change during the replay. */
+    view: {
+      channelIds: () => string[] | null;
+      inScope: (channelId: string) => boolean;
+      rebuilt: () => Promise<unknown>;
+    },
     from: bigint,
     queue: BoundedQueue<EventPayload>,
   ): Promise<bigint> {
-    const visible = channelId ? [channelId] : channels.visibleChannelIds();
     let position = from;
     while (queue.isOpen) {
       const { rows } = await this.deps.db.pool.query<MessageRecord>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages m
          WHERE m.organization_id = $1 AND m.event_seq > $2 AND ($3::uuid[] IS NULL OR m.channel_id = ANY($3::uuid[]))
          ORDER BY m.event_seq LIMIT ${REPLAY_PAGE}`,
-        [viewer.organizationId, position.toString(), visible],
+        [organizationId, position.toString(), view.channelIds()],
       );
+      await view.rebuilt();
       for (const row of rows) {
+        if (!view.inScope(row.channelId)) continue;
         queue.push({
           type: 'message',
           kind: kindSince(row, from),

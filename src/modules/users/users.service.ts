@@ -100,7 +100,9 @@ export class UserService {
     });
     this.deps.users.forget(input.id);
     const event: UserChangedEvent = { type: 'user.changed', organizationId: viewer.organizationId, userId: input.id };
-    this.deps.bus.publish(USER_CHANGES_TOPIC, event);
+    // Awaited, so that once the change is answered, every instance has been told (open connections and
+    // subscriptions of a deactivated or re-roled user act on it from then on).
+    await this.deps.bus.publish(USER_CHANGES_TOPIC, event);
     return updated;
   }
 }
