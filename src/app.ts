@@ -21,12 +21,6 @@ import { GraphQLMetrics } from './metrics/graphql-metrics.js';
 import { Metrics } from './metrics/metrics.js';
 import { addMetricsRoute } from './metrics/metrics-route.js';
 import { type EventBus, MemoryEventBus, RedisEventBus } from './realtime/event-bus.js';
-import {
-  INTEGRATION_CHANGES_TOPIC,
-  type IntegrationChangedEvent,
-  USER_CHANGES_TOPIC,
-  type UserChangedEvent,
-} from './realtime/topics.js';
 import { addWebhookRoutes } from './modules/webhooks/webhook.routes.js';
 import { schema } from './schema/index.js';
 import { createServices } from './services.js';
@@ -63,14 +57,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
   const clientAddressOf = (request: IncomingMessage) => clientAddress(request, config.trustedProxyHops);
   const rateLimits = new RateLimits({ limiter, metrics, logger, clientAddressOf });
   const services = createServices({ config, db, bus, logger, metrics });
-  const authenticator = new Authenticator(new TokenVerifier(config.jwt), services.deps.users);
-  const stopListeningForUserChanges = bus.subscribe(
-    USER_CHANGES_TOPIC,
-    (event) => void services.deps.users.changed((event as UserChangedEvent).userId),
-  );
-  const stopListeningForIntegrationChanges = bus.subscribe(INTEGRATION_CHANGES_TOPIC, (event) =>
-    services.integrations.forget((event as IntegrationChangedEvent).integrationId),
-  );
+  const authenticator = new Authenticator(new TokenVerifier(config.jwt), services.directory);
 
   let stopping = false;
   const router = new Router();
@@ -127,7 +114,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
   const webSockets = attachWebSocketServer(server, {
     yoga,
     authenticator,
-    users: services.deps.users,
+    users: services.directory,
     logger,
     metrics,
     graphqlMetrics,
@@ -151,12 +138,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
       server.closeAllConnections();
       await closed;
       await yoga.dispose();
-      // Background work finishes what it started while the database is still there.
-      await Promise.all([services.webhookProcessor.stop(), services.outboxWorker.stop()]);
-      stopListeningForUserChanges();
-      stopListeningForIntegrationChanges();
-      services.channels.close();
-      services.deps.hubs.close();
+      await services.stop();
       await bus.close();
       await limiter.close();
       await db.close();
@@ -187,8 +169,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
           resolve();
         });
       });
-      services.webhookProcessor.start();
-      if (config.outbox.workerEnabled) services.outboxWorker.start();
+      services.start();
       const { port } = server.address() as AddressInfo;
       const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
       const url = `http://${host}:${port}`;

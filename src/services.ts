@@ -9,14 +9,17 @@ import { ClientLinkService } from './modules/client-links/links.service.js';
 import { EventService } from './modules/events/events.service.js';
 import { IntegrationService } from './modules/integrations/integrations.service.js';
 import { MessageWriter } from './modules/messages/message-writer.js';
+import { MessageEvents } from './modules/messages/message-events.js';
 import { MessageService } from './modules/messages/messages.service.js';
+import { SendMessage } from './modules/messages/send-message.js';
 import { OrganizationService } from './modules/organizations/organizations.service.js';
 import { GraphApiClient } from './modules/outbox/graph-api.js';
-import { connectMessagingToPlatforms } from './modules/outbox/messaging-connection.js';
+import { CustomerServiceWindow } from './modules/outbox/customer-window.js';
 import { OutboxService } from './modules/outbox/outbox.service.js';
 import { OutboxWorker } from './modules/outbox/outbox-worker.js';
 import { ReactionService } from './modules/reactions/reactions.service.js';
 import { ReadStateService } from './modules/read-state/read-state.service.js';
+import { StatusEvents } from './modules/read-state/status-events.js';
 import { UserDirectory } from './modules/users/user-directory.js';
 import { UserService } from './modules/users/users.service.js';
 import { WebhookDeliveryService } from './modules/webhooks/deliveries.service.js';
@@ -25,8 +28,15 @@ import { InboundRouter } from './modules/webhooks/inbound-router.js';
 import { WebhookProcessor } from './modules/webhooks/webhook-processor.js';
 import type { EventBus } from './realtime/event-bus.js';
 import { OrganizationHubs } from './realtime/organization-hub.js';
+import {
+  INTEGRATION_CHANGES_TOPIC,
+  type IntegrationChangedEvent,
+  USER_CHANGES_TOPIC,
+  type UserChangedEvent,
+} from './realtime/topics.js';
 
-export interface BaseDeps {
+/** The infrastructure every instance runs on; buildApp and the CLI make it, createServices builds on it. */
+export interface Infrastructure {
   config: AppConfig;
   db: Database;
   bus: EventBus;
@@ -35,72 +45,97 @@ export interface BaseDeps {
   metrics: Metrics;
 }
 
-/** What every service is built from; the GraphQL layer, the webhook route and the CLI share one set. */
-export interface ServiceDeps extends BaseDeps {
-  /** Users by id, cached per instance and evicted by user-change events. */
-  users: UserDirectory;
-  /** Per-organization realtime: publishing, and the ordered event stream subscribers listen to. */
-  hubs: OrganizationHubs;
-  /** The sequenced, batching message writer. */
-  writer: MessageWriter;
-}
+/**
+ * The composition root: every service, built from exactly what it uses. The GraphQL layer, the webhook route
+ * and the CLI share one set; `start` and `stop` run the instance's background work (the webhook processor, the
+ * outbox sender, the bus listeners that keep per-instance caches current) for buildApp.
+ */
+export function createServices({ config, db, bus, logger, metrics }: Infrastructure) {
+  const directory = new UserDirectory(db.prisma, logger);
+  const hubs = new OrganizationHubs({ bus, pool: db.pool, logger });
+  const statuses = new StatusEvents(hubs);
+  const integrations = new IntegrationService(
+    { db, bus, config },
+    new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
+  );
+  const outboxWorker = new OutboxWorker(
+    { db, logger, metrics },
+    {
+      graph: new GraphApiClient(config.meta),
+      integrations,
+      maxAttempts: config.outbox.maxAttempts,
+      retryBaseMs: config.outbox.retryBaseMs,
+      pollIntervalMs: config.outbox.pollIntervalMs,
+      // Longer than any Graph API call may take, so a live worker never loses a row it is sending.
+      leaseMs: config.meta.timeoutMs * 2 + 10_000,
+      statuses,
+    },
+  );
+  const outbox = new OutboxService(outboxWorker);
+  const writer = new MessageWriter(db.pool, logger, outbox);
+  const messageEvents = new MessageEvents(hubs);
+  const customerWindow = new CustomerServiceWindow({ db });
 
-export function createServices(base: BaseDeps) {
-  const deps: ServiceDeps = {
-    ...base,
-    users: new UserDirectory(base.db.prisma, base.logger),
-    hubs: new OrganizationHubs({ bus: base.bus, pool: base.db.pool, logger: base.logger }),
-    writer: new MessageWriter(base.db.pool, base.logger),
-  };
-  const channels = new ChannelService(deps);
-  const messages = new MessageService(deps, channels);
-  const reactions = new ReactionService(deps, messages);
-  const readState = new ReadStateService(deps, channels);
-  const secrets = new SecretBox(deps.config.encryptionKey, deps.config.encryptionPreviousKeys);
-  const integrations = new IntegrationService(deps, secrets);
-  const clientLinks = new ClientLinkService(deps);
-  const webhookProcessor = new WebhookProcessor(deps, {
-    router: new InboundRouter(deps, clientLinks),
-    links: clientLinks,
-    handler: new InboundMessaging(deps, messages, reactions, readState),
-    sweepIntervalMs: deps.config.webhookSweepIntervalMs,
-  });
-  const outboxWorker = new OutboxWorker(deps, {
-    graph: new GraphApiClient(deps.config.meta),
-    integrations,
-    maxAttempts: deps.config.outbox.maxAttempts,
-    retryBaseMs: deps.config.outbox.retryBaseMs,
-    pollIntervalMs: deps.config.outbox.pollIntervalMs,
-    // Longer than any Graph API call may take, so a live worker never loses a row it is sending.
-    leaseMs: deps.config.meta.timeoutMs * 2 + 10_000,
-    onStatusChange: (change) =>
-      deps.hubs.publish(change.organizationId, {
-        type: 'status',
-        channelId: change.channelId,
-        userId: change.clientUserId,
-        status: change.status,
-        messageIds: [change.messageId],
-        at: change.timestamp.toISOString(),
-      }),
-  });
-  const outbox = new OutboxService(deps, outboxWorker);
-  connectMessagingToPlatforms(deps, messages, outbox);
+  const channels = new ChannelService({ db, hubs });
+  const messages = new MessageService({ db, writer, events: messageEvents, users: directory });
+  const sendMessage = new SendMessage({ channels, messages, customerWindow, writer, events: messageEvents });
+  const reactions = new ReactionService({ db, hubs }, messages);
+  const readState = new ReadStateService({ db, statuses }, channels);
+  const clientLinks = new ClientLinkService({ db });
+  const webhookProcessor = new WebhookProcessor(
+    { db, logger },
+    {
+      router: new InboundRouter({ db }, clientLinks),
+      links: clientLinks,
+      handler: new InboundMessaging({ db }, messages, reactions, readState),
+      sweepIntervalMs: config.webhookSweepIntervalMs,
+    },
+  );
+
+  const stopListening: (() => void)[] = [];
   return {
-    deps,
-    organizations: new OrganizationService(deps),
-    users: new UserService(deps),
+    organizations: new OrganizationService({ db }),
+    users: new UserService({ db, bus, users: directory }),
     channels,
     messages,
+    sendMessage,
     reactions,
     readState,
-    events: new EventService(deps),
+    events: new EventService({ db, hubs, logger, metrics, users: directory }),
     integrations,
-    clientAssignments: new ClientAssignmentService(deps),
+    clientAssignments: new ClientAssignmentService({ db, hubs }),
     clientLinks,
     webhookProcessor,
-    webhookDeliveries: new WebhookDeliveryService(deps, webhookProcessor),
-    outboxWorker,
+    webhookDeliveries: new WebhookDeliveryService({ db }, webhookProcessor),
     outbox,
+    customerWindow,
+    /** Users by id, cached per instance (authentication reads it on every request). */
+    directory,
+    /** The instance's realtime hubs and the sequenced message writer, for tests that look inside. */
+    hubs,
+    writer,
+    outboxWorker,
+    statuses,
+
+    /** Starts the instance's background work; the bus must be connecting already. */
+    start(): void {
+      stopListening.push(
+        bus.subscribe(USER_CHANGES_TOPIC, (event) => void directory.changed((event as UserChangedEvent).userId)),
+        bus.subscribe(INTEGRATION_CHANGES_TOPIC, (event) =>
+          integrations.forget((event as IntegrationChangedEvent).integrationId),
+        ),
+      );
+      webhookProcessor.start();
+      if (config.outbox.workerEnabled) outboxWorker.start();
+    },
+
+    /** Lets background work finish what it started (the database is still there), then lets go of the bus. */
+    async stop(): Promise<void> {
+      await Promise.all([webhookProcessor.stop(), outboxWorker.stop()]);
+      stopListening.splice(0).forEach((stop) => stop());
+      channels.close();
+      hubs.close();
+    },
   };
 }
 

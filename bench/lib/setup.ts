@@ -49,7 +49,7 @@ export async function createBenchDatabase(serverUrl: string): Promise<BenchDatab
     db,
     services,
     async drop() {
-      services.deps.hubs.close();
+      await services.stop();
       await db.close();
       const client = new pg.Client({ connectionString: serverUrl });
       await client.connect();

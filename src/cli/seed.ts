@@ -46,12 +46,16 @@ export async function seedDemo(
     channelType: 'PUBLIC',
     memberIds: [sam.id, sky.id],
   });
-  const welcome = await services.messages.send(asAdmin, {
+  const welcome = await services.sendMessage.execute(asAdmin, {
     channelId: general.id,
     content: 'Welcome to Acme Support 👋',
   });
-  await services.messages.send(asSam, { channelId: general.id, content: 'Glad to be here!', threadId: welcome.id });
-  await services.messages.send(asSky, { channelId: general.id, content: 'Same here.', threadId: welcome.id });
+  await services.sendMessage.execute(asSam, {
+    channelId: general.id,
+    content: 'Glad to be here!',
+    threadId: welcome.id,
+  });
+  await services.sendMessage.execute(asSky, { channelId: general.id, content: 'Same here.', threadId: welcome.id });
   await services.reactions.add(asSam, { messageId: welcome.id, emoji: '🎉' });
   await services.reactions.add(asSky, { messageId: welcome.id, emoji: '🎉' });
 
@@ -60,7 +64,10 @@ export async function seedDemo(
     channelType: 'PRIVATE',
     memberIds: [sam.id],
   });
-  await services.messages.send(asAdmin, { channelId: leads.id, content: 'Roster for next week is in the drive.' });
+  await services.sendMessage.execute(asAdmin, {
+    channelId: leads.id,
+    content: 'Roster for next week is in the drive.',
+  });
 
   const support = await services.channels.create(asAdmin, {
     name: 'support-cora',
@@ -69,11 +76,14 @@ export async function seedDemo(
     memberIds: [sam.id],
   });
   await services.clientAssignments.assign(asAdmin, { clientUserId: cora.id, channelId: support.id });
-  await services.messages.send(asCora, { channelId: support.id, content: 'Hi, my order has not arrived yet.' });
-  await services.messages.send(asSam, { channelId: support.id, content: 'Sorry about that, Cora! Let me check.' });
+  await services.sendMessage.execute(asCora, { channelId: support.id, content: 'Hi, my order has not arrived yet.' });
+  await services.sendMessage.execute(asSam, {
+    channelId: support.id,
+    content: 'Sorry about that, Cora! Let me check.',
+  });
 
   const direct = await services.channels.openDirect(asSam, sky.id);
-  await services.messages.send(asSam, { channelId: direct.id, content: 'Lunch at noon?' });
-  await services.messages.send(asSky, { channelId: direct.id, content: 'Sure 🍜' });
+  await services.sendMessage.execute(asSam, { channelId: direct.id, content: 'Lunch at noon?' });
+  await services.sendMessage.execute(asSky, { channelId: direct.id, content: 'Sure 🍜' });
   return { created: true, adminEmail: DEMO_ADMIN_EMAIL };
 }

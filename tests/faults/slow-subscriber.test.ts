@@ -62,11 +62,11 @@ describe('a subscriber that stops reading', () => {
     const total = 3_000;
     const padding = 'x'.repeat(2_000);
     const started = Date.now();
-    const { messages } = server.app.services;
+    const { sendMessage } = server.app.services;
     for (let batch = 0; batch < total / 100; batch++) {
       await Promise.all(
         Array.from({ length: 100 }, (_, index) =>
-          messages.send(org.users.Alice!.session, {
+          sendMessage.execute(org.users.Alice!.session, {
             channelId: channel.id,
             content: `${batch * 100 + index} ${padding}`,
           }),

@@ -94,7 +94,7 @@ describe('visibility', () => {
       members: [bob],
     });
     const chrisChannel = await createChannel(server, alice, { name: 'chris support', channelType: 'PRIVATE' });
-    const prisma = server.app.services.deps.db.prisma;
+    const prisma = server.app.db.prisma;
     await prisma.clientChannelAssignment.createMany({
       data: [
         { clientUserId: seeded.clients.Carol!.id, channelId: carolsChannel.id, assignedBy: seeded.admin.id },
@@ -299,7 +299,7 @@ describe('openDirectChannel', () => {
     const ids = new Set(opened.map((response) => dataOf(response).openDirectChannel.id));
     expect(ids.size).toBe(1);
     expect(dataOf(opened[0]!).openDirectChannel).toMatchObject({ channelType: 'DIRECT', memberCount: 2 });
-    const count = await server.app.services.deps.db.prisma.channel.count({
+    const count = await server.app.db.prisma.channel.count({
       where: { organizationId: seeded.id, channelType: 'DIRECT' },
     });
     expect(count).toBe(1);

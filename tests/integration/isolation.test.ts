@@ -41,7 +41,7 @@ async function world(): Promise<World> {
   const publicChannel = await createChannel(server, staff);
   const privateChannel = await createChannel(server, staff, { channelType: 'PRIVATE' });
   const clientChannel = await createChannel(server, staff, { channelType: 'PRIVATE' });
-  const assignment = await server.app.services.deps.db.prisma.clientChannelAssignment.create({
+  const assignment = await server.app.db.prisma.clientChannelAssignment.create({
     data: { clientUserId: client.id, channelId: clientChannel.id, assignedBy: org.admin.id },
   });
   const message = await send(server, staff, privateChannel.id, 'B-secret');
@@ -176,7 +176,7 @@ const cases: Record<string, () => Promise<void>> = {
       { i: input },
       a.org.admin,
     );
-    const row = await server.app.services.deps.db.prisma.user.findUniqueOrThrow({
+    const row = await server.app.db.prisma.user.findUniqueOrThrow({
       where: { id: (created.data as { createUser: { id: string } }).createUser.id },
     });
     expect(row.organizationId).toBe(a.org.id);
@@ -194,7 +194,7 @@ const cases: Record<string, () => Promise<void>> = {
       'FORBIDDEN',
     ]);
     expect(codes(await call(query, { i: { id: a.staff.id, role: 'ADMIN' } }, a.staff))).toEqual(['FORBIDDEN']);
-    const untouched = await server.app.services.deps.db.prisma.user.findUniqueOrThrow({ where: { id: b.staff.id } });
+    const untouched = await server.app.db.prisma.user.findUniqueOrThrow({ where: { id: b.staff.id } });
     expect(untouched).toMatchObject({ displayName: 'Staff', isActive: true });
   },
   'Mutation.updateOrganization': async () => {
@@ -343,7 +343,7 @@ const cases: Record<string, () => Promise<void>> = {
     };
     const created = await call(query, { i: input }, a.org.admin);
     expect(created.errors).toBeUndefined();
-    const row = await server.app.services.deps.db.prisma.platformIntegration.findUniqueOrThrow({
+    const row = await server.app.db.prisma.platformIntegration.findUniqueOrThrow({
       where: { id: (created.data as { createPlatformIntegration: { id: string } }).createPlatformIntegration.id },
     });
     expect(row.organizationId).toBe(a.org.id);
@@ -370,7 +370,7 @@ const cases: Record<string, () => Promise<void>> = {
       call(query, { i: { clientUserId, channelId } }, a.org.admin);
     expect(codes(await assign(b.client.id, a.clientChannelId))).toEqual(['NOT_FOUND']);
     expect(codes(await assign(a.client.id, b.clientChannelId))).toEqual(['NOT_FOUND']);
-    const assignments = await server.app.services.deps.db.prisma.clientChannelAssignment.findMany({
+    const assignments = await server.app.db.prisma.clientChannelAssignment.findMany({
       where: { clientUserId: { in: [a.client.id, b.client.id] } },
       select: { id: true, channelId: true },
     });
@@ -390,7 +390,7 @@ const cases: Record<string, () => Promise<void>> = {
     expect(codes(await link(b.client.id, a.integration.id))).toEqual(['NOT_FOUND']);
     expect(codes(await link(a.client.id, b.integration.id))).toEqual(['NOT_FOUND']);
     expect(
-      await server.app.services.deps.db.prisma.clientPlatformLink.count({
+      await server.app.db.prisma.clientPlatformLink.count({
         where: { platformIntegrationId: b.integration.id },
       }),
     ).toBe(1);
@@ -399,7 +399,7 @@ const cases: Record<string, () => Promise<void>> = {
   'Mutation.replayWebhookDelivery': async () => {
     const query = 'mutation($id: ID!) { replayWebhookDelivery(id: $id) { id status } }';
     expect(codes(await call(query, { id: b.deliveryId }, a.org.admin))).toEqual(['NOT_FOUND']);
-    const untouched = await server.app.services.deps.db.prisma.webhookDelivery.findUniqueOrThrow({
+    const untouched = await server.app.db.prisma.webhookDelivery.findUniqueOrThrow({
       where: { id: b.deliveryId },
     });
     expect(untouched.attempts).toBe(1);
@@ -484,7 +484,7 @@ describe('isolation of webhooks between organizations', () => {
     const response = await post(server, { ...b.integration, appSecret: a.integration.appSecret }, body);
     expect(response.status).toBe(401);
     expect(
-      await server.app.services.deps.db.prisma.webhookDelivery.findMany({
+      await server.app.db.prisma.webhookDelivery.findMany({
         where: { platformIntegrationId: b.integration.id },
         select: { id: true },
       }),
@@ -492,7 +492,7 @@ describe('isolation of webhooks between organizations', () => {
   });
 
   it("never routes a delivery to A's URL into B, even when it names B's phone number id and B's customer", async () => {
-    const link = await server.app.services.deps.db.prisma.clientPlatformLink.findUniqueOrThrow({
+    const link = await server.app.db.prisma.clientPlatformLink.findUniqueOrThrow({
       where: { id: b.linkId },
     });
     const body = fixtureText('wa_inbound_text.json')
@@ -511,6 +511,6 @@ describe('isolation of webhooks between organizations', () => {
         }),
       ],
     });
-    expect(await server.app.services.deps.db.prisma.message.count({ where: { content: 'meant for B' } })).toBe(0);
+    expect(await server.app.db.prisma.message.count({ where: { content: 'meant for B' } })).toBe(0);
   });
 });

@@ -102,7 +102,7 @@ describe('two instances', () => {
         threadId: null,
         messageSource: 'INTERNAL' as const,
       });
-      const { writer, hubs } = second.app.services.deps;
+      const { writer, hubs } = second.app.services;
       const { message: earlier } = await writer.insert(org.id, draft('earlier'));
       const { message: later } = await writer.insert(org.id, draft('later'));
       // The later event overtakes the earlier one on the bus (two publishers, one slower).
@@ -123,7 +123,7 @@ describe('two instances', () => {
     try {
       const probes = events.events.length;
       // As if the sending instance died between its commit and its publish.
-      const { message: silent } = await second.app.services.deps.writer.insert(org.id, {
+      const { message: silent } = await second.app.services.writer.insert(org.id, {
         channelId: channel.id,
         userId: org.users.Alice!.id,
         content: 'never announced',
@@ -137,7 +137,7 @@ describe('two instances', () => {
       expect(received.slice(probes).map((event) => event.messageEvents.message.id)).toEqual([silent.id, announced.id]);
 
       // And when nothing follows, the periodic check finds it on its own.
-      const { message: lonely } = await second.app.services.deps.writer.insert(org.id, {
+      const { message: lonely } = await second.app.services.writer.insert(org.id, {
         channelId: channel.id,
         userId: org.users.Alice!.id,
         content: 'lost and alone',

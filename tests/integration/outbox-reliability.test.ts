@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GraphApiClient } from '../../src/modules/outbox/graph-api.js';
-import { OutboxWorker } from '../../src/modules/outbox/outbox-worker.js';
-import type { ServiceDeps } from '../../src/services.js';
+import { OutboxWorker, type OutboxWorkerDeps } from '../../src/modules/outbox/outbox-worker.js';
 import { type Conversation, customerWrites, openConversation } from '../support/conversations.js';
 import { graphError, graphSuccess } from '../support/fake-graph.js';
 import { graphql } from '../gql/index.js';
@@ -173,7 +172,7 @@ describe("the client's status, as the sender records it", () => {
 });
 
 describe('several workers, leases and restarts', () => {
-  let deps: ServiceDeps;
+  let deps: OutboxWorkerDeps;
   const worker = () =>
     new OutboxWorker(deps, {
       graph: new GraphApiClient({
@@ -186,6 +185,7 @@ describe('several workers, leases and restarts', () => {
       retryBaseMs: 30,
       pollIntervalMs: 50,
       leaseMs: 30_000,
+      statuses: server().app.services.statuses,
     });
   /** A staff message to a customer who just wrote, queued while no sender of this app runs. */
   const queuedFor = async (conversation: Conversation, content: string) => {
@@ -199,7 +199,8 @@ describe('several workers, leases and restarts', () => {
   beforeAll(async () => {
     // From here on the only senders are the ones the tests start.
     await server().app.services.outboxWorker.stop();
-    deps = server().app.services.deps;
+    const { db, logger, metrics } = server().app;
+    deps = { db, logger, metrics };
   });
 
   it('takes over a row whose lease expired (its worker died), and leaves a live lease alone', async () => {

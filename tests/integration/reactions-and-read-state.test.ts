@@ -198,7 +198,7 @@ describe('read state', () => {
       ),
     );
     expect(delivered.markMessagesDelivered.markedMessageIds).toEqual([second.id]);
-    const statuses = await server.app.services.deps.db.prisma.messageUserStatus.findMany({
+    const statuses = await server.app.db.prisma.messageUserStatus.findMany({
       where: { userId: org.users.Bob!.id, messageId: { in: [first.id, second.id] } },
       orderBy: { timestamp: 'asc' },
     });
@@ -220,7 +220,7 @@ describe('read state', () => {
       { token: org.users.Bob!.token },
     );
     expect(errorCodes(response)).toEqual(['NOT_FOUND']);
-    expect(await server.app.services.deps.db.prisma.messageUserStatus.count({ where: { messageId: open.id } })).toBe(0);
+    expect(await server.app.db.prisma.messageUserStatus.count({ where: { messageId: open.id } })).toBe(0);
     const unknownTarget = await gql(
       server.graphqlUrl,
       MarkRead,

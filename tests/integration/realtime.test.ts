@@ -181,7 +181,7 @@ describe('resuming with after', () => {
     for (let batch = 0; batch < 25; batch++) {
       const sent = await Promise.all(
         Array.from({ length: 100 }, (_, index) =>
-          server.app.services.messages.send(org.users.Alice!.session, {
+          server.app.services.sendMessage.execute(org.users.Alice!.session, {
             channelId: channel.id,
             content: `missed ${batch}.${index}`,
           }),

@@ -3,7 +3,8 @@ import type { Prisma } from '../../generated/prisma/client.js';
 import type { ChannelType } from '../../generated/prisma/enums.js';
 import { badInput, forbidden, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
+import type { OrganizationHubs } from '../../realtime/organization-hub.js';
 import { assertReadable, canRead, type ChannelFacts, loadChannelFacts } from './channel-access.js';
 import { ChannelFactsCache } from './channel-facts-cache.js';
 
@@ -21,10 +22,16 @@ export interface UpdateChannelInput {
   channelType?: ChannelType | null;
 }
 
+/** What ChannelService is built from. */
+export interface ChannelServiceDeps {
+  db: Database;
+  hubs: OrganizationHubs;
+}
+
 export class ChannelService {
   private readonly factsCache: ChannelFactsCache;
 
-  constructor(private readonly deps: ServiceDeps) {
+  constructor(private readonly deps: ChannelServiceDeps) {
     this.factsCache = new ChannelFactsCache({ pool: deps.db.pool, hubs: deps.hubs });
   }
 
@@ -255,7 +262,7 @@ export class ChannelService {
     if (clients.length > 0) throw badInput(field, 'clients are given their channel with assignClientToChannel');
   }
 
-  private publishAccess(viewer: Viewer, event: Parameters<ServiceDeps['hubs']['publish']>[1]): void {
+  private publishAccess(viewer: Viewer, event: Parameters<OrganizationHubs['publish']>[1]): void {
     this.deps.hubs.publish(viewer.organizationId, event);
   }
 }

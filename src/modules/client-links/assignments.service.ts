@@ -1,15 +1,22 @@
 import type { Session } from '../../auth/session.js';
 import { badInput, conflict, isUniqueViolation, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
+import type { OrganizationHubs } from '../../realtime/organization-hub.js';
 
 export interface AssignClientInput {
   clientUserId: string;
   channelId: string;
 }
 
+/** What ClientAssignmentService is built from. */
+export interface ClientAssignmentServiceDeps {
+  db: Database;
+  hubs: OrganizationHubs;
+}
+
 export class ClientAssignmentService {
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: ClientAssignmentServiceDeps) {}
 
   /**
    * Puts a client in one channel: platform messages from the client land there, and staff replies there go

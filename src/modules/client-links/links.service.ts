@@ -3,7 +3,7 @@ import type { Prisma } from '../../generated/prisma/client.js';
 import type { Platform } from '../../generated/prisma/enums.js';
 import { badInput, conflict, isUniqueViolation, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
 import { CODE_TTL_MS, codeCandidates, generateVerificationCode } from './verification-codes.js';
 
 /** Who wrote, as the platform names them: WhatsApp's wa_id / Instagram's scoped id, and WhatsApp's BSUID. */
@@ -37,8 +37,13 @@ export type VerificationRefusal = 'rate-limited' | 'unknown-code' | 'expired' | 
 export const MAX_FAILED_GUESSES = 5;
 export const GUESS_WINDOW_MS = 15 * 60 * 1000;
 
+/** What ClientLinkService is built from. */
+export interface ClientLinkServiceDeps {
+  db: Database;
+}
+
 export class ClientLinkService {
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: ClientLinkServiceDeps) {}
 
   async list(session: Session, filter: { clientUserId?: string | null }, query: PrismaSelection = {}) {
     const { organizationId } = session.assertAdmin(session.organizationId);

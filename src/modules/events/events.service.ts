@@ -5,7 +5,11 @@ import { unauthenticated } from '../../lib/errors.js';
 import { BoundedQueue } from '../../realtime/bounded-queue.js';
 import type { DeliveredMessageEvent, HubListener } from '../../realtime/organization-hub.js';
 import type { AccessBusEvent, MessageEventKind, ReactionBusEvent, StatusBusEvent } from '../../realtime/org-events.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
+import type { OrganizationHubs } from '../../realtime/organization-hub.js';
+import type { Logger } from '../../logger.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import type { UserDirectory } from '../users/user-directory.js';
 import { assertReadable, loadChannelFacts, ViewerChannels } from '../channels/channel-access.js';
 import { cursorOfEvent, decodeCursor } from '../messages/message-cursor.js';
 import { MessageDetails, shareDetails, sharedDetailsFor } from '../messages/message-details.js';
@@ -45,12 +49,21 @@ const REPLAY_PAGE = 500;
 /** Events a subscriber may have waiting before it counts as stalled. */
 const QUEUE_CAPACITY = 1_000;
 
+/** What EventService is built from. */
+export interface EventServiceDeps {
+  db: Database;
+  hubs: OrganizationHubs;
+  logger: Logger;
+  metrics: Metrics;
+  users: UserDirectory;
+}
+
 export class EventService {
   private readonly active;
   private readonly overflows;
   private readonly eventCursors = new WeakMap<DeliveredMessageEvent, string>();
 
-  constructor(private readonly deps: ServiceDeps) {
+  constructor(private readonly deps: EventServiceDeps) {
     this.active = deps.metrics.gauge({
       name: 'chat_subscriptions_active',
       help: 'Subscriptions being served by this instance (graphql-ws and SSE)',

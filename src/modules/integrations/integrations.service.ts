@@ -6,7 +6,9 @@ import { conflict, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import { type SecretBox, SecretError } from '../../lib/secrets.js';
 import { INTEGRATION_CHANGES_TOPIC, type IntegrationChangedEvent } from '../../realtime/topics.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
+import type { EventBus } from '../../realtime/event-bus.js';
+import type { AppConfig } from '../../config.js';
 
 export interface CreateIntegrationInput {
   platform: Platform;
@@ -54,11 +56,18 @@ type SecretColumn = keyof typeof SECRET_COLUMNS;
 const WEBHOOK_CACHE_TTL_MS = 30_000;
 const WEBHOOK_CACHE_MAX = 10_000;
 
+/** What IntegrationService is built from. */
+export interface IntegrationServiceDeps {
+  db: Database;
+  bus: EventBus;
+  config: Pick<AppConfig, 'publicUrl'>;
+}
+
 export class IntegrationService {
   private readonly webhookCache = new Map<string, { integration: WebhookIntegration | null; expiresAt: number }>();
 
   constructor(
-    private readonly deps: ServiceDeps,
+    private readonly deps: IntegrationServiceDeps,
     private readonly secrets: SecretBox,
   ) {}
 

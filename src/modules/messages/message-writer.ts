@@ -17,11 +17,16 @@ export type MessageDraft = Pick<
 export type InsertOutcome = { created: true; message: MessageRecord } | { created: false; message: MessageRecord };
 
 /**
- * Work that must commit or fail together with new messages in channels that have clients (the platform
- * outbox): it is given those messages only, and runs only when there are some. It may return an action to
- * run once the transaction has committed (e.g. waking the sender of that outbox).
+ * Where messages written in channels that have clients go next (the platform outbox): queued inside the
+ * transaction that stores the messages, so a message is never stored without its deliveries, nor the reverse,
+ * and woken once that transaction has committed.
  */
-export type InsertHook = (client: pg.PoolClient, inClientChannels: MessageRecord[]) => Promise<void | (() => void)>;
+export interface PlatformDeliveries {
+  /** Queues the deliveries of these new messages (all in client channels) on the open transaction; how many. */
+  enqueueInTransaction(client: pg.PoolClient, messages: MessageRecord[]): Promise<number>;
+  /** Called after the commit of a transaction that queued some. */
+  wake(): void;
+}
 
 export type ChangeOutcome = MessageRecord | null;
 
@@ -46,17 +51,12 @@ interface Pending {
  */
 export class MessageWriter {
   private readonly queues = new Map<string, { pending: Pending[]; flushing: boolean }>();
-  private readonly hooks: InsertHook[] = [];
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly logger: Logger,
+    private readonly platforms: PlatformDeliveries,
   ) {}
-
-  /** Registers work to run inside every insert transaction, after the rows exist. */
-  onInsert(hook: InsertHook): void {
-    this.hooks.push(hook);
-  }
 
   insert(organizationId: string, draft: MessageDraft): Promise<InsertOutcome> {
     return new Promise((resolve, reject) => {
@@ -146,7 +146,7 @@ export class MessageWriter {
       return !key || firstByExternalKey.get(key) === draft.id;
     });
 
-    const afterCommit: (() => void)[] = [];
+    let queuedForPlatforms = 0;
     // The lock is taken in a statement before the INSERT: the INSERT's snapshot is then taken after every
     // earlier batch of this organization has committed, so its duplicate check sees their platform messages.
     const inserted = await this.underSequenceLock(organizationId, async (client) => {
@@ -168,14 +168,12 @@ export class MessageWriter {
           unique.map((d) => d.messageSource.toLowerCase()),
         ],
       });
-      const inClientChannels = rows.filter((row) => row.inClientChannel);
-      for (const hook of inClientChannels.length > 0 ? this.hooks : []) {
-        const then = await hook(client, inClientChannels.map(withoutFlag));
-        if (then) afterCommit.push(then);
-      }
+      const inClientChannels = rows.filter((row) => row.inClientChannel).map(withoutFlag);
+      if (inClientChannels.length > 0)
+        queuedForPlatforms = await this.platforms.enqueueInTransaction(client, inClientChannels);
       return rows.map(withoutFlag);
     });
-    afterCommit.forEach((action) => action());
+    if (queuedForPlatforms > 0) this.platforms.wake();
 
     const byId = new Map(inserted.map((row) => [row.id, row]));
     const existing = await this.existingPlatformMessages(drafts.filter((draft) => !byId.has(draft.id)));
@@ -252,8 +250,8 @@ const INSERT_BATCH_SQL = `
     FROM fresh f CROSS JOIN clock
     ORDER BY f.n
     RETURNING ${MESSAGE_COLUMNS},
-      -- Whether the insert hooks (the platform outbox) have anything to do with this message: asked here, in
-      -- the same statement, so that the common case (no client in the channel) costs no extra round trip.
+      -- Whether the message may have platform deliveries (the outbox): asked here, in the same statement, so
+      -- that the common case (no client in the channel) costs no extra round trip.
       EXISTS (SELECT 1 FROM client_channel_assignments a WHERE a.channel_id = m.channel_id AND a.is_active)
         AS "inClientChannel"
   ), bump AS (

@@ -20,10 +20,7 @@ export const MessageRef = builder.objectRef<MessageRecord>('Message');
 
 /** The request's detail loaders. */
 export const requestDetails = (context: GraphQLContext) =>
-  context.loaders.once(
-    'messageDetails',
-    () => new MessageDetails(context.services.deps.db.pool, context.services.deps.users),
-  );
+  context.loaders.once('messageDetails', () => context.services.messages.details());
 
 /** Details from the event's shared set when the message came from a realtime event, else the request's. */
 export const detailsOf = (message: MessageRecord, context: GraphQLContext) =>
@@ -199,7 +196,7 @@ builder.mutationFields((t) => ({
     type: MessageRef,
     args: { input: t.arg({ type: SendMessageInput, required: true }) },
     resolve: async (_root, { input }, context) => {
-      const message = await context.services.messages.send(context.session, {
+      const message = await context.services.sendMessage.execute(context.session, {
         ...input,
         channelId: String(input.channelId),
         threadId: input.threadId ? String(input.threadId) : null,

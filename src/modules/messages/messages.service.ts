@@ -1,62 +1,32 @@
 import type { Session, Viewer } from '../../auth/session.js';
-import type { MessageSource, MessageType } from '../../generated/prisma/enums.js';
+import type { MessageSource } from '../../generated/prisma/enums.js';
 import { badInput, forbidden, notFound } from '../../lib/errors.js';
-import type { MessageEventKind } from '../../realtime/org-events.js';
-import type { ServiceDeps } from '../../services.js';
-import {
-  assertPostable,
-  assertReadable,
-  canRead,
-  type ChannelFacts,
-  loadChannelFacts,
-} from '../channels/channel-access.js';
-import type { ChannelService } from '../channels/channels.service.js';
+import type { Database } from '../../db/database.js';
+import { assertReadable, canRead, loadChannelFacts } from '../channels/channel-access.js';
 import { type HistoryScope, type Page, type PageRequest, readPage } from './message-history.js';
-import { MESSAGE_COLUMNS, type MessageRecord, toWire } from './message-record.js';
-import type { InsertOutcome, MessageDraft } from './message-writer.js';
-
-export interface SendMessageInput {
-  channelId: string;
-  content?: string | null;
-  messageType?: MessageType | null;
-  metadata?: unknown;
-  threadId?: string | null;
-}
-
-/** A check that may refuse a message before it is written (e.g. a platform's messaging window). */
-export type SendPolicy = (viewer: Viewer, draft: MessageDraft, channel: ChannelFacts) => Promise<void>;
+import type { MessageEvents } from './message-events.js';
+import { MESSAGE_COLUMNS, type MessageRecord } from './message-record.js';
+import type { InsertOutcome, MessageDraft, MessageWriter } from './message-writer.js';
+import { MessageDetails } from './message-details.js';
+import type { UserDirectory } from '../users/user-directory.js';
 
 export const DEFAULT_HISTORY_PAGE = 50;
 
+/** What MessageService is built from. */
+export interface MessageServiceDeps {
+  db: Database;
+  writer: MessageWriter;
+  events: MessageEvents;
+  users: UserDirectory;
+}
+
+/** Messages once they exist: platform messages stored, edits, deletions, history. (Sending: send-message.ts.) */
 export class MessageService {
-  private readonly policies: SendPolicy[] = [];
+  constructor(private readonly deps: MessageServiceDeps) {}
 
-  constructor(
-    private readonly deps: ServiceDeps,
-    private readonly channels: ChannelService,
-  ) {}
-
-  addSendPolicy(policy: SendPolicy): void {
-    this.policies.push(policy);
-  }
-
-  async send(session: Session, input: SendMessageInput): Promise<MessageRecord> {
-    const viewer = session.viewer;
-    const facts = assertPostable(viewer, await this.channels.cachedFacts(viewer, input.channelId));
-    const draft: MessageDraft = {
-      channelId: input.channelId,
-      userId: viewer.id,
-      content: input.content ?? null,
-      messageType: input.messageType ?? 'TEXT',
-      metadata: input.metadata ?? null,
-      threadId: input.threadId ? await this.threadRoot(viewer, input.channelId, input.threadId) : null,
-      messageSource: 'INTERNAL',
-    };
-    for (const policy of this.policies) await policy(viewer, draft, facts);
-    await this.channels.joinOnPost(viewer, facts);
-    const { message } = await this.deps.writer.insert(viewer.organizationId, draft);
-    this.publish('CREATED', message, session.requestId);
-    return message;
+  /** A fresh set of detail loaders (authors, reactions, reply counts, readers) for one request or event. */
+  details(): MessageDetails {
+    return new MessageDetails(this.deps.db.pool, this.deps.users);
   }
 
   /**
@@ -69,7 +39,7 @@ export class MessageService {
     requestId?: string,
   ): Promise<InsertOutcome> {
     const outcome = await this.deps.writer.insert(organizationId, draft);
-    if (outcome.created) this.publish('CREATED', outcome.message, requestId);
+    if (outcome.created) this.deps.events.publish('CREATED', outcome.message, requestId);
     return outcome;
   }
 
@@ -87,7 +57,7 @@ export class MessageService {
       params: [input.content, viewer.id],
     });
     if (!edited) throw notFound('Message');
-    this.publish('UPDATED', edited, session.requestId);
+    this.deps.events.publish('UPDATED', edited, session.requestId);
     return edited;
   }
 
@@ -102,7 +72,7 @@ export class MessageService {
       assignments: 'content = NULL, metadata = NULL, deleted_at = clock_timestamp()',
     });
     if (!deleted) throw notFound('Message');
-    this.publish('DELETED', deleted, session.requestId);
+    this.deps.events.publish('DELETED', deleted, session.requestId);
     return deleted;
   }
 
@@ -111,7 +81,7 @@ export class MessageService {
     const deleted = await this.deps.writer.change(organizationId, messageId, {
       assignments: 'content = NULL, metadata = NULL, deleted_at = clock_timestamp()',
     });
-    if (deleted) this.publish('DELETED', deleted);
+    if (deleted) this.deps.events.publish('DELETED', deleted);
     return deleted;
   }
 
@@ -156,21 +126,11 @@ export class MessageService {
    * Replies hang off the thread's first message: a reply to a reply joins the same thread (one level, as
    * chat clients show threads). The parent must be in the same channel.
    */
-  private async threadRoot(viewer: Viewer, channelId: string, parentId: string): Promise<string> {
+  async threadRoot(viewer: Viewer, channelId: string, parentId: string): Promise<string> {
     const parent = await this.byId(viewer.organizationId, parentId);
     if (!parent || parent.channelId !== channelId) {
       throw badInput('input.threadId', 'must be a message of the same channel');
     }
     return parent.threadId ?? parent.id;
-  }
-
-  private publish(kind: MessageEventKind, message: MessageRecord, requestId?: string): void {
-    void this.deps.hubs.publish(message.organizationId, {
-      type: 'message',
-      kind,
-      seq: message.eventSeq,
-      message: toWire(message),
-      requestId,
-    });
   }
 }

@@ -1,6 +1,6 @@
 import type { Session } from '../../auth/session.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
 
 export interface CreateOrganizationInput {
   name: string;
@@ -8,8 +8,13 @@ export interface CreateOrganizationInput {
   admin: { email: string; displayName: string };
 }
 
+/** What OrganizationService is built from. */
+export interface OrganizationServiceDeps {
+  db: Database;
+}
+
 export class OrganizationService {
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: OrganizationServiceDeps) {}
 
   /** An organization with its first admin and its message clock, in one transaction (operator CLI, seed). */
   async createWithAdmin(input: CreateOrganizationInput) {

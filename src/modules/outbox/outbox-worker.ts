@@ -1,10 +1,14 @@
-import type { MessageStatus, MessageType, Platform } from '../../generated/prisma/enums.js';
+import type { MessageType, Platform } from '../../generated/prisma/enums.js';
 import { SecretError } from '../../lib/secrets.js';
 import { withTransaction } from '../../db/transaction.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
+import type { Logger } from '../../logger.js';
+import type { Metrics } from '../../metrics/metrics.js';
 import type { IntegrationService } from '../integrations/integrations.service.js';
 import type { GraphApiClient, SendError } from './graph-api.js';
-import { INSTAGRAM_STANDARD_WINDOW_MS } from './outbox.service.js';
+import { INSTAGRAM_STANDARD_WINDOW_MS } from './customer-window.js';
+import type { StatusChange, StatusEvents } from '../read-state/status-events.js';
+import { statusUpsertSql } from '../read-state/status-transitions.js';
 import { buildSendBody } from './send-body.js';
 
 export interface OutboxWorkerOptions {
@@ -17,20 +21,8 @@ export interface OutboxWorkerOptions {
   /** How long a claimed row is this worker's; longer than a Graph API call can take. */
   leaseMs: number;
   batchSize?: number;
-  /** Called after a send's outcome is committed (the messaging module publishes it as a status event). */
-  onStatusChange?: (change: OutboundStatusChange) => void;
-}
-
-/** The client's message_user_status as the outbox set it. */
-export interface OutboundStatusChange {
-  organizationId: string;
-  channelId: string;
-  messageId: string;
-  clientUserId: string;
-  status: Extract<MessageStatus, 'SENT' | 'FAILED'>;
-  errorCode: string | null;
-  errorTitle: string | null;
-  timestamp: Date;
+  /** Announces the client's status once a send's outcome is committed. */
+  statuses: Pick<StatusEvents, 'publish'>;
 }
 
 interface ClaimedRow {
@@ -60,6 +52,13 @@ type Outcome = { sent: string } | { retry: SendError } | { failed: { code: strin
 
 const MAX_RETRY_DELAY_MS = 3600_000;
 
+/** What OutboxWorker is built from. */
+export interface OutboxWorkerDeps {
+  db: Database;
+  logger: Logger;
+  metrics: Metrics;
+}
+
 /**
  * Sends queued outbound_messages through the Graph API. Rows are claimed with FOR UPDATE SKIP LOCKED and a
  * lease (locked_until), so instances never send the same row at once, and a row whose worker died is taken
@@ -80,7 +79,7 @@ export class OutboxWorker {
   private readonly attempts;
 
   constructor(
-    private readonly deps: ServiceDeps,
+    private readonly deps: OutboxWorkerDeps,
     private readonly options: OutboxWorkerOptions,
   ) {
     this.attempts = deps.metrics.counter({
@@ -241,7 +240,7 @@ export class OutboxWorker {
   /** Writes the outcome, provided this worker still holds the row (its claim's attempt number). */
   private async record(row: ClaimedRow, outcome: Outcome): Promise<void> {
     const change = await withTransaction(this.deps.db.pool, async (client) => {
-      let change: OutboundStatusChange | undefined;
+      let change: StatusChange | undefined;
       // Whether a statement changed its row: for outbound_messages, that this worker still held the row; for
       // message_user_status, that the client's status moved.
       const changed = (result: { rowCount: number | null }) => (result.rowCount ?? 0) > 0;
@@ -269,15 +268,13 @@ export class OutboxWorker {
              WHERE id = $1 AND external_message_id IS NULL`,
             [row.message_id, row.platform_integration_id, outcome.sent],
           );
-          // Forward only: a delivered/read status that came first (the client may also read in the app) is
-          // kept, and then there is no change to announce.
+          // Through the status state machine: a delivered/read status that came first (the client may also read
+          // in the app) is kept, and then there is no change to announce.
           const status = await client.query(
-            `INSERT INTO message_user_status (message_id, user_id, status) VALUES ($1, $2, 'sent')
-             ON CONFLICT (message_id, user_id) DO UPDATE SET status = 'sent', timestamp = now(), error_code = NULL, error_title = NULL
-             WHERE message_user_status.status = 'failed'`,
+            statusUpsertSql("VALUES ($1::uuid, $2::uuid, 'sent'::message_status, now(), NULL, NULL)"),
             [row.message_id, row.client_user_id],
           );
-          if (changed(status)) change = statusChange(row, 'SENT', null, null);
+          if (changed(status)) change = statusChange(row, 'SENT');
         }
       } else {
         const result = await client.query(
@@ -287,15 +284,12 @@ export class OutboxWorker {
         );
         if (!changed(result)) this.leaseLost(row);
         else {
-          // FAILED replaces SENT (or nothing), never a delivery or a read that did happen (see read-state).
+          // FAILED replaces SENT (or nothing), never a delivery or a read that did happen.
           const status = await client.query(
-            `INSERT INTO message_user_status (message_id, user_id, status, error_code, error_title) VALUES ($1, $2, 'failed', $3, $4)
-             ON CONFLICT (message_id, user_id) DO UPDATE
-             SET status = 'failed', timestamp = now(), error_code = $3, error_title = $4
-             WHERE message_user_status.status = 'sent'`,
+            statusUpsertSql("VALUES ($1::uuid, $2::uuid, 'failed'::message_status, now(), $3, $4)"),
             [row.message_id, row.client_user_id, outcome.failed.code, outcome.failed.title],
           );
-          if (changed(status)) change = statusChange(row, 'FAILED', outcome.failed.code, outcome.failed.title);
+          if (changed(status)) change = statusChange(row, 'FAILED');
         }
       }
       return change;
@@ -305,7 +299,7 @@ export class OutboxWorker {
       { outboundId: row.id, attempt: row.attempts, outcome: Object.keys(outcome)[0] },
       'outbound message attempt',
     );
-    if (change) this.options.onStatusChange?.(change);
+    if (change) this.options.statuses.publish(change);
   }
 
   private leaseLost(row: ClaimedRow): void {
@@ -325,20 +319,13 @@ function retryDelay(baseMs: number, attempts: number): number {
 
 const describeError = (code: string, title: string) => `${code}: ${title}`;
 
-function statusChange(
-  row: ClaimedRow,
-  status: 'SENT' | 'FAILED',
-  errorCode: string | null,
-  errorTitle: string | null,
-): OutboundStatusChange {
+function statusChange(row: ClaimedRow, status: 'SENT' | 'FAILED'): StatusChange {
   return {
     organizationId: row.organization_id,
     channelId: row.channel_id,
-    messageId: row.message_id,
-    clientUserId: row.client_user_id,
+    userId: row.client_user_id,
     status,
-    errorCode,
-    errorTitle,
-    timestamp: new Date(),
+    messageIds: [row.message_id],
+    at: new Date(),
   };
 }

@@ -1,13 +1,20 @@
 import type pg from 'pg';
 import type { Session } from '../../auth/session.js';
 import { badInput } from '../../lib/errors.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
+import type { OrganizationHubs } from '../../realtime/organization-hub.js';
 import type { MessageService } from '../messages/messages.service.js';
 import type { MessageRecord } from '../messages/message-record.js';
 
+/** What ReactionService is built from. */
+export interface ReactionServiceDeps {
+  db: Database;
+  hubs: OrganizationHubs;
+}
+
 export class ReactionService {
   constructor(
-    private readonly deps: ServiceDeps,
+    private readonly deps: ReactionServiceDeps,
     private readonly messages: MessageService,
   ) {}
 

@@ -2,25 +2,21 @@ import DataLoader from 'dataloader';
 import type { Session, Viewer } from '../../auth/session.js';
 import type { MessageStatus } from '../../generated/prisma/enums.js';
 import { notFound } from '../../lib/errors.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
 import { assertReadable, loadChannelFacts } from '../channels/channel-access.js';
 import type { ChannelService } from '../channels/channels.service.js';
+import type { StatusEvents } from './status-events.js';
+import { statusUpsertSql } from './status-transitions.js';
 
-/** At most this many message ids go into one status event; a longer read covers older messages too. */
-const MAX_IDS_PER_EVENT = 500;
-
-// Statuses only move forward: sent < delivered < read. FAILED ends a delivery that never arrived, so it may
-// replace sent (or nothing) but never a delivery or a read that did happen.
-const FORWARD_ONLY = `
-  CASE message_user_status.status
-    WHEN 'sent' THEN EXCLUDED.status IN ('delivered', 'read', 'failed')
-    WHEN 'delivered' THEN EXCLUDED.status = 'read'
-    ELSE false
-  END`;
+/** What ReadStateService is built from. */
+export interface ReadStateServiceDeps {
+  db: Database;
+  statuses: StatusEvents;
+}
 
 export class ReadStateService {
   constructor(
-    private readonly deps: ServiceDeps,
+    private readonly deps: ReadStateServiceDeps,
     private readonly channels: ChannelService,
   ) {}
 
@@ -48,15 +44,12 @@ export class ReadStateService {
          WHERE cm.channel_id = $1 AND cm.user_id = $2
            AND (cm.last_read_at IS NULL OR (cm.last_read_at, cm.last_read_message_id) < (t.created_at, t.id))
        ), marked AS (
-         INSERT INTO message_user_status (message_id, user_id, status, timestamp)
-         SELECT m.id, $2, 'read', clock_timestamp()
-         FROM messages m, target t, member p
-         WHERE m.channel_id = $1 AND m.user_id <> $2 AND m.deleted_at IS NULL
-           AND (m.created_at, m.id) <= (t.created_at, t.id)
-           AND (m.created_at, m.id) > (COALESCE(p.last_read_at, p.joined_at), COALESCE(p.last_read_message_id, '00000000-0000-0000-0000-000000000000'::uuid))
-        ON CONFLICT (message_id, user_id) DO UPDATE SET status = EXCLUDED.status, timestamp = EXCLUDED.timestamp
-           WHERE ${FORWARD_ONLY}
-         RETURNING message_id
+         ${statusUpsertSql(`
+           SELECT m.id, $2::uuid, 'read'::message_status, clock_timestamp(), NULL, NULL
+           FROM messages m, target t, member p
+           WHERE m.channel_id = $1 AND m.user_id <> $2 AND m.deleted_at IS NULL
+             AND (m.created_at, m.id) <= (t.created_at, t.id)
+             AND (m.created_at, m.id) > (COALESCE(p.last_read_at, p.joined_at), COALESCE(p.last_read_message_id, '00000000-0000-0000-0000-000000000000'::uuid))`)}
        )
        SELECT message_id AS "messageId", false AS missing FROM marked
        UNION ALL
@@ -65,7 +58,14 @@ export class ReadStateService {
     );
     if (rows.some((row) => row.missing)) throw notFound('Message');
     const messageIds = rows.map((row) => row.messageId);
-    this.announce(viewer, input.channelId, 'READ', messageIds);
+    this.deps.statuses.publish({
+      organizationId: viewer.organizationId,
+      channelId: input.channelId,
+      userId: viewer.id,
+      status: 'READ',
+      messageIds,
+      at: new Date(),
+    });
     return messageIds;
   }
 
@@ -81,12 +81,9 @@ export class ReadStateService {
          SELECT m.id, m.channel_id, m.user_id FROM messages m
          WHERE m.id = ANY($1::uuid[]) AND m.organization_id = $3 AND ${visibleChannelCondition('m.channel_id')}
        ), marked AS (
-         INSERT INTO message_user_status (message_id, user_id, status, timestamp)
-         SELECT w.id, $2, 'delivered', clock_timestamp() FROM wanted w
-         WHERE w.user_id <> $2 AND (SELECT count(*) FROM wanted) = cardinality($1::uuid[])
-         ON CONFLICT (message_id, user_id) DO UPDATE SET status = EXCLUDED.status, timestamp = EXCLUDED.timestamp
-           WHERE ${FORWARD_ONLY}
-         RETURNING message_id
+         ${statusUpsertSql(`
+           SELECT w.id, $2::uuid, 'delivered'::message_status, clock_timestamp(), NULL, NULL FROM wanted w
+           WHERE w.user_id <> $2 AND (SELECT count(*) FROM wanted) = cardinality($1::uuid[])`)}
        )
        SELECT w.id AS "messageId", w.channel_id AS "channelId", (SELECT count(*) FROM wanted)::int AS visible
        FROM wanted w JOIN marked ON marked.message_id = w.id
@@ -100,7 +97,17 @@ export class ReadStateService {
       if (!row.messageId) continue;
       byChannel.set(row.channelId, [...(byChannel.get(row.channelId) ?? []), row.messageId]);
     }
-    byChannel.forEach((changed, channelId) => this.announce(viewer, channelId, 'DELIVERED', changed));
+    const at = new Date();
+    byChannel.forEach((changed, channelId) =>
+      this.deps.statuses.publish({
+        organizationId: viewer.organizationId,
+        channelId,
+        userId: viewer.id,
+        status: 'DELIVERED',
+        messageIds: changed,
+        at,
+      }),
+    );
     return rows.flatMap((row) => (row.messageId ? [row.messageId] : []));
   }
 
@@ -119,25 +126,19 @@ export class ReadStateService {
     errorTitle?: string | null;
   }): Promise<boolean> {
     const result = await this.deps.db.pool.query(
-      `INSERT INTO message_user_status (message_id, user_id, status, timestamp, error_code, error_title)
-       VALUES ($1, $2, lower($3)::message_status, $4, $5, $6)
-       ON CONFLICT (message_id, user_id) DO UPDATE
-         SET status = EXCLUDED.status, timestamp = EXCLUDED.timestamp,
-             error_code = EXCLUDED.error_code, error_title = EXCLUDED.error_title
-         WHERE ${FORWARD_ONLY}`,
+      statusUpsertSql('VALUES ($1::uuid, $2::uuid, lower($3)::message_status, $4::timestamptz, $5, $6)'),
       [input.messageId, input.userId, input.status, input.at, input.errorCode ?? null, input.errorTitle ?? null],
     );
     const changed = (result.rowCount ?? 0) > 0;
-    if (changed) {
-      this.deps.hubs.publish(input.organizationId, {
-        type: 'status',
+    if (changed)
+      this.deps.statuses.publish({
+        organizationId: input.organizationId,
         channelId: input.channelId,
         userId: input.userId,
         status: input.status,
         messageIds: [input.messageId],
-        at: input.at.toISOString(),
+        at: input.at,
       });
-    }
     return changed;
   }
 
@@ -159,19 +160,6 @@ export class ReadStateService {
       );
       const byChannel = new Map(rows.map((row) => [row.channelId, { unreadCount: row.unreadCount }]));
       return channelIds.map((id) => byChannel.get(id) ?? null);
-    });
-  }
-
-  private announce(viewer: Viewer, channelId: string, status: MessageStatus, messageIds: string[]): void {
-    if (messageIds.length === 0) return;
-    this.deps.hubs.publish(viewer.organizationId, {
-      type: 'status',
-      channelId,
-      userId: viewer.id,
-      status,
-      // The newest ones: a read position covers everything before it anyway.
-      messageIds: messageIds.slice(-MAX_IDS_PER_EVENT),
-      at: new Date().toISOString(),
     });
   }
 }

@@ -3,7 +3,9 @@ import type { UserRole } from '../../generated/prisma/enums.js';
 import { conflict, forbidden, isUniqueViolation, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import { USER_CHANGES_TOPIC, type UserChangedEvent } from '../../realtime/topics.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
+import type { EventBus } from '../../realtime/event-bus.js';
+import type { UserDirectory } from './user-directory.js';
 
 export interface CreateUserInput {
   email: string;
@@ -21,8 +23,15 @@ export interface UpdateUserInput {
   isActive?: boolean | null;
 }
 
+/** What UserService is built from. */
+export interface UserServiceDeps {
+  db: Database;
+  bus: EventBus;
+  users: UserDirectory;
+}
+
 export class UserService {
-  constructor(private readonly deps: ServiceDeps) {}
+  constructor(private readonly deps: UserServiceDeps) {}
 
   async viewer(session: Session, query: PrismaSelection = {}) {
     const { id, organizationId } = session.viewer;

@@ -4,7 +4,7 @@ import type { Prisma } from '../../generated/prisma/client.js';
 import type { WebhookDeliveryStatus } from '../../generated/prisma/enums.js';
 import { conflict, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
 import type { WebhookIntegration } from '../integrations/integrations.service.js';
 import type { WebhookProcessor } from './webhook-processor.js';
 
@@ -14,9 +14,14 @@ export interface StoredDelivery {
   duplicate: boolean;
 }
 
+/** What WebhookDeliveryService is built from. */
+export interface WebhookDeliveryServiceDeps {
+  db: Database;
+}
+
 export class WebhookDeliveryService {
   constructor(
-    private readonly deps: ServiceDeps,
+    private readonly deps: WebhookDeliveryServiceDeps,
     private readonly processor: WebhookProcessor,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
 import type { MessageRecord } from '../messages/message-record.js';
 import type { MessageService } from '../messages/messages.service.js';
 import type { ReactionService } from '../reactions/reactions.service.js';
@@ -13,6 +13,11 @@ import type {
   RoutedStatus,
 } from './inbound-handler.js';
 
+/** What InboundMessaging is built from. */
+export interface InboundMessagingDeps {
+  db: Database;
+}
+
 /**
  * Applies routed platform events through the same services as in-app changes, so every one of them is
  * stored once and announced with the same realtime events: a customer's message is a message of their
@@ -20,7 +25,7 @@ import type {
  */
 export class InboundMessaging implements InboundEventHandler {
   constructor(
-    private readonly deps: ServiceDeps,
+    private readonly deps: InboundMessagingDeps,
     private readonly messageService: MessageService,
     private readonly reactions: ReactionService,
     private readonly readState: ReadStateService,

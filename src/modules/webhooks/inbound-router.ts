@@ -1,4 +1,4 @@
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
 import type { ClientLinkService, PlatformSender, VerificationRefusal } from '../client-links/links.service.js';
 import type { RoutedIntegration } from './inbound-handler.js';
 
@@ -19,13 +19,18 @@ const REFUSALS: Record<VerificationRefusal, string> = {
   'already-linked': 'this platform user is already linked to another client',
 };
 
+/** What InboundRouter is built from. */
+export interface InboundRouterDeps {
+  db: Database;
+}
+
 /**
  * Routing per the ER: a customer's verified client_platform_links row -> the client user -> their active
  * client_channel_assignments row -> the channel. Every lookup stays inside the delivery's organization.
  */
 export class InboundRouter {
   constructor(
-    private readonly deps: ServiceDeps,
+    private readonly deps: InboundRouterDeps,
     private readonly links: ClientLinkService,
   ) {}
 

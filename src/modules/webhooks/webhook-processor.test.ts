@@ -11,7 +11,8 @@ import {
 } from '../../../tests/support/platform.js';
 import { seedOrganization, type TestOrganization } from '../../../tests/support/seed.js';
 import { startServer, type TestServer } from '../../../tests/support/server.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
+import type { Logger } from '../../logger.js';
 import { ClientLinkService } from '../client-links/links.service.js';
 import type { InboundEventHandler } from './inbound-handler.js';
 import { InboundRouter } from './inbound-router.js';
@@ -51,19 +52,19 @@ function recordingHandler(options: { failOn?: (routed: Record<string, unknown>) 
 
 let server: TestServer;
 let org: TestOrganization;
-let deps: ServiceDeps;
+let deps: { db: Database; logger: Logger };
 
 beforeAll(async () => {
   server = await startServer();
   org = await seedOrganization(server, { clients: ['Cora', 'Cleo', 'Carl', 'Cara', 'Cody', 'Coco'] });
-  deps = server.app.services.deps;
+  deps = { db: server.app.db, logger: server.app.logger };
 });
 afterAll(() => server.stop());
 
 function processorWith(handler: InboundEventHandler) {
-  const links = new ClientLinkService(deps);
+  const links = new ClientLinkService({ db: deps.db });
   return new WebhookProcessor(deps, {
-    router: new InboundRouter(deps, links),
+    router: new InboundRouter({ db: deps.db }, links),
     links,
     handler,
     sweepIntervalMs: 60_000,
@@ -149,7 +150,7 @@ async function sentToClient(
     clientUserId: client.id,
     channelId: channel.id,
   });
-  const message = await server.app.services.messages.send(org.admin.session, { channelId: channel.id, content });
+  const message = await server.app.services.sendMessage.execute(org.admin.session, { channelId: channel.id, content });
   const link = await linkClient(server, org, client, integration, sender);
   const outbound = await deps.db.prisma.outboundMessage.create({
     data: {

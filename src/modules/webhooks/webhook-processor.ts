@@ -1,7 +1,8 @@
 import type { PoolClient } from 'pg';
 import type { Platform } from '../../generated/prisma/enums.js';
 import { withTransaction } from '../../db/transaction.js';
-import type { ServiceDeps } from '../../services.js';
+import type { Database } from '../../db/database.js';
+import type { Logger } from '../../logger.js';
 import type { ClientLinkService, PlatformSender } from '../client-links/links.service.js';
 import type { InboundEvent, MessageEvent } from './events.js';
 import type { InboundEventHandler, RoutedIntegration, RoutedMessage } from './inbound-handler.js';
@@ -59,6 +60,12 @@ interface DeliveryRow {
 const AUTO_REPLAY_WINDOW_DAYS = 7;
 const AUTO_REPLAY_LIMIT = 100;
 
+/** What WebhookProcessor is built from. */
+export interface WebhookProcessorDeps {
+  db: Database;
+  logger: Logger;
+}
+
 /**
  * Turns stored deliveries into effects, after Meta has had its 200: parse, route every event, hand routed
  * events to the InboundEventHandler, and mark each delivery PROCESSED, or FAILED with the reasons.
@@ -77,7 +84,7 @@ export class WebhookProcessor {
   private stopping = false;
 
   constructor(
-    private readonly deps: ServiceDeps,
+    private readonly deps: WebhookProcessorDeps,
     private readonly options: WebhookProcessorOptions,
   ) {
     this.batchSize = options.batchSize ?? 200;
