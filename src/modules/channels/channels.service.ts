@@ -5,8 +5,9 @@ import { badInput, forbidden, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { Database } from '../../db/database.js';
 import type { OrganizationHubs } from '../../realtime/organization-hub.js';
-import { assertReadable, canRead, type ChannelFacts, loadChannelFacts } from './channel-access.js';
-import { ChannelFactsCache } from './channel-facts-cache.js';
+import { ChannelFactsCache } from '../access/channel-facts-cache.js';
+import { assertReadable, canRead, type ChannelFacts } from '../access/channel-rules.js';
+import { loadChannelFacts, visibleChannelsWhere } from '../access/channel-visibility.js';
 
 export interface CreateChannelInput {
   name: string;
@@ -35,23 +36,14 @@ export class ChannelService {
     this.factsCache = new ChannelFactsCache({ pool: deps.db.pool, hubs: deps.hubs });
   }
 
-  /** The Prisma filter for the channels a viewer may see (the contract's "Roles and visibility"). */
-  visibleWhere(viewer: Viewer): Prisma.ChannelWhereInput {
-    const organizationId = viewer.organizationId;
-    if (viewer.role === 'ADMIN') return { organizationId };
-    if (viewer.role === 'CLIENT') {
-      return { organizationId, clientAssignments: { some: { clientUserId: viewer.id, isActive: true } } };
-    }
-    return { organizationId, OR: [{ channelType: 'PUBLIC' }, { members: { some: { userId: viewer.id } } }] };
-  }
-
+  /** The Prisma filter for the channels the viewer may see. */
   listWhere(session: Session): Prisma.ChannelWhereInput {
-    return this.visibleWhere(session.viewer);
+    return visibleChannelsWhere(session.viewer);
   }
 
   /** A channel the viewer may see, or null: another organization's channel is no different from none. */
   async find(session: Session, id: string, query: PrismaSelection = {}) {
-    return this.deps.db.prisma.channel.findFirst({ ...query, where: { id, ...this.visibleWhere(session.viewer) } });
+    return this.deps.db.prisma.channel.findFirst({ ...query, where: { id, ...visibleChannelsWhere(session.viewer) } });
   }
 
   facts(viewer: Viewer, channelId: string): Promise<ChannelFacts | null> {

@@ -1,7 +1,7 @@
 import type { Session } from '../../auth/session.js';
 import type { MessageType } from '../../generated/prisma/enums.js';
 import type { ChannelService } from '../channels/channels.service.js';
-import { assertPostable } from '../channels/channel-access.js';
+import { assertPostable } from '../access/channel-rules.js';
 import type { CustomerServiceWindow } from '../outbox/customer-window.js';
 import { templateOf } from '../outbox/send-body.js';
 import type { MessageEvents } from './message-events.js';

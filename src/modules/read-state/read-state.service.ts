@@ -3,7 +3,8 @@ import type { Session, Viewer } from '../../auth/session.js';
 import type { MessageStatus } from '../../generated/prisma/enums.js';
 import { notFound } from '../../lib/errors.js';
 import type { Database } from '../../db/database.js';
-import { assertReadable, loadChannelFacts } from '../channels/channel-access.js';
+import { assertReadable } from '../access/channel-rules.js';
+import { channelVisibleSql, loadChannelFacts } from '../access/channel-visibility.js';
 import type { ChannelService } from '../channels/channels.service.js';
 import type { StatusEvents } from './status-events.js';
 import { statusUpsertSql } from './status-transitions.js';
@@ -79,7 +80,7 @@ export class ReadStateService {
     const { rows } = await this.deps.db.pool.query<{ messageId: string | null; channelId: string; visible: number }>(
       `WITH wanted AS (
          SELECT m.id, m.channel_id, m.user_id FROM messages m
-         WHERE m.id = ANY($1::uuid[]) AND m.organization_id = $3 AND ${visibleChannelCondition('m.channel_id')}
+         WHERE m.id = ANY($1::uuid[]) AND m.organization_id = $3 AND ${channelVisibleSql('m.channel_id', '$2::uuid', '$4::text')}
        ), marked AS (
          ${statusUpsertSql(`
            SELECT w.id, $2::uuid, 'delivered'::message_status, clock_timestamp(), NULL, NULL FROM wanted w
@@ -162,19 +163,4 @@ export class ReadStateService {
       return channelIds.map((id) => byChannel.get(id) ?? null);
     });
   }
-}
-
-/**
- * SQL that is true when the channel in `column` is visible to the viewer passed as $2 (id), $3
- * (organization) and $4 (role), mirroring channel-access.ts's rules for statements over many channels.
- */
-export function visibleChannelCondition(column: string): string {
-  return `(
-    $4 = 'ADMIN'
-    OR ($4 = 'CLIENT' AND EXISTS (SELECT 1 FROM client_channel_assignments a
-                                 WHERE a.channel_id = ${column} AND a.client_user_id = $2 AND a.is_active))
-    OR ($4 = 'USER' AND EXISTS (SELECT 1 FROM channels c WHERE c.id = ${column}
-                               AND (c.channel_type = 'public'
-                                    OR EXISTS (SELECT 1 FROM channel_members cm WHERE cm.channel_id = c.id AND cm.user_id = $2))))
-  )`;
 }

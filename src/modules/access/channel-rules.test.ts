@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Viewer } from '../../auth/session.js';
 import type { ChannelType, UserRole } from '../../generated/prisma/enums.js';
-import { canPost, canRead, type ChannelFacts } from './channel-access.js';
+import { canPost, canRead, type ChannelFacts } from './channel-rules.js';
 
 const viewer = (role: UserRole): Viewer => ({ id: 'v', organizationId: 'o', role });
 const facts = (channelType: ChannelType, isMember = false, isAssignedClient = false): ChannelFacts => ({

@@ -2,7 +2,8 @@ import type pg from 'pg';
 import type { Viewer } from '../../auth/session.js';
 import type { AccessBusEvent } from '../../realtime/org-events.js';
 import type { OrganizationHubs } from '../../realtime/organization-hub.js';
-import { type ChannelFacts, loadChannelFacts } from './channel-access.js';
+import type { ChannelFacts } from './channel-rules.js';
+import { loadChannelFacts } from './channel-visibility.js';
 
 /** How long an entry is trusted without an access event, in case the bus lost one. */
 const TTL_MS = 10_000;
