@@ -7,6 +7,8 @@ import { ChannelService } from './modules/channels/channels.service.js';
 import { ClientAssignmentService } from './modules/client-links/assignments.service.js';
 import { ClientLinkService } from './modules/client-links/links.service.js';
 import { EventService } from './modules/events/events.service.js';
+import { OrganizationStream } from './modules/events/organization-stream.js';
+import { messageEventSource } from './modules/messages/message-event-source.js';
 import { IntegrationService } from './modules/integrations/integrations.service.js';
 import { MessageWriter } from './modules/messages/message-writer.js';
 import { MessageEvents } from './modules/messages/message-events.js';
@@ -27,7 +29,6 @@ import { InboundMessaging } from './modules/webhooks/inbound-messaging.js';
 import { InboundRouter } from './modules/webhooks/inbound-router.js';
 import { WebhookProcessor } from './modules/webhooks/webhook-processor.js';
 import type { EventBus } from './realtime/event-bus.js';
-import { OrganizationHubs } from './realtime/organization-hub.js';
 import {
   INTEGRATION_CHANGES_TOPIC,
   type IntegrationChangedEvent,
@@ -52,8 +53,12 @@ export interface Infrastructure {
  */
 export function createServices({ config, db, bus, logger, metrics }: Infrastructure) {
   const directory = new UserDirectory(db.prisma, logger);
-  const hubs = new OrganizationHubs({ bus, pool: db.pool, logger });
-  const statuses = new StatusEvents(hubs);
+  const stream = new OrganizationStream({
+    bus,
+    logger,
+    sourceOf: (organizationId) => messageEventSource(db.pool, organizationId),
+  });
+  const statuses = new StatusEvents(stream);
   const integrations = new IntegrationService(
     { db, bus, config },
     new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
@@ -73,13 +78,13 @@ export function createServices({ config, db, bus, logger, metrics }: Infrastruct
   );
   const outbox = new OutboxService(outboxWorker);
   const writer = new MessageWriter(db.pool, logger, outbox);
-  const messageEvents = new MessageEvents(hubs);
+  const messageEvents = new MessageEvents(stream);
   const customerWindow = new CustomerServiceWindow({ db });
 
-  const channels = new ChannelService({ db, hubs });
+  const channels = new ChannelService({ db, stream });
   const messages = new MessageService({ db, writer, events: messageEvents, users: directory });
   const sendMessage = new SendMessage({ channels, messages, customerWindow, writer, events: messageEvents });
-  const reactions = new ReactionService({ db, hubs }, messages);
+  const reactions = new ReactionService({ db, stream }, messages);
   const readState = new ReadStateService({ db, statuses }, channels);
   const clientLinks = new ClientLinkService({ db });
   const webhookProcessor = new WebhookProcessor(
@@ -101,9 +106,9 @@ export function createServices({ config, db, bus, logger, metrics }: Infrastruct
     sendMessage,
     reactions,
     readState,
-    events: new EventService({ db, hubs, logger, metrics, users: directory }),
+    events: new EventService({ db, stream, logger, metrics, users: directory }),
     integrations,
-    clientAssignments: new ClientAssignmentService({ db, hubs }),
+    clientAssignments: new ClientAssignmentService({ db, stream }),
     clientLinks,
     webhookProcessor,
     webhookDeliveries: new WebhookDeliveryService({ db }, webhookProcessor),
@@ -111,8 +116,8 @@ export function createServices({ config, db, bus, logger, metrics }: Infrastruct
     customerWindow,
     /** Users by id, cached per instance (authentication reads it on every request). */
     directory,
-    /** The instance's realtime hubs and the sequenced message writer, for tests that look inside. */
-    hubs,
+    /** The organizations' realtime streams and the sequenced message writer, for tests that look inside. */
+    stream,
     writer,
     outboxWorker,
     statuses,
@@ -134,7 +139,7 @@ export function createServices({ config, db, bus, logger, metrics }: Infrastruct
       await Promise.all([webhookProcessor.stop(), outboxWorker.stop()]);
       stopListening.splice(0).forEach((stop) => stop());
       channels.close();
-      hubs.close();
+      stream.close();
     },
   };
 }

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { toWire } from '../../src/modules/messages/message-record.js';
 import { MessageEvents, RemoveMember, SendMessage } from '../support/documents.js';
 import { dataOf, errorCodes, gql, subscribe, wsClient } from '../support/graphql.js';
 import { createChannel, send } from '../support/messaging.js';
@@ -102,13 +101,18 @@ describe('two instances', () => {
         threadId: null,
         messageSource: 'INTERNAL' as const,
       });
-      const { writer, hubs } = second.app.services;
+      const { writer, stream } = second.app.services;
       const { message: earlier } = await writer.insert(org.id, draft('earlier'));
       const { message: later } = await writer.insert(org.id, draft('later'));
       // The later event overtakes the earlier one on the bus (two publishers, one slower).
-      hubs.publish(org.id, { type: 'message', kind: 'CREATED', seq: later.eventSeq, message: toWire(later) });
+      void stream.publish(org.id, { type: 'message', kind: 'CREATED', seq: BigInt(later.eventSeq), message: later });
       await new Promise((resolve) => setTimeout(resolve, 30));
-      hubs.publish(org.id, { type: 'message', kind: 'CREATED', seq: earlier.eventSeq, message: toWire(earlier) });
+      void stream.publish(org.id, {
+        type: 'message',
+        kind: 'CREATED',
+        seq: BigInt(earlier.eventSeq),
+        message: earlier,
+      });
       const received = await events.waitForCount(probes + 2);
       expect(received.slice(probes).map((event) => event.messageEvents.message.content)).toEqual(['earlier', 'later']);
     } finally {

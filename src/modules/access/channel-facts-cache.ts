@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Viewer } from '../../auth/session.js';
-import type { AccessBusEvent } from '../../realtime/org-events.js';
-import type { OrganizationHubs } from '../../realtime/organization-hub.js';
+import type { AccessChange } from '../events/organization-events.js';
+import type { OrganizationStream } from '../events/organization-stream.js';
 import type { ChannelFacts } from './channel-rules.js';
 import { loadChannelFacts } from './channel-visibility.js';
 
@@ -35,7 +35,7 @@ export class ChannelFactsCache {
   private readonly organizations = new Map<string, OrganizationCache>();
   private readonly sweepTimer: NodeJS.Timeout;
 
-  constructor(private readonly deps: { pool: pg.Pool; hubs: OrganizationHubs }) {
+  constructor(private readonly deps: { pool: pg.Pool; stream: OrganizationStream }) {
     this.sweepTimer = setInterval(() => this.sweep(), TTL_MS).unref();
   }
 
@@ -48,7 +48,7 @@ export class ChannelFactsCache {
     if (entry && entry.expiresAt > now) return entry.facts;
     // Kept only if every access change after the read began would have reached the cache: not while the
     // watch is being set up or the bus is down, and not when a change arrived during the read.
-    const watching = this.deps.hubs.isWatchingAccess(viewer.organizationId);
+    const watching = this.deps.stream.isWatchingAccess(viewer.organizationId);
     const version = organization.version;
     const facts = await loadChannelFacts(this.deps.pool, viewer, channelId);
     if (watching && organization.version === version && this.organizations.get(viewer.organizationId) === organization)
@@ -71,7 +71,9 @@ export class ChannelFactsCache {
       entries: new Map(),
       keysByChannel: new Map(),
     };
-    organization.stopWatching = this.deps.hubs.watchAccess(organizationId, (event) => this.forget(organization, event));
+    organization.stopWatching = this.deps.stream.watchAccess(organizationId, (event) =>
+      this.forget(organization, event),
+    );
     this.organizations.set(organizationId, organization);
     return organization;
   }
@@ -87,7 +89,7 @@ export class ChannelFactsCache {
     keys.add(key);
   }
 
-  private forget(organization: OrganizationCache, event: AccessBusEvent): void {
+  private forget(organization: OrganizationCache, event: AccessChange): void {
     organization.version += 1;
     const channels =
       event.change === 'client-assigned' ? [event.channelId, event.previousChannelId] : [event.channelId];

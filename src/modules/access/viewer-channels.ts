@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Viewer } from '../../auth/session.js';
-import type { AccessBusEvent } from '../../realtime/org-events.js';
+import type { AccessChange } from '../events/organization-events.js';
 import { canRead } from './channel-rules.js';
 import { channelVisibleSql } from './channel-visibility.js';
 
@@ -56,7 +56,7 @@ export class ViewerChannels {
     return [...known].filter((channelId) => this.canSee(channelId));
   }
 
-  apply(event: AccessBusEvent): void {
+  apply(event: AccessChange): void {
     switch (event.change) {
       case 'channel':
         if (event.channelType === 'PUBLIC') this.publicChannels.add(event.channelId);

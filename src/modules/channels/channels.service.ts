@@ -4,7 +4,8 @@ import type { ChannelType } from '../../generated/prisma/enums.js';
 import { badInput, forbidden, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { Database } from '../../db/database.js';
-import type { OrganizationHubs } from '../../realtime/organization-hub.js';
+import type { OrganizationStream } from '../events/organization-stream.js';
+import type { AccessChange } from '../events/organization-events.js';
 import { ChannelFactsCache } from '../access/channel-facts-cache.js';
 import { assertReadable, canRead, type ChannelFacts } from '../access/channel-rules.js';
 import { loadChannelFacts, visibleChannelsWhere } from '../access/channel-visibility.js';
@@ -26,14 +27,14 @@ export interface UpdateChannelInput {
 /** What ChannelService is built from. */
 export interface ChannelServiceDeps {
   db: Database;
-  hubs: OrganizationHubs;
+  stream: OrganizationStream;
 }
 
 export class ChannelService {
   private readonly factsCache: ChannelFactsCache;
 
   constructor(private readonly deps: ChannelServiceDeps) {
-    this.factsCache = new ChannelFactsCache({ pool: deps.db.pool, hubs: deps.hubs });
+    this.factsCache = new ChannelFactsCache({ pool: deps.db.pool, stream: deps.stream });
   }
 
   /** The Prisma filter for the channels the viewer may see. */
@@ -254,7 +255,7 @@ export class ChannelService {
     if (clients.length > 0) throw badInput(field, 'clients are given their channel with assignClientToChannel');
   }
 
-  private publishAccess(viewer: Viewer, event: Parameters<OrganizationHubs['publish']>[1]): void {
-    this.deps.hubs.publish(viewer.organizationId, event);
+  private publishAccess(viewer: Viewer, event: AccessChange): void {
+    this.deps.stream.publish(viewer.organizationId, event);
   }
 }

@@ -2,7 +2,7 @@ import type { Session } from '../../auth/session.js';
 import { badInput, conflict, isUniqueViolation, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { Database } from '../../db/database.js';
-import type { OrganizationHubs } from '../../realtime/organization-hub.js';
+import type { OrganizationStream } from '../events/organization-stream.js';
 
 export interface AssignClientInput {
   clientUserId: string;
@@ -12,7 +12,7 @@ export interface AssignClientInput {
 /** What ClientAssignmentService is built from. */
 export interface ClientAssignmentServiceDeps {
   db: Database;
-  hubs: OrganizationHubs;
+  stream: OrganizationStream;
 }
 
 export class ClientAssignmentService {
@@ -75,7 +75,7 @@ export class ClientAssignmentService {
     });
     // After the commit: the client's open subscriptions switch channels at once (the old one stops, the new one
     // starts), and cached access to both channels is forgotten on every instance.
-    this.deps.hubs.publish(organizationId, {
+    this.deps.stream.publish(organizationId, {
       type: 'access',
       change: 'client-assigned',
       clientUserId: input.clientUserId,

@@ -3,15 +3,15 @@ import { builder } from '../../schema/builder.js';
 import { messageCursorSchema } from '../messages/message-cursor.js';
 import { MessageRef, MessageStatusEnum, requestDetails, userById } from '../messages/messages.schema.js';
 import { UserType } from '../users/users.schema.js';
-import type { EventPayload, MessageEventPayload, ReactionEventPayload, StatusEventPayload } from './events.service.js';
+import type { MessageEvent, MessageStatusEvent, ReactionEvent, ViewerEvent } from './subscriber-events.js';
 
 const MessageEventKindEnum = builder.enumType('MessageEventKind', {
   values: ['CREATED', 'UPDATED', 'DELETED'] as const,
 });
 const ReactionEventKindEnum = builder.enumType('ReactionEventKind', { values: ['ADDED', 'REMOVED'] as const });
 
-const MessageEventRef = builder.objectRef<MessageEventPayload>('MessageEvent').implement({
-  isTypeOf: (value) => (value as EventPayload).type === 'message',
+const MessageEventRef = builder.objectRef<MessageEvent>('MessageEvent').implement({
+  isTypeOf: (value) => (value as ViewerEvent).type === 'message',
   fields: (t) => ({
     kind: t.expose('kind', { type: MessageEventKindEnum }),
     message: t.field({ type: MessageRef, resolve: (event) => event.message }),
@@ -19,8 +19,8 @@ const MessageEventRef = builder.objectRef<MessageEventPayload>('MessageEvent').i
   }),
 });
 
-const ReactionEventRef = builder.objectRef<ReactionEventPayload>('ReactionEvent').implement({
-  isTypeOf: (value) => (value as EventPayload).type === 'reaction',
+const ReactionEventRef = builder.objectRef<ReactionEvent>('ReactionEvent').implement({
+  isTypeOf: (value) => (value as ViewerEvent).type === 'reaction',
   fields: (t) => ({
     kind: t.expose('kind', { type: ReactionEventKindEnum }),
     channelId: t.exposeID('channelId'),
@@ -34,8 +34,8 @@ const ReactionEventRef = builder.objectRef<ReactionEventPayload>('ReactionEvent'
   }),
 });
 
-const MessageStatusEventRef = builder.objectRef<StatusEventPayload>('MessageStatusEvent').implement({
-  isTypeOf: (value) => (value as EventPayload).type === 'status',
+const MessageStatusEventRef = builder.objectRef<MessageStatusEvent>('MessageStatusEvent').implement({
+  isTypeOf: (value) => (value as ViewerEvent).type === 'status',
   fields: (t) => ({
     channelId: t.exposeID('channelId'),
     messageId: t.exposeID('messageId'),
@@ -48,7 +48,7 @@ const MessageStatusEventRef = builder.objectRef<StatusEventPayload>('MessageStat
   }),
 });
 
-const ViewerEvent = builder.unionType('ViewerEvent', {
+const ViewerEventRef = builder.unionType('ViewerEvent', {
   types: [MessageEventRef, ReactionEventRef, MessageStatusEventRef],
 });
 
@@ -63,28 +63,31 @@ builder.subscriptionFields((t) => ({
       after: t.arg.string({ validate: messageCursorSchema }),
     },
     subscribe: (_root, args, context) =>
-      context.services.events.messageEvents(context.session, { channelId: String(args.channelId), after: args.after }),
-    resolve: (event) => event as MessageEventPayload,
+      context.services.events.channelMessages(context.session, {
+        channelId: String(args.channelId),
+        after: args.after,
+      }),
+    resolve: (event) => event as MessageEvent,
   }),
   reactionEvents: t.field({
     type: ReactionEventRef,
     args: { channelId: t.arg.id({ required: true, validate: uuid }) },
     subscribe: (_root, args, context) =>
-      context.services.events.reactionEvents(context.session, { channelId: String(args.channelId) }),
-    resolve: (event) => event as ReactionEventPayload,
+      context.services.events.channelReactions(context.session, { channelId: String(args.channelId) }),
+    resolve: (event) => event as ReactionEvent,
   }),
   messageStatusEvents: t.field({
     type: MessageStatusEventRef,
     args: { channelId: t.arg.id({ required: true, validate: uuid }) },
     subscribe: (_root, args, context) =>
-      context.services.events.messageStatusEvents(context.session, { channelId: String(args.channelId) }),
-    resolve: (event) => event as StatusEventPayload,
+      context.services.events.channelStatuses(context.session, { channelId: String(args.channelId) }),
+    resolve: (event) => event as MessageStatusEvent,
   }),
   viewerEvents: t.field({
-    type: ViewerEvent,
+    type: ViewerEventRef,
     description: 'Every message, reaction and status event of every channel the viewer may see, on one subscription.',
     args: { after: t.arg.string({ validate: messageCursorSchema }) },
     subscribe: (_root, args, context) => context.services.events.viewerEvents(context.session, { after: args.after }),
-    resolve: (event) => event as EventPayload,
+    resolve: (event) => event as ViewerEvent,
   }),
 }));

@@ -7,7 +7,7 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { IntegrationService } from '../integrations/integrations.service.js';
 import type { GraphApiClient, SendError } from './graph-api.js';
 import { INSTAGRAM_STANDARD_WINDOW_MS } from './customer-window.js';
-import type { StatusChange, StatusEvents } from '../read-state/status-events.js';
+import type { StatusEvents } from '../read-state/status-events.js';
 import { statusUpsertSql } from '../read-state/status-transitions.js';
 import { buildSendBody } from './send-body.js';
 
@@ -240,7 +240,7 @@ export class OutboxWorker {
   /** Writes the outcome, provided this worker still holds the row (its claim's attempt number). */
   private async record(row: ClaimedRow, outcome: Outcome): Promise<void> {
     const change = await withTransaction(this.deps.db.pool, async (client) => {
-      let change: StatusChange | undefined;
+      let change: ReturnType<typeof statusChange> | undefined;
       // Whether a statement changed its row: for outbound_messages, that this worker still held the row; for
       // message_user_status, that the client's status moved.
       const changed = (result: { rowCount: number | null }) => (result.rowCount ?? 0) > 0;
@@ -299,7 +299,7 @@ export class OutboxWorker {
       { outboundId: row.id, attempt: row.attempts, outcome: Object.keys(outcome)[0] },
       'outbound message attempt',
     );
-    if (change) this.options.statuses.publish(change);
+    if (change) this.options.statuses.publish(row.organization_id, change);
   }
 
   private leaseLost(row: ClaimedRow): void {
@@ -319,9 +319,8 @@ function retryDelay(baseMs: number, attempts: number): number {
 
 const describeError = (code: string, title: string) => `${code}: ${title}`;
 
-function statusChange(row: ClaimedRow, status: 'SENT' | 'FAILED'): StatusChange {
+function statusChange(row: ClaimedRow, status: 'SENT' | 'FAILED') {
   return {
-    organizationId: row.organization_id,
     channelId: row.channel_id,
     userId: row.client_user_id,
     status,

@@ -2,14 +2,14 @@ import type pg from 'pg';
 import type { Session } from '../../auth/session.js';
 import { badInput } from '../../lib/errors.js';
 import type { Database } from '../../db/database.js';
-import type { OrganizationHubs } from '../../realtime/organization-hub.js';
+import type { OrganizationStream } from '../events/organization-stream.js';
 import type { MessageService } from '../messages/messages.service.js';
 import type { MessageRecord } from '../messages/message-record.js';
 
 /** What ReactionService is built from. */
 export interface ReactionServiceDeps {
   db: Database;
-  hubs: OrganizationHubs;
+  stream: OrganizationStream;
 }
 
 export class ReactionService {
@@ -103,14 +103,14 @@ export class ReactionService {
   }
 
   private announce(message: MessageRecord, userId: string, change: ReactionChange): Promise<void> {
-    return this.deps.hubs.publish(message.organizationId, {
+    return this.deps.stream.publish(message.organizationId, {
       type: 'reaction',
       kind: change.kind,
       channelId: message.channelId,
       messageId: message.id,
       emoji: change.emoji,
       userId,
-      at: new Date().toISOString(),
+      at: new Date(),
     });
   }
 

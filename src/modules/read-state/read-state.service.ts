@@ -59,8 +59,7 @@ export class ReadStateService {
     );
     if (rows.some((row) => row.missing)) throw notFound('Message');
     const messageIds = rows.map((row) => row.messageId);
-    this.deps.statuses.publish({
-      organizationId: viewer.organizationId,
+    this.deps.statuses.publish(viewer.organizationId, {
       channelId: input.channelId,
       userId: viewer.id,
       status: 'READ',
@@ -100,8 +99,7 @@ export class ReadStateService {
     }
     const at = new Date();
     byChannel.forEach((changed, channelId) =>
-      this.deps.statuses.publish({
-        organizationId: viewer.organizationId,
+      this.deps.statuses.publish(viewer.organizationId, {
         channelId,
         userId: viewer.id,
         status: 'DELIVERED',
@@ -132,8 +130,7 @@ export class ReadStateService {
     );
     const changed = (result.rowCount ?? 0) > 0;
     if (changed)
-      this.deps.statuses.publish({
-        organizationId: input.organizationId,
+      this.deps.statuses.publish(input.organizationId, {
         channelId: input.channelId,
         userId: input.userId,
         status: input.status,

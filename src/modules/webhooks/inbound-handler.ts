@@ -1,5 +1,12 @@
 import type { Platform } from '../../generated/prisma/enums.js';
-import type { DeletionEvent, EchoEvent, MessageEvent, ReactionEvent, SeenEvent, StatusEvent } from './events.js';
+import type {
+  InboundDeletion,
+  InboundEcho,
+  InboundMessage,
+  InboundReaction,
+  InboundSeen,
+  InboundStatus,
+} from './inbound-events.js';
 
 // The seam between webhook ingestion and messaging. The processor parses a delivery, routes each event
 // (link -> client -> assigned channel; our own message for statuses) and hands it to an InboundEventHandler,
@@ -32,32 +39,32 @@ export interface RoutedCustomerEvent<E> {
   channelId: string;
 }
 
-export interface RoutedMessage extends RoutedCustomerEvent<MessageEvent> {
+export interface RoutedMessage extends RoutedCustomerEvent<InboundMessage> {
   /** Our messages.id for `event.replyToExternalId`, when that message is known. */
   replyToMessageId: string | null;
   /** The webhook request that brought it (not known to a replay or a sweep), for the delivery log. */
   requestId?: string;
 }
 
-export interface RoutedReaction extends RoutedCustomerEvent<ReactionEvent> {
+export interface RoutedReaction extends RoutedCustomerEvent<InboundReaction> {
   /** Our messages.id for `event.targetExternalId` (reactions to unknown messages never reach the handler). */
   targetMessageId: string;
 }
 
-export interface RoutedDeletion extends RoutedCustomerEvent<DeletionEvent> {
+export interface RoutedDeletion extends RoutedCustomerEvent<InboundDeletion> {
   targetMessageId: string;
 }
 
-export interface RoutedSeen extends RoutedCustomerEvent<SeenEvent> {
+export interface RoutedSeen extends RoutedCustomerEvent<InboundSeen> {
   targetMessageId: string;
 }
 
 /** A message the business account sent from outside this server (echoes of our own sends never get here). */
-export type RoutedEcho = RoutedCustomerEvent<EchoEvent>;
+export type RoutedEcho = RoutedCustomerEvent<InboundEcho>;
 
 /** A status of one of our sends, resolved through the outbox row that sent it. */
 export interface RoutedStatus {
-  event: StatusEvent;
+  event: InboundStatus;
   integration: RoutedIntegration;
   deliveryId: string;
   messageId: string;

@@ -4,7 +4,7 @@ import { withTransaction } from '../../db/transaction.js';
 import type { Database } from '../../db/database.js';
 import type { Logger } from '../../logger.js';
 import type { ClientLinkService, PlatformSender } from '../client-links/links.service.js';
-import type { InboundEvent, MessageEvent } from './events.js';
+import type { InboundEvent, InboundMessage } from './inbound-events.js';
 import type { InboundEventHandler, RoutedIntegration, RoutedMessage } from './inbound-handler.js';
 import type { CustomerRoute, DeliveryIntegration, InboundRouter } from './inbound-router.js';
 import { parseDelivery } from './parsing/parse-delivery.js';
@@ -287,7 +287,7 @@ export class WebhookProcessor {
 
   /** Routes a customer's message; the message itself is stored with the rest of its run. */
   private async prepareMessage(
-    event: MessageEvent,
+    event: InboundMessage,
     urlIntegration: DeliveryIntegration,
     deliveryId: string,
     verified: PlatformSender[],
@@ -307,7 +307,7 @@ export class WebhookProcessor {
 
   /** Any event but a customer's message (those go through prepareMessage and a run). */
   private async applyEvent(
-    event: Exclude<InboundEvent, MessageEvent>,
+    event: Exclude<InboundEvent, InboundMessage>,
     urlIntegration: DeliveryIntegration,
     deliveryId: string,
     verified: PlatformSender[],

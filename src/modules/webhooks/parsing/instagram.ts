@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { MessageType } from '../../../generated/prisma/enums.js';
-import type { Customer, InboundEvent, JsonObject, ParsedDelivery, ParseProblem } from '../events.js';
+import type { Customer, InboundEvent, JsonObject, ParsedDelivery, ParseProblem } from '../inbound-events.js';
 import { compact, itemsOf, parseItem } from './shape.js';
 
 // Instagram messaging webhooks: `entry[] x messaging[]` (or `standby[]` when another app holds the thread).

@@ -1,5 +1,5 @@
 import type { Platform } from '../../../generated/prisma/enums.js';
-import type { ParsedDelivery } from '../events.js';
+import type { ParsedDelivery } from '../inbound-events.js';
 import { parseInstagramDelivery } from './instagram.js';
 import { parseWhatsAppDelivery } from './whatsapp.js';
 

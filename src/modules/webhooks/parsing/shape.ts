@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { JsonObject, JsonValue, ParseProblem } from '../events.js';
+import type { JsonObject, JsonValue, ParseProblem } from '../inbound-events.js';
 
 // Helpers shared by the platform parsers: each item of a delivery is checked on its own, so one malformed
 // item is reported and the others still count.

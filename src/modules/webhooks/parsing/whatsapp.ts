@@ -8,7 +8,7 @@ import type {
   ParsedDelivery,
   ParseProblem,
   PlatformError,
-} from '../events.js';
+} from '../inbound-events.js';
 import { compact, itemsOf, parseItem } from './shape.js';
 
 // WhatsApp Cloud API webhooks: `entry[] x changes[] x value.messages[] / value.statuses[]`, every item of every

@@ -34,7 +34,7 @@ interface EventBase {
 }
 
 /** Something the customer wrote or sent. */
-export interface MessageEvent extends EventBase {
+export interface InboundMessage extends EventBase {
   kind: 'message';
   customer: Customer;
   externalMessageId: string;
@@ -51,7 +51,7 @@ export interface MessageEvent extends EventBase {
   replyToExternalId: string | null;
 }
 
-export interface ReactionEvent extends EventBase {
+export interface InboundReaction extends EventBase {
   kind: 'reaction';
   customer: Customer;
   /** WhatsApp gives a reaction a message id of its own; Instagram does not. */
@@ -62,7 +62,7 @@ export interface ReactionEvent extends EventBase {
 }
 
 /** What happened to a message we sent (WhatsApp statuses). */
-export interface StatusEvent extends EventBase {
+export interface InboundStatus extends EventBase {
   kind: 'status';
   externalMessageId: string;
   /** The customer's wa_id (or business-scoped id) the message went to. */
@@ -74,21 +74,21 @@ export interface StatusEvent extends EventBase {
 }
 
 /** The customer unsent a message (Instagram `is_deleted`). */
-export interface DeletionEvent extends EventBase {
+export interface InboundDeletion extends EventBase {
   kind: 'deletion';
   customer: Customer;
   targetExternalId: string;
 }
 
 /** The customer saw a message (Instagram `read.mid`). */
-export interface SeenEvent extends EventBase {
+export interface InboundSeen extends EventBase {
   kind: 'seen';
   customer: Customer;
   targetExternalId: string;
 }
 
 /** A message the business account sent, coming back (Instagram `is_echo`): ours, or sent from another app. */
-export interface EchoEvent extends EventBase {
+export interface InboundEcho extends EventBase {
   kind: 'echo';
   customer: Customer;
   externalMessageId: string;
@@ -97,7 +97,8 @@ export interface EchoEvent extends EventBase {
   metadata: JsonObject;
 }
 
-export type InboundEvent = MessageEvent | ReactionEvent | StatusEvent | DeletionEvent | SeenEvent | EchoEvent;
+export type InboundEvent =
+  InboundMessage | InboundReaction | InboundStatus | InboundDeletion | InboundSeen | InboundEcho;
 
 /** Part of a delivery that could not be understood; the rest is still processed. */
 export interface ParseProblem {
