@@ -59,16 +59,28 @@ beforeAll(async () => {
   org = await seedOrganization(server, { clients: ['Cora', 'Cleo', 'Carl', 'Cara', 'Cody', 'Coco'] });
   deps = { db: server.app.db, logger: server.app.logger };
 });
-afterAll(() => server.stop());
+const started: WebhookProcessor[] = [];
+afterAll(async () => {
+  await Promise.all(started.map((processor) => processor.stop()));
+  await server.stop();
+});
 
+/**
+ * A running processor with its own handler. Its sweep looks only for deliveries left a day ago, so it never
+ * takes another test's.
+ */
 function processorWith(handler: InboundEventHandler) {
   const links = new ClientLinkService({ db: deps.db });
-  return new WebhookProcessor(deps, {
+  const processor = new WebhookProcessor(deps, {
     router: new InboundRouter({ db: deps.db }, links),
     links,
     handler,
     sweepIntervalMs: 60_000,
+    staleAfterMs: 86_400_000,
   });
+  processor.start();
+  started.push(processor);
+  return processor;
 }
 
 /** Stores a delivery as the route would, without queueing it anywhere. */
@@ -486,18 +498,39 @@ describe('integrations, failures and concurrency', () => {
     expect((await deliveryRow(id)).attempts).toBe(2);
   });
 
-  it('stop() lets the running delivery finish and leaves queued ones RECEIVED', async () => {
+  it('stop() lets the running batch finish and leaves what was queued behind it RECEIVED', async () => {
     const integration = await createIntegration(server, org, 'WHATSAPP');
-    const ids = [
-      await storeDelivery(integration, fixtureText('wa_inbound_text.json')),
-      await storeDelivery(integration, fixtureText('wa_inbound_image.json')),
-    ];
-    const processor = processorWith(recordingHandler().handler);
-    const results = ids.map((id) => processor.enqueue(id, integration.id));
-    await processor.stop();
-    expect(await Promise.all(results)).toEqual([expect.objectContaining({ status: 'FAILED' }), null]);
-    expect((await deliveryRow(ids[1]!)).status).toBe('RECEIVED');
-    await deps.db.prisma.webhookDelivery.update({ where: { id: ids[1]! }, data: { status: 'FAILED' } });
+    const phone = randomPhone();
+    await routedClient(server, org, org.clients.Coco!, integration, { platformUserId: phone, scopedUserId: null });
+    // A handler that holds the first run of messages until the test lets it go.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const running = new Promise<void>((resolve) => (entered = resolve));
+    const { handler } = recordingHandler();
+    const holding: InboundEventHandler = {
+      ...handler,
+      messages: async (run) => {
+        entered();
+        await held;
+        return handler.messages(run);
+      },
+    };
+    const processor = processorWith(holding);
+    const first = processor.enqueue(
+      await storeDelivery(integration, whatsAppBody('wa_inbound_text.json', fromSender(phone))),
+      integration.id,
+    );
+    await running;
+    const queuedId = await storeDelivery(integration, fixtureText('wa_inbound_image.json'));
+    const queued = processor.enqueue(queuedId, integration.id);
+    const stopped = processor.stop();
+    release();
+    await stopped;
+    expect(await first).toEqual({ status: 'PROCESSED', errors: [] });
+    expect(await queued).toBeNull();
+    expect((await deliveryRow(queuedId)).status).toBe('RECEIVED');
+    await deps.db.prisma.webhookDelivery.update({ where: { id: queuedId }, data: { status: 'FAILED' } });
   });
 });
 

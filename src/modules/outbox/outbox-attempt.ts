@@ -1,0 +1,55 @@
+import type { MessageType, Platform } from '../../generated/prisma/enums.js';
+import { SecretError } from '../../lib/secrets.js';
+import type { IntegrationService } from '../integrations/integrations.service.js';
+import { INSTAGRAM_STANDARD_WINDOW_MS } from './customer-window.js';
+import type { GraphApiClient, SendError } from './graph-api.js';
+import type { ClaimedSend } from './outbox-claims.js';
+import { buildSendBody } from './send-body.js';
+
+/** What became of one attempt: sent (Meta's id), to be retried, or failed for good (with the reason). */
+export type SendOutcome = { sent: string } | { retry: SendError } | { failed: { code: string; title: string } };
+
+export interface SendAttemptDeps {
+  graph: GraphApiClient;
+  integrations: Pick<IntegrationService, 'accessTokenOf'>;
+  maxAttempts: number;
+}
+
+/** Sends one claimed row through the Graph API, or says why it cannot go (any more). */
+export async function attemptSend(row: ClaimedSend, deps: SendAttemptDeps): Promise<SendOutcome> {
+  // Claims whose outcome was never recorded (a crash, an unexpected error) count too: no endless loop.
+  if (row.attempts > deps.maxAttempts)
+    return { failed: { code: 'attempts-exhausted', title: `Gave up after ${deps.maxAttempts} attempts` } };
+  if (row.deleted_at) return { failed: { code: 'deleted', title: 'The message was deleted before it was delivered' } };
+  if (!row.is_active) return { failed: { code: 'integration-inactive', title: 'The integration is deactivated' } };
+  if (row.verification_status !== 'verified')
+    return { failed: { code: 'link-unverified', title: "The client's platform link is not verified" } };
+  const platform = row.platform.toUpperCase() as Platform;
+  const sinceCustomerWrote = row.last_inbound_at ? Date.now() - row.last_inbound_at.getTime() : Infinity;
+  const body = buildSendBody(
+    platform,
+    { platformUserId: row.platform_user_id, scopedUserId: row.platform_scoped_user_id },
+    {
+      messageType: row.message_type.toUpperCase() as MessageType,
+      content: row.content,
+      metadata: row.metadata,
+      replyToExternalId: row.reply_to_external_id,
+    },
+    { humanAgentTag: platform === 'INSTAGRAM' && sinceCustomerWrote > INSTAGRAM_STANDARD_WINDOW_MS },
+  );
+  if (!body.ok) return { failed: { code: 'unsendable', title: body.reason } };
+  let accessToken: string;
+  try {
+    accessToken = deps.integrations.accessTokenOf({ accessToken: row.access_token });
+  } catch (error) {
+    if (!(error instanceof SecretError)) throw error;
+    return {
+      failed: { code: 'credentials', title: `The integration's access token cannot be opened: ${error.message}` },
+    };
+  }
+  const result = await deps.graph.send({ platform, accountId: row.platform_account_id, accessToken, body: body.body });
+  if (result.ok) return { sent: result.externalMessageId };
+  const { error } = result;
+  if (error.transient && row.attempts < deps.maxAttempts) return { retry: error };
+  return { failed: { code: error.code, title: error.title } };
+}

@@ -1,0 +1,65 @@
+import type pg from 'pg';
+
+/** An outbound_messages row claimed for one attempt, with what sending it needs. */
+export interface ClaimedSend {
+  id: string;
+  /** This claim's attempt number: recording the outcome requires that the row still has it. */
+  attempts: number;
+  organization_id: string;
+  message_id: string;
+  platform_integration_id: string;
+  channel_id: string;
+  content: string | null;
+  message_type: string;
+  metadata: unknown;
+  deleted_at: Date | null;
+  reply_to_external_id: string | null;
+  client_user_id: string;
+  platform_user_id: string | null;
+  platform_scoped_user_id: string | null;
+  verification_status: string;
+  last_inbound_at: Date | null;
+  platform: string;
+  platform_account_id: string | null;
+  access_token: string;
+  is_active: boolean;
+}
+
+/**
+ * Claims up to `limit` due rows for `leaseMs`: FOR UPDATE SKIP LOCKED, so instances never claim the same row at
+ * once, and a lease (locked_until), so a row whose worker died is claimed again when it expires. Each claim
+ * counts as an attempt.
+ */
+export async function claimDueSends(pool: pg.Pool, limit: number, leaseMs: number): Promise<ClaimedSend[]> {
+  const { rows } = await pool.query<ClaimedSend>(
+    `WITH due AS (
+         SELECT id FROM outbound_messages
+         WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+         ORDER BY next_attempt_at, id
+         LIMIT $1
+         FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+         UPDATE outbound_messages o
+         SET locked_until = now() + $2::int * interval '1 millisecond', attempts = o.attempts + 1, updated_at = now()
+         FROM due WHERE o.id = due.id
+         RETURNING o.*
+       )
+       SELECT o.id, o.attempts, o.organization_id, o.message_id, o.platform_integration_id,
+              m.channel_id, m.content, m.message_type::text AS message_type, m.metadata, m.deleted_at,
+              COALESCE(
+                CASE WHEN parent.platform_integration_id = o.platform_integration_id THEN parent.external_message_id END,
+                (SELECT po.external_message_id FROM outbound_messages po
+                 WHERE po.message_id = m.thread_id AND po.client_platform_link_id = o.client_platform_link_id)
+              ) AS reply_to_external_id,
+              l.client_user_id, l.platform_user_id, l.platform_scoped_user_id,
+              l.verification_status::text AS verification_status, l.last_inbound_at,
+              i.platform::text AS platform, i.platform_account_id, i.access_token, i.is_active
+       FROM claimed o
+       JOIN messages m ON m.id = o.message_id
+       JOIN client_platform_links l ON l.id = o.client_platform_link_id
+       JOIN platform_integrations i ON i.id = o.platform_integration_id
+       LEFT JOIN messages parent ON parent.id = m.thread_id`,
+    [limit, leaseMs],
+  );
+  return rows;
+}

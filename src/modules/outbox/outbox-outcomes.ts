@@ -1,0 +1,81 @@
+import type pg from 'pg';
+import { withTransaction } from '../../db/transaction.js';
+import { statusUpsertSql } from '../read-state/status-transitions.js';
+import type { SendOutcome } from './outbox-attempt.js';
+import type { ClaimedSend } from './outbox-claims.js';
+
+const MAX_RETRY_DELAY_MS = 3600_000;
+
+/**
+ * What recording an outcome did: `held` is false when another worker had taken the row over after this one's
+ * lease expired (its outcome stands); `statusChanged`, whether the client's message_user_status moved.
+ */
+export interface RecordedOutcome {
+  held: boolean;
+  statusChanged: boolean;
+}
+
+/**
+ * Writes an attempt's outcome, provided this worker still holds the row (its claim's attempt number): a retry
+ * is scheduled with exponential backoff; a send stores Meta's id on the row and the message and sets the
+ * client's status SENT; a final failure sets it FAILED with the reason. Statuses go through the state machine.
+ */
+export function recordOutcome(
+  pool: pg.Pool,
+  row: ClaimedSend,
+  outcome: SendOutcome,
+  retryBaseMs: number,
+): Promise<RecordedOutcome> {
+  return withTransaction(pool, async (client) => {
+    const changed = (result: { rowCount: number | null }) => (result.rowCount ?? 0) > 0;
+    if ('retry' in outcome) {
+      const held = await client.query(
+        `UPDATE outbound_messages
+         SET next_attempt_at = now() + $3::int * interval '1 millisecond', locked_until = NULL, last_error = $4, updated_at = now()
+         WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
+        [row.id, row.attempts, retryDelay(retryBaseMs, row.attempts), describeError(outcome.retry)],
+      );
+      return { held: changed(held), statusChanged: false };
+    }
+    if ('sent' in outcome) {
+      const held = await client.query(
+        `UPDATE outbound_messages
+         SET status = 'sent', external_message_id = $3, locked_until = NULL, last_error = NULL, updated_at = now()
+         WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
+        [row.id, row.attempts, outcome.sent],
+      );
+      if (!changed(held)) return { held: false, statusChanged: false };
+      // The message carries the id of its first send, so status webhooks and replies find it.
+      await client.query(
+        `UPDATE messages SET platform_integration_id = $2, external_message_id = $3
+         WHERE id = $1 AND external_message_id IS NULL`,
+        [row.message_id, row.platform_integration_id, outcome.sent],
+      );
+      // A delivered/read status that came first (the client may also read in the app) is kept.
+      const status = await client.query(
+        statusUpsertSql("VALUES ($1::uuid, $2::uuid, 'sent'::message_status, now(), NULL, NULL)"),
+        [row.message_id, row.client_user_id],
+      );
+      return { held: true, statusChanged: changed(status) };
+    }
+    const held = await client.query(
+      `UPDATE outbound_messages SET status = 'failed', locked_until = NULL, last_error = $3, updated_at = now()
+       WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
+      [row.id, row.attempts, describeError(outcome.failed)],
+    );
+    if (!changed(held)) return { held: false, statusChanged: false };
+    const status = await client.query(
+      statusUpsertSql("VALUES ($1::uuid, $2::uuid, 'failed'::message_status, now(), $3, $4)"),
+      [row.message_id, row.client_user_id, outcome.failed.code, outcome.failed.title],
+    );
+    return { held: true, statusChanged: changed(status) };
+  });
+}
+
+function retryDelay(baseMs: number, attempts: number): number {
+  const exponential = Math.min(baseMs * 2 ** Math.max(0, attempts - 1), MAX_RETRY_DELAY_MS);
+  // ±20 % jitter, so rows that failed together do not all retry in the same instant.
+  return Math.round(exponential * (0.8 + Math.random() * 0.4));
+}
+
+const describeError = (error: { code: string; title: string }) => `${error.code}: ${error.title}`;
