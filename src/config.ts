@@ -108,7 +108,8 @@ export interface AppConfig {
   redisUrl: string | undefined;
   redisPrefix: string;
   jwt: {
-    secret: string;
+    /** HS256 tokens are accepted only when set: JWT_SECRET, or the development default when no token setting is. */
+    secret: string | undefined;
     jwksUrl: string | undefined;
     issuer: string | undefined;
     audience: string | undefined;
@@ -172,8 +173,33 @@ export class ConfigError extends Error {
 }
 
 // Development must start with no configuration at all, so the two secrets get stable stand-ins derived from a
-// fixed label (tokens survive restarts); production refuses to start without the real ones.
+// fixed label (tokens survive restarts). They are public (anyone can compute them from this file): production
+// never uses them, and refuses to start when a setting holds one.
 const developmentSecret = (label: string) => createHash('sha256').update(`chat-server development ${label}`).digest();
+const DEVELOPMENT_JWT_SECRET = developmentSecret('jwt').toString('hex');
+const DEVELOPMENT_ENCRYPTION_KEY = developmentSecret('encryption');
+
+type ParsedEnv = z.output<typeof EnvSchema>;
+
+/** Settings that would leave a production server open, one line each, naming the setting. */
+function productionProblems(env: ParsedEnv): string[] {
+  const problems: string[] = [];
+  if (!env.JWT_SECRET && !env.JWT_JWKS_URL) problems.push('JWT_SECRET: required in production (or set JWT_JWKS_URL)');
+  if (env.JWT_SECRET === DEVELOPMENT_JWT_SECRET)
+    problems.push('JWT_SECRET: is the development default, which anyone can compute; set a secret of your own');
+  if (!env.ENCRYPTION_KEY) problems.push('ENCRYPTION_KEY: required in production');
+  else if (Buffer.from(env.ENCRYPTION_KEY, 'hex').equals(DEVELOPMENT_ENCRYPTION_KEY))
+    problems.push('ENCRYPTION_KEY: is the development default, which anyone can compute; set a key of your own');
+  // Whoever can answer for the key set can sign any token: it must come over TLS (or from this machine).
+  if (env.JWT_JWKS_URL && !isHttpsOrLoopback(env.JWT_JWKS_URL))
+    problems.push('JWT_JWKS_URL: must be an https:// URL in production (http:// only on a loopback address)');
+  return problems;
+}
+
+function isHttpsOrLoopback(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
+}
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {
   // Empty strings mean "not set": `.env` files and compose files often carry `NAME=`.
@@ -183,25 +209,23 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     ? []
     : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
 
-  if (parsed.success && parsed.data.NODE_ENV === 'production') {
-    if (!parsed.data.JWT_SECRET && !parsed.data.JWT_JWKS_URL)
-      problems.push('JWT_SECRET: required in production (or set JWT_JWKS_URL)');
-    if (!parsed.data.ENCRYPTION_KEY) problems.push('ENCRYPTION_KEY: required in production');
-  }
+  if (parsed.success && parsed.data.NODE_ENV === 'production') problems.push(...productionProblems(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
   const env = parsed.data;
+  // Only outside production (checked above): a setting left out gets its development default, said in the log.
   const developmentDefaults: string[] = [];
+  // Tokens are checked only with what was configured: an identity provider alone means no HS256 at all.
   let jwtSecret = env.JWT_SECRET;
-  if (!jwtSecret) {
-    jwtSecret = developmentSecret('jwt').toString('hex');
-    if (!env.JWT_JWKS_URL) developmentDefaults.push('JWT_SECRET');
+  if (!jwtSecret && !env.JWT_JWKS_URL) {
+    jwtSecret = DEVELOPMENT_JWT_SECRET;
+    developmentDefaults.push('JWT_SECRET');
   }
   let encryptionKey: Buffer;
   if (env.ENCRYPTION_KEY) {
     encryptionKey = Buffer.from(env.ENCRYPTION_KEY, 'hex');
   } else {
-    encryptionKey = developmentSecret('encryption');
+    encryptionKey = Buffer.from(DEVELOPMENT_ENCRYPTION_KEY);
     developmentDefaults.push('ENCRYPTION_KEY');
   }
 
