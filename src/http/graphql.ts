@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createGraphQLError, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AppConfig } from '../config.js';
@@ -100,10 +100,14 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
 }
 
 /**
- * yoga's GET and form-encoded parsers JSON.parse the `variables` and `extensions` parameters unguarded, so a
- * malformed one (`?variables={`) would be an unexpected error; it is the client's bad request.
+ * A request that cannot be read is a 400, whatever the client accepts. yoga answers a body that is not JSON with
+ * 200 to `application/json` clients (as it would a GraphQL validation error), and its GET and form-encoded
+ * parsers JSON.parse the `variables` and `extensions` parameters unguarded, so a malformed one (`?variables={`)
+ * would be an unexpected error.
  */
 function useMalformedParamsAsBadRequest(): Plugin {
+  const badRequest = (message: string) =>
+    createGraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
   return {
     onRequestParse({ requestParser, setRequestParser }) {
       if (!requestParser) return;
@@ -111,10 +115,10 @@ function useMalformedParamsAsBadRequest(): Plugin {
         try {
           return await requestParser(request);
         } catch (error) {
-          if (!(error instanceof SyntaxError)) throw error;
-          throw createGraphQLError('The "variables" and "extensions" parameters must be JSON', {
-            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
-          });
+          if (error instanceof SyntaxError)
+            throw badRequest('The "variables" and "extensions" parameters must be JSON');
+          if (error instanceof GraphQLError && error.extensions.code === 'BAD_REQUEST') throw badRequest(error.message);
+          throw error;
         }
       });
     },
