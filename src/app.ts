@@ -132,6 +132,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     clientAddressOf,
     limits: config.webSocket,
     maxMessageBytes: config.graphql.maxBodyBytes,
+    suggestions: config.graphql.suggestions,
   });
 
   let stopped: Promise<void> | undefined;

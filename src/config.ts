@@ -78,9 +78,10 @@ const EnvSchema = z.object({
   EMBEDDED_POSTGRES_DIR: z.string().min(1).optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number({ error: 'must be a number' }).int().min(0).default(10_000),
   MIGRATE_ON_START: flag.default(true),
-  // Both default to on outside production (see loadConfig).
+  // On outside production by default; suggestions follow introspection (see loadConfig).
   GRAPHIQL_ENABLED: flag.optional(),
   INTROSPECTION_ENABLED: flag.optional(),
+  SUGGESTIONS_ENABLED: flag.optional(),
   GRAPHQL_MAX_BODY_BYTES: limit(100 * 1024),
   GRAPHQL_MAX_DEPTH: limit(12),
   GRAPHQL_MAX_ALIASES: limit(15),
@@ -156,6 +157,8 @@ export interface AppConfig {
 export interface GraphQLLimits {
   graphiql: boolean;
   introspection: boolean;
+  /** GraphQL's "Did you mean ...?" hints in error messages. */
+  suggestions: boolean;
   /** Request bodies on /graphql, and messages on its WebSocket. */
   maxBodyBytes: number;
   maxDepth: number;
@@ -229,6 +232,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     developmentDefaults.push('ENCRYPTION_KEY');
   }
 
+  const introspection = env.INTROSPECTION_ENABLED ?? env.NODE_ENV !== 'production';
   return {
     env: env.NODE_ENV,
     port: env.PORT,
@@ -263,7 +267,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     migrateOnStart: env.MIGRATE_ON_START,
     graphql: {
       graphiql: env.GRAPHIQL_ENABLED ?? env.NODE_ENV !== 'production',
-      introspection: env.INTROSPECTION_ENABLED ?? env.NODE_ENV !== 'production',
+      introspection,
+      // Hints reveal what introspection would: by default they go with it.
+      suggestions: env.SUGGESTIONS_ENABLED ?? introspection,
       maxBodyBytes: env.GRAPHQL_MAX_BODY_BYTES,
       maxDepth: env.GRAPHQL_MAX_DEPTH,
       maxAliases: env.GRAPHQL_MAX_ALIASES,

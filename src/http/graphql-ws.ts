@@ -25,6 +25,8 @@ export interface WebSocketDeps {
   limits: AppConfig['webSocket'];
   /** Largest message accepted from a client; 0: no limit. */
   maxMessageBytes: number;
+  /** GraphQL's "Did you mean ...?" hints in error messages (SUGGESTIONS_ENABLED). */
+  suggestions: boolean;
 }
 
 type ConnectionContext = Context<Record<string, unknown>, SocketExtra>;
@@ -38,7 +40,7 @@ type ConnectionContext = Context<Record<string, unknown>, SocketExtra>;
  */
 export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
   const { yoga, logger, limits } = deps;
-  const mask = createErrorHandling(logger).maskError;
+  const mask = createErrorHandling(logger, { suggestions: deps.suggestions }).maskError;
   const connections = new Connections();
   const refusals = deps.metrics.counter({
     name: 'chat_websocket_limit_refusals_total',

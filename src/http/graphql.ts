@@ -53,7 +53,7 @@ query Viewer {
 
 export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
   const { config, logger } = deps;
-  const errors = createErrorHandling(logger);
+  const errors = createErrorHandling(logger, { suggestions: config.graphql.suggestions });
   return createYoga<InitialContext, GraphQLContext>({
     schema: deps.schema,
     graphqlEndpoint: GRAPHQL_PATH,

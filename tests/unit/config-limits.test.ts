@@ -8,11 +8,12 @@ const PRODUCTION = {
 };
 
 describe('limit settings', () => {
-  it('have safe defaults, with GraphiQL and introspection on outside production only', () => {
+  it('have safe defaults, with GraphiQL, introspection and suggestions on outside production only', () => {
     const development = loadConfig({});
     expect(development.graphql).toEqual({
       graphiql: true,
       introspection: true,
+      suggestions: true,
       maxBodyBytes: 102_400,
       maxDepth: 12,
       maxAliases: 15,
@@ -25,7 +26,10 @@ describe('limit settings', () => {
     expect(development.trustedProxyHops).toBe(0);
     expect(development.metricsToken).toBeUndefined();
     expect(loadConfig({ NODE_ENV: 'test' }).graphql).toMatchObject({ graphiql: true, introspection: true });
-    expect(loadConfig(PRODUCTION).graphql).toMatchObject({ graphiql: false, introspection: false });
+    expect(loadConfig(PRODUCTION).graphql).toMatchObject({ graphiql: false, introspection: false, suggestions: false });
+    // Suggestions go with introspection unless set.
+    expect(loadConfig({ INTROSPECTION_ENABLED: 'false' }).graphql.suggestions).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, SUGGESTIONS_ENABLED: 'true' }).graphql.suggestions).toBe(true);
   });
 
   it('can be switched and tuned, 0 turning a count limit off', () => {
