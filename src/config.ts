@@ -36,6 +36,28 @@ const limit = (fallback: number) =>
     .min(0, { error: 'must be 0 (off) or more' })
     .default(fallback);
 
+/** Browser origins as they send them: scheme, host and port (`https://chat.example.com`), comma-separated. */
+const origins = z.string().transform((value, context) => {
+  const listed = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  const parsed: string[] = [];
+  for (const entry of listed) {
+    const url = URL.canParse(entry) ? new URL(entry) : undefined;
+    const originOnly = url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+    if (!originOnly || !['http:', 'https:'].includes(url.protocol) || entry.includes('*')) {
+      context.addIssue({
+        code: 'custom',
+        message: `"${entry}" is not an origin: list each as scheme://host[:port], without path, * or null`,
+      });
+      return z.NEVER;
+    }
+    parsed.push(url.origin);
+  }
+  return parsed;
+});
+
 const EnvSchema = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'], { error: 'must be development, production or test' })
@@ -95,6 +117,7 @@ const EnvSchema = z.object({
   WS_MAX_OPERATIONS_PER_CONNECTION: limit(100),
   TRUSTED_PROXY_HOPS: between(0, 10).default(0),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  CORS_ORIGINS: origins.optional(),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -149,6 +172,8 @@ export interface AppConfig {
   trustedProxyHops: number;
   /** When set, `/metrics` asks for `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
+  /** Browser origins allowed to call /graphql (CORS); none when empty. */
+  corsOrigins: string[];
   /** Settings the operator left out and that development filled in, to be said in the log. */
   developmentDefaults: string[];
 }
@@ -288,6 +313,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     trustedProxyHops: env.TRUSTED_PROXY_HOPS,
     metricsToken: env.METRICS_TOKEN,
+    corsOrigins: env.CORS_ORIGINS ?? [],
     developmentDefaults,
   };
 }

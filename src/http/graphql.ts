@@ -14,6 +14,7 @@ import type { GraphQLMetrics } from '../metrics/graphql-metrics.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { Loaders } from '../schema/loaders.js';
 import type { Services } from '../services.js';
+import { useAllowedOrigins } from './cors.js';
 import { createErrorHandling } from './errors.js';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -58,6 +59,8 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
     schema: deps.schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
+    // Our own, below: only the origins of CORS_ORIGINS.
+    cors: false,
     // No file uploads: one body parser fewer for hostile input to reach.
     multipart: false,
     // Enforced before yoga, at the level of Node's request (see graphql-body-limit.ts).
@@ -81,6 +84,7 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       useMutationRateLimit(deps.rateLimits, config.rateLimits),
       useMalformedParamsAsBadRequest(),
       useErrorBodies(),
+      useAllowedOrigins(config.corsOrigins),
     ],
     context: async ({ request, req, connectionParams, operationId, clientAddress }) => {
       const authorization = connectionParams
