@@ -114,6 +114,7 @@ const EnvSchema = z.object({
   RATE_LIMIT_MUTATIONS_PER_USER: limit(300),
   RATE_LIMIT_MUTATIONS_PER_IP: limit(3_000),
   WS_MAX_CONNECTIONS_PER_USER: limit(10),
+  WS_MAX_CONNECTIONS_PER_IP: limit(200),
   WS_MAX_OPERATIONS_PER_CONNECTION: limit(100),
   TRUSTED_PROXY_HOPS: between(0, 10).default(0),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
@@ -165,6 +166,8 @@ export interface AppConfig {
   webSocket: {
     /** Open graphql-ws connections per authenticated user on one instance; 0: no limit. */
     maxConnectionsPerUser: number;
+    /** Open WebSockets per client address on one instance, initialised or not; 0: no limit. */
+    maxConnectionsPerIp: number;
     /** Operations running at once on one connection (subscriptions, and queries until they answer); 0: no limit. */
     maxOperationsPerConnection: number;
   };
@@ -309,6 +312,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     webSocket: {
       maxConnectionsPerUser: env.WS_MAX_CONNECTIONS_PER_USER,
+      maxConnectionsPerIp: env.WS_MAX_CONNECTIONS_PER_IP,
       maxOperationsPerConnection: env.WS_MAX_OPERATIONS_PER_CONNECTION,
     },
     trustedProxyHops: env.TRUSTED_PROXY_HOPS,

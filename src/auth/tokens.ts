@@ -94,7 +94,8 @@ export async function signUserToken(
   userId: string,
   expiresIn: string | number = '12h',
 ): Promise<string> {
-  if (!options.secret) throw new Error('JWT_SECRET is not set: this server accepts only its identity provider\'s tokens');
+  if (!options.secret)
+    throw new Error("JWT_SECRET is not set: this server accepts only its identity provider's tokens");
   let jwt = new SignJWT({})
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(userId)

@@ -22,7 +22,11 @@ describe('limit settings', () => {
       maxCost: 20_000,
     });
     expect(development.rateLimits).toEqual({ windowMs: 60_000, mutationsPerUser: 300, mutationsPerIp: 3_000 });
-    expect(development.webSocket).toEqual({ maxConnectionsPerUser: 10, maxOperationsPerConnection: 100 });
+    expect(development.webSocket).toEqual({
+      maxConnectionsPerUser: 10,
+      maxConnectionsPerIp: 200,
+      maxOperationsPerConnection: 100,
+    });
     expect(development.trustedProxyHops).toBe(0);
     expect(development.metricsToken).toBeUndefined();
     expect(loadConfig({ NODE_ENV: 'test' }).graphql).toMatchObject({ graphiql: true, introspection: true });
