@@ -80,6 +80,8 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     deliveries: services.webhookDeliveries,
     logger,
     metrics,
+    rateLimits,
+    limits: config.webhooks,
   });
   const graphqlMetrics = new GraphQLMetrics(metrics, logger);
   const yoga = createGraphQLServer({

@@ -90,6 +90,8 @@ const EnvSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: z.coerce.number({ error: 'must be a number' }).int().min(1).max(50).default(6),
   OUTBOX_RETRY_BASE_MS: z.coerce.number({ error: 'must be a number' }).int().min(1).max(3_600_000).default(10_000),
   OUTBOX_POLL_INTERVAL_MS: z.coerce.number({ error: 'must be a number' }).int().min(10).max(3_600_000).default(5_000),
+  WEBHOOK_MAX_REFUSALS_PER_IP: limit(100),
+  WEBHOOK_BODY_TIMEOUT_MS: between(100, 600_000).default(10_000),
   WEBHOOK_SWEEP_INTERVAL_MS: z.coerce
     .number({ error: 'must be a number' })
     .int()
@@ -105,6 +107,7 @@ const EnvSchema = z.object({
   INTROSPECTION_ENABLED: flag.optional(),
   SUGGESTIONS_ENABLED: flag.optional(),
   GRAPHQL_MAX_BODY_BYTES: limit(100 * 1024),
+  GRAPHQL_BODY_TIMEOUT_MS: between(100, 600_000).default(10_000),
   GRAPHQL_MAX_DEPTH: limit(12),
   GRAPHQL_MAX_ALIASES: limit(15),
   GRAPHQL_MAX_TOKENS: limit(1_000),
@@ -151,6 +154,12 @@ export interface AppConfig {
   };
   /** Whether this instance sends the outbox (several may; dedicated sender instances are possible too). */
   outbox: { workerEnabled: boolean; maxAttempts: number; retryBaseMs: number; pollIntervalMs: number };
+  webhooks: {
+    /** Refused webhook requests (401, 403, 404, 408, 413) per client address per minute; then 429. 0: no limit. */
+    maxRefusalsPerIp: number;
+    /** How long a webhook body may take to arrive (then 408). */
+    bodyTimeoutMs: number;
+  };
   webhookSweepIntervalMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
   embeddedPostgresDir: string | undefined;
@@ -189,6 +198,8 @@ export interface GraphQLLimits {
   suggestions: boolean;
   /** Request bodies on /graphql, and messages on its WebSocket. */
   maxBodyBytes: number;
+  /** How long a /graphql request body may take to arrive (then 408). */
+  bodyTimeoutMs: number;
   maxDepth: number;
   maxAliases: number;
   maxTokens: number;
@@ -288,6 +299,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       retryBaseMs: env.OUTBOX_RETRY_BASE_MS,
       pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS,
     },
+    webhooks: { maxRefusalsPerIp: env.WEBHOOK_MAX_REFUSALS_PER_IP, bodyTimeoutMs: env.WEBHOOK_BODY_TIMEOUT_MS },
     webhookSweepIntervalMs: env.WEBHOOK_SWEEP_INTERVAL_MS,
     logLevel: env.LOG_LEVEL,
     embeddedPostgresDir: env.EMBEDDED_POSTGRES_DIR,
@@ -299,6 +311,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       // Hints reveal what introspection would: by default they go with it.
       suggestions: env.SUGGESTIONS_ENABLED ?? introspection,
       maxBodyBytes: env.GRAPHQL_MAX_BODY_BYTES,
+      bodyTimeoutMs: env.GRAPHQL_BODY_TIMEOUT_MS,
       maxDepth: env.GRAPHQL_MAX_DEPTH,
       maxAliases: env.GRAPHQL_MAX_ALIASES,
       maxTokens: env.GRAPHQL_MAX_TOKENS,

@@ -15,6 +15,7 @@ describe('limit settings', () => {
       introspection: true,
       suggestions: true,
       maxBodyBytes: 102_400,
+      bodyTimeoutMs: 10_000,
       maxDepth: 12,
       maxAliases: 15,
       maxTokens: 1_000,
