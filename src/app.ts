@@ -96,9 +96,20 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
   });
   const observe = createRequestObserver({ metrics, logger, clientAddressOf });
 
-  const serveGraphQL = withBodyLimit(yoga, config.graphql.maxBodyBytes);
+  const serveGraphQL = withBodyLimit(yoga, {
+    maxBytes: config.graphql.maxBodyBytes,
+    timeoutMs: config.graphql.bodyTimeoutMs,
+  });
+  // /graphql and the webhooks answer a late body with 408 themselves; Node's own deadlines (whose 408 has no body)
+  // come a little later and close whatever else a client keeps half-sent: headers, or a body no route reads.
+  const bodyTimeoutMs = Math.max(config.graphql.bodyTimeoutMs, config.webhooks.bodyTimeoutMs);
+  const serverTimeouts = {
+    headersTimeout: bodyTimeoutMs,
+    requestTimeout: bodyTimeoutMs + 5_000,
+    connectionsCheckingInterval: 1_000,
+  };
   let inFlight = 0;
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const server = createServer(serverTimeouts, (request: IncomingMessage, response: ServerResponse) => {
     const requestId = requestIdOf(request);
     response.setHeader('x-request-id', requestId);
     inFlight += 1;
@@ -114,6 +125,11 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
         ? serveGraphQL(request, response)
         : sendJson(response, 404, { error: 'Not found' });
     Promise.resolve(handled).catch((error: unknown) => {
+      // The client left, or was cut off (408), before its request was complete: nothing failed on this side.
+      if (!request.complete && (request.destroyed || response.destroyed)) {
+        logger.debug({ err: error, requestId }, 'request aborted before its body arrived');
+        return;
+      }
       if (isServiceUnavailable(error)) {
         logger.warn({ err: error, requestId }, 'request failed: a backing service is unavailable');
         sendJson(response, 503, { error: 'Service temporarily unavailable; retry shortly' }, { 'retry-after': '5' });

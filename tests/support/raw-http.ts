@@ -81,7 +81,7 @@ export function trickleRequest(
     const head = [
       `${options.method ?? 'POST'} ${target.pathname}${target.search} HTTP/1.1`,
       `host: ${target.host}`,
-      `content-length: ${Buffer.byteLength(options.body)}`,
+      ...('transfer-encoding' in (options.headers ?? {}) ? [] : [`content-length: ${Buffer.byteLength(options.body)}`]),
       ...Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
       '',
       '',
