@@ -5,6 +5,7 @@ import { TokenVerifier } from './auth/tokens.js';
 import type { AppConfig } from './config.js';
 import { createDatabase, type Database } from './db/database.js';
 import { clientAddress } from './http/client-address.js';
+import { EventStreams } from './http/event-streams.js';
 import { createGraphQLServer, GRAPHQL_PATH } from './http/graphql.js';
 import { withBodyLimit } from './http/graphql-body-limit.js';
 import { attachWebSocketServer } from './http/graphql-ws.js';
@@ -84,6 +85,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     limits: config.webhooks,
   });
   const graphqlMetrics = new GraphQLMetrics(metrics, logger);
+  const eventStreams = new EventStreams();
   const yoga = createGraphQLServer({
     config,
     schema,
@@ -93,6 +95,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     logger,
     rateLimits,
     graphqlMetrics,
+    eventStreams,
   });
   const observe = createRequestObserver({ metrics, logger, clientAddressOf });
 
@@ -160,6 +163,8 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
       logger.info({ inFlight, sockets: webSockets.clientCount() }, 'stopping');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await webSockets.close();
+      // Subscriptions over SSE never finish on their own: ended like the sockets, not waited for.
+      eventStreams.endAll();
       const deadline = Date.now() + config.shutdownTimeoutMs;
       while (inFlight > 0 && Date.now() < deadline) {
         server.closeIdleConnections();

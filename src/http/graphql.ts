@@ -16,6 +16,7 @@ import { Loaders } from '../schema/loaders.js';
 import type { Services } from '../services.js';
 import { useAllowedOrigins } from './cors.js';
 import { createErrorHandling } from './errors.js';
+import type { EventStreams } from './event-streams.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -28,6 +29,7 @@ export interface GraphQLServerDeps {
   logger: Logger;
   rateLimits: RateLimits;
   graphqlMetrics: GraphQLMetrics;
+  eventStreams: EventStreams;
 }
 
 /**
@@ -85,6 +87,7 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       useMalformedParamsAsBadRequest(),
       useErrorBodies(),
       useAllowedOrigins(config.corsOrigins),
+      deps.eventStreams.plugin,
     ],
     context: async ({ request, req, connectionParams, operationId, clientAddress }) => {
       const authorization = connectionParams
