@@ -43,17 +43,14 @@ describe('a body that trickles in', () => {
     ['announcing its length', {}],
     ['in chunks', { 'transfer-encoding': 'chunked' }],
   ])('is answered 408 once GRAPHQL_BODY_TIMEOUT_MS has passed (%s)', async (_case, headers) => {
-    // Long enough that, a byte every 200 ms, it would still be arriving when the test gives up.
+    // Long enough that, a byte at a time, it would still be arriving when the test gives up.
     const query = JSON.stringify({ query: `{ __typename }${' '.repeat(60)}` });
     const body = 'transfer-encoding' in headers ? `${query.length.toString(16)}\r\n${query}\r\n0\r\n\r\n` : query;
     const requestId = `trickling-${Math.random().toString(36).slice(2)}`;
     const answer = await trickleRequest(server.graphqlUrl, {
       headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...headers },
       body,
-      intervalMs: 200,
-      timeoutMs: 6_000,
     });
-    if (answer === 'no answer') throw new Error('the server waited for the body past the timeout');
     expect(answer.status).toBe(408);
     expect(answer.afterMs).toBeLessThan(3_000);
     expect(answer.text).toMatch(/connection: close/i);

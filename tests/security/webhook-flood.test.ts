@@ -120,10 +120,7 @@ describe('a webhook body that trickles in', () => {
     const answer = await trickleRequest(url, {
       headers: { 'content-type': 'application/json', 'x-hub-signature-256': signatureOf(integration.appSecret, body) },
       body,
-      intervalMs: 200,
-      timeoutMs: 6_000,
     });
-    if (answer === 'no answer') throw new Error('the server waited for the body past the timeout');
     expect(answer.status).toBe(408);
     expect(answer.afterMs).toBeLessThan(3_000);
   });

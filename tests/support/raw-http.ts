@@ -66,20 +66,29 @@ export function rawRequest(
 }
 
 /**
- * Sends a request's head at once and then its body one byte every `intervalMs`, as a slow-loris client does, until
- * the server answers or the socket closes. Resolves with the raw answer (status line, headers and body as text)
- * and when it came, or 'no answer' after `timeoutMs`.
+ * Sends a request's head at once and then its body one byte every 200 ms, as a slow-loris client does, until the
+ * server answers or the socket closes. Resolves with the raw answer (status line, headers and body as text) and
+ * when it came; fails when none came within 6 s.
  */
-export function trickleRequest(
+export async function trickleRequest(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body: string; intervalMs: number; timeoutMs: number },
+  options: { headers?: Record<string, string>; body: string },
+): Promise<{ status: number; text: string; afterMs: number }> {
+  const answer = await trickle(url, { ...options, intervalMs: 200, timeoutMs: 6_000 });
+  if (answer === 'no answer') throw new Error('the server waited for the body past its timeout');
+  return answer;
+}
+
+function trickle(
+  url: string,
+  options: { headers?: Record<string, string>; body: string; intervalMs: number; timeoutMs: number },
 ): Promise<{ status: number; text: string; afterMs: number } | 'no answer'> {
   const target = new URL(url);
   const startedAt = Date.now();
   return new Promise((resolve) => {
     const socket = connect(Number(target.port), target.hostname);
     const head = [
-      `${options.method ?? 'POST'} ${target.pathname}${target.search} HTTP/1.1`,
+      `POST ${target.pathname}${target.search} HTTP/1.1`,
       `host: ${target.host}`,
       ...('transfer-encoding' in (options.headers ?? {}) ? [] : [`content-length: ${Buffer.byteLength(options.body)}`]),
       ...Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
