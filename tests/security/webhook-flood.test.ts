@@ -68,7 +68,7 @@ const stalledMegabyte = (localAddress: string) =>
     headers: { 'content-type': 'application/json', 'x-hub-signature-256': signatureOf('guess', 'guess') },
     holdBody: MEGABYTE,
     localAddress,
-    timeoutMs: 2_000,
+    timeoutMs: 5_000,
   });
 
 describe('refused webhook requests', () => {
@@ -91,7 +91,7 @@ describe('refused webhook requests', () => {
     expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(answer.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(JSON.parse(answer.body)).toMatchObject({ code: 'RATE_LIMITED' });
-    expect(Date.now() - startedAt).toBeLessThan(1_000);
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
 
     // The flood goes on: each of its requests is turned away at once, whatever it claims to carry.
     const flood = await Promise.all(Array.from({ length: 200 }, () => stalledMegabyte(attacker)));
@@ -120,6 +120,7 @@ describe('a webhook body that trickles in', () => {
     const answer = await trickleRequest(url, {
       headers: { 'content-type': 'application/json', 'x-hub-signature-256': signatureOf(integration.appSecret, body) },
       body,
+      localAddress: randomLoopbackAddress(),
     });
     expect(answer.status).toBe(408);
     expect(answer.afterMs).toBeLessThan(3_000);

@@ -72,7 +72,7 @@ export function rawRequest(
  */
 export async function trickleRequest(
   url: string,
-  options: { headers?: Record<string, string>; body: string },
+  options: { headers?: Record<string, string>; body: string; localAddress?: string },
 ): Promise<{ status: number; text: string; afterMs: number }> {
   const answer = await trickle(url, { ...options, intervalMs: 200, timeoutMs: 6_000 });
   if (answer === 'no answer') throw new Error('the server waited for the body past its timeout');
@@ -81,12 +81,18 @@ export async function trickleRequest(
 
 function trickle(
   url: string,
-  options: { headers?: Record<string, string>; body: string; intervalMs: number; timeoutMs: number },
+  options: {
+    headers?: Record<string, string>;
+    body: string;
+    localAddress?: string;
+    intervalMs: number;
+    timeoutMs: number;
+  },
 ): Promise<{ status: number; text: string; afterMs: number } | 'no answer'> {
   const target = new URL(url);
   const startedAt = Date.now();
   return new Promise((resolve) => {
-    const socket = connect(Number(target.port), target.hostname);
+    const socket = connect({ port: Number(target.port), host: target.hostname, localAddress: options.localAddress });
     const head = [
       `POST ${target.pathname}${target.search} HTTP/1.1`,
       `host: ${target.host}`,
