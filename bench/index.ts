@@ -58,6 +58,7 @@ async function main(): Promise<void> {
       RATE_LIMIT_MUTATIONS_PER_USER: '100000000',
       RATE_LIMIT_MUTATIONS_PER_IP: '100000000',
       WS_MAX_CONNECTIONS_PER_USER: '100000',
+      WS_MAX_CONNECTIONS_PER_IP: '100000',
     },
     port,
   );

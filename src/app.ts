@@ -5,6 +5,7 @@ import { TokenVerifier } from './auth/tokens.js';
 import type { AppConfig } from './config.js';
 import { createDatabase, type Database } from './db/database.js';
 import { clientAddress } from './http/client-address.js';
+import { EventStreams } from './http/event-streams.js';
 import { createGraphQLServer, GRAPHQL_PATH } from './http/graphql.js';
 import { withBodyLimit } from './http/graphql-body-limit.js';
 import { attachWebSocketServer } from './http/graphql-ws.js';
@@ -68,8 +69,11 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     deliveries: services.webhookDeliveries,
     logger,
     metrics,
+    rateLimits,
+    limits: config.webhooks,
   });
   const graphqlMetrics = new GraphQLMetrics(metrics, logger);
+  const eventStreams = new EventStreams();
   const yoga = createGraphQLServer({
     config,
     schema,
@@ -79,12 +83,24 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     logger,
     rateLimits,
     graphqlMetrics,
+    eventStreams,
   });
   const observe = createRequestObserver({ metrics, logger, clientAddressOf });
 
-  const serveGraphQL = withBodyLimit(yoga, config.graphql.maxBodyBytes);
+  const serveGraphQL = withBodyLimit(yoga, {
+    maxBytes: config.graphql.maxBodyBytes,
+    timeoutMs: config.graphql.bodyTimeoutMs,
+  });
+  // /graphql and the webhooks answer a late body with 408 themselves; Node's own deadlines (whose 408 has no body)
+  // come a little later and close whatever else a client keeps half-sent: headers, or a body no route reads.
+  const bodyTimeoutMs = Math.max(config.graphql.bodyTimeoutMs, config.webhooks.bodyTimeoutMs);
+  const serverTimeouts = {
+    headersTimeout: bodyTimeoutMs,
+    requestTimeout: bodyTimeoutMs + 5_000,
+    connectionsCheckingInterval: 1_000,
+  };
   let inFlight = 0;
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const server = createServer(serverTimeouts, (request: IncomingMessage, response: ServerResponse) => {
     const requestId = requestIdOf(request);
     response.setHeader('x-request-id', requestId);
     inFlight += 1;
@@ -100,6 +116,11 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
         ? serveGraphQL(request, response)
         : sendJson(response, 404, { error: 'Not found' });
     Promise.resolve(handled).catch((error: unknown) => {
+      // The client left, or was cut off (408), before its request was complete: nothing failed on this side.
+      if (!request.complete && (request.destroyed || response.destroyed)) {
+        logger.debug({ err: error, requestId }, 'request aborted before its body arrived');
+        return;
+      }
       if (isServiceUnavailable(error)) {
         logger.warn({ err: error, requestId }, 'request failed: a backing service is unavailable');
         sendJson(response, 503, { error: 'Service temporarily unavailable; retry shortly' }, { 'retry-after': '5' });
@@ -121,6 +142,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     clientAddressOf,
     limits: config.webSocket,
     maxMessageBytes: config.graphql.maxBodyBytes,
+    suggestions: config.graphql.suggestions,
   });
 
   let stopped: Promise<void> | undefined;
@@ -130,6 +152,8 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
       logger.info({ inFlight, sockets: webSockets.clientCount() }, 'stopping');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await webSockets.close();
+      // Subscriptions over SSE never finish on their own: ended like the sockets, not waited for.
+      eventStreams.endAll();
       const deadline = Date.now() + config.shutdownTimeoutMs;
       while (inFlight > 0 && Date.now() < deadline) {
         server.closeIdleConnections();

@@ -36,6 +36,28 @@ const limit = (fallback: number) =>
     .min(0, { error: 'must be 0 (off) or more' })
     .default(fallback);
 
+/** Browser origins as they send them: scheme, host and port (`https://chat.example.com`), comma-separated. */
+const origins = z.string().transform((value, context) => {
+  const listed = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  const parsed: string[] = [];
+  for (const entry of listed) {
+    const url = URL.canParse(entry) ? new URL(entry) : undefined;
+    const originOnly = url && url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+    if (!originOnly || !['http:', 'https:'].includes(url.protocol) || entry.includes('*')) {
+      context.addIssue({
+        code: 'custom',
+        message: `"${entry}" is not an origin: list each as scheme://host[:port], without path, * or null`,
+      });
+      return z.NEVER;
+    }
+    parsed.push(url.origin);
+  }
+  return parsed;
+});
+
 const EnvSchema = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'], { error: 'must be development, production or test' })
@@ -68,6 +90,8 @@ const EnvSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: z.coerce.number({ error: 'must be a number' }).int().min(1).max(50).default(6),
   OUTBOX_RETRY_BASE_MS: z.coerce.number({ error: 'must be a number' }).int().min(1).max(3_600_000).default(10_000),
   OUTBOX_POLL_INTERVAL_MS: z.coerce.number({ error: 'must be a number' }).int().min(10).max(3_600_000).default(5_000),
+  WEBHOOK_MAX_REFUSALS_PER_IP: limit(100),
+  WEBHOOK_BODY_TIMEOUT_MS: between(100, 600_000).default(10_000),
   WEBHOOK_SWEEP_INTERVAL_MS: z.coerce
     .number({ error: 'must be a number' })
     .int()
@@ -78,10 +102,12 @@ const EnvSchema = z.object({
   EMBEDDED_POSTGRES_DIR: z.string().min(1).optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number({ error: 'must be a number' }).int().min(0).default(10_000),
   MIGRATE_ON_START: flag.default(true),
-  // Both default to on outside production (see loadConfig).
+  // On outside production by default; suggestions follow introspection (see loadConfig).
   GRAPHIQL_ENABLED: flag.optional(),
   INTROSPECTION_ENABLED: flag.optional(),
+  SUGGESTIONS_ENABLED: flag.optional(),
   GRAPHQL_MAX_BODY_BYTES: limit(100 * 1024),
+  GRAPHQL_BODY_TIMEOUT_MS: between(100, 600_000).default(10_000),
   GRAPHQL_MAX_DEPTH: limit(12),
   GRAPHQL_MAX_ALIASES: limit(15),
   GRAPHQL_MAX_TOKENS: limit(1_000),
@@ -91,9 +117,11 @@ const EnvSchema = z.object({
   RATE_LIMIT_MUTATIONS_PER_USER: limit(300),
   RATE_LIMIT_MUTATIONS_PER_IP: limit(3_000),
   WS_MAX_CONNECTIONS_PER_USER: limit(10),
+  WS_MAX_CONNECTIONS_PER_IP: limit(200),
   WS_MAX_OPERATIONS_PER_CONNECTION: limit(100),
   TRUSTED_PROXY_HOPS: between(0, 10).default(0),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  CORS_ORIGINS: origins.optional(),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -108,7 +136,8 @@ export interface AppConfig {
   redisUrl: string | undefined;
   redisPrefix: string;
   jwt: {
-    secret: string;
+    /** HS256 tokens are accepted only when set: JWT_SECRET, or the development default when no token setting is. */
+    secret: string | undefined;
     jwksUrl: string | undefined;
     issuer: string | undefined;
     audience: string | undefined;
@@ -125,6 +154,12 @@ export interface AppConfig {
   };
   /** Whether this instance sends the outbox (several may; dedicated sender instances are possible too). */
   outbox: { workerEnabled: boolean; maxAttempts: number; retryBaseMs: number; pollIntervalMs: number };
+  webhooks: {
+    /** Refused webhook requests (401, 403, 404, 408, 413) per client address per minute; then 429. 0: no limit. */
+    maxRefusalsPerIp: number;
+    /** How long a webhook body may take to arrive (then 408). */
+    bodyTimeoutMs: number;
+  };
   webhookSweepIntervalMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
   embeddedPostgresDir: string | undefined;
@@ -140,6 +175,8 @@ export interface AppConfig {
   webSocket: {
     /** Open graphql-ws connections per authenticated user on one instance; 0: no limit. */
     maxConnectionsPerUser: number;
+    /** Open WebSockets per client address on one instance, initialised or not; 0: no limit. */
+    maxConnectionsPerIp: number;
     /** Operations running at once on one connection (subscriptions, and queries until they answer); 0: no limit. */
     maxOperationsPerConnection: number;
   };
@@ -147,6 +184,8 @@ export interface AppConfig {
   trustedProxyHops: number;
   /** When set, `/metrics` asks for `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
+  /** Browser origins allowed to call /graphql (CORS); none when empty. */
+  corsOrigins: string[];
   /** Settings the operator left out and that development filled in, to be said in the log. */
   developmentDefaults: string[];
 }
@@ -155,8 +194,12 @@ export interface AppConfig {
 export interface GraphQLLimits {
   graphiql: boolean;
   introspection: boolean;
+  /** GraphQL's "Did you mean ...?" hints in error messages. */
+  suggestions: boolean;
   /** Request bodies on /graphql, and messages on its WebSocket. */
   maxBodyBytes: number;
+  /** How long a /graphql request body may take to arrive (then 408). */
+  bodyTimeoutMs: number;
   maxDepth: number;
   maxAliases: number;
   maxTokens: number;
@@ -172,8 +215,33 @@ export class ConfigError extends Error {
 }
 
 // Development must start with no configuration at all, so the two secrets get stable stand-ins derived from a
-// fixed label (tokens survive restarts); production refuses to start without the real ones.
+// fixed label (tokens survive restarts). They are public (anyone can compute them from this file): production
+// never uses them, and refuses to start when a setting holds one.
 const developmentSecret = (label: string) => createHash('sha256').update(`chat-server development ${label}`).digest();
+const DEVELOPMENT_JWT_SECRET = developmentSecret('jwt').toString('hex');
+const DEVELOPMENT_ENCRYPTION_KEY = developmentSecret('encryption');
+
+type ParsedEnv = z.output<typeof EnvSchema>;
+
+/** Settings that would leave a production server open, one line each, naming the setting. */
+function productionProblems(env: ParsedEnv): string[] {
+  const problems: string[] = [];
+  if (!env.JWT_SECRET && !env.JWT_JWKS_URL) problems.push('JWT_SECRET: required in production (or set JWT_JWKS_URL)');
+  if (env.JWT_SECRET === DEVELOPMENT_JWT_SECRET)
+    problems.push('JWT_SECRET: is the development default, which anyone can compute; set a secret of your own');
+  if (!env.ENCRYPTION_KEY) problems.push('ENCRYPTION_KEY: required in production');
+  else if (Buffer.from(env.ENCRYPTION_KEY, 'hex').equals(DEVELOPMENT_ENCRYPTION_KEY))
+    problems.push('ENCRYPTION_KEY: is the development default, which anyone can compute; set a key of your own');
+  // Whoever can answer for the key set can sign any token: it must come over TLS (or from this machine).
+  if (env.JWT_JWKS_URL && !isHttpsOrLoopback(env.JWT_JWKS_URL))
+    problems.push('JWT_JWKS_URL: must be an https:// URL in production (http:// only on a loopback address)');
+  return problems;
+}
+
+function isHttpsOrLoopback(url: string): boolean {
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
+}
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {
   // Empty strings mean "not set": `.env` files and compose files often carry `NAME=`.
@@ -183,28 +251,27 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     ? []
     : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
 
-  if (parsed.success && parsed.data.NODE_ENV === 'production') {
-    if (!parsed.data.JWT_SECRET && !parsed.data.JWT_JWKS_URL)
-      problems.push('JWT_SECRET: required in production (or set JWT_JWKS_URL)');
-    if (!parsed.data.ENCRYPTION_KEY) problems.push('ENCRYPTION_KEY: required in production');
-  }
+  if (parsed.success && parsed.data.NODE_ENV === 'production') problems.push(...productionProblems(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
   const env = parsed.data;
+  // Only outside production (checked above): a setting left out gets its development default, said in the log.
   const developmentDefaults: string[] = [];
+  // Tokens are checked only with what was configured: an identity provider alone means no HS256 at all.
   let jwtSecret = env.JWT_SECRET;
-  if (!jwtSecret) {
-    jwtSecret = developmentSecret('jwt').toString('hex');
-    if (!env.JWT_JWKS_URL) developmentDefaults.push('JWT_SECRET');
+  if (!jwtSecret && !env.JWT_JWKS_URL) {
+    jwtSecret = DEVELOPMENT_JWT_SECRET;
+    developmentDefaults.push('JWT_SECRET');
   }
   let encryptionKey: Buffer;
   if (env.ENCRYPTION_KEY) {
     encryptionKey = Buffer.from(env.ENCRYPTION_KEY, 'hex');
   } else {
-    encryptionKey = developmentSecret('encryption');
+    encryptionKey = Buffer.from(DEVELOPMENT_ENCRYPTION_KEY);
     developmentDefaults.push('ENCRYPTION_KEY');
   }
 
+  const introspection = env.INTROSPECTION_ENABLED ?? env.NODE_ENV !== 'production';
   return {
     env: env.NODE_ENV,
     port: env.PORT,
@@ -232,6 +299,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       retryBaseMs: env.OUTBOX_RETRY_BASE_MS,
       pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS,
     },
+    webhooks: { maxRefusalsPerIp: env.WEBHOOK_MAX_REFUSALS_PER_IP, bodyTimeoutMs: env.WEBHOOK_BODY_TIMEOUT_MS },
     webhookSweepIntervalMs: env.WEBHOOK_SWEEP_INTERVAL_MS,
     logLevel: env.LOG_LEVEL,
     embeddedPostgresDir: env.EMBEDDED_POSTGRES_DIR,
@@ -239,8 +307,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     migrateOnStart: env.MIGRATE_ON_START,
     graphql: {
       graphiql: env.GRAPHIQL_ENABLED ?? env.NODE_ENV !== 'production',
-      introspection: env.INTROSPECTION_ENABLED ?? env.NODE_ENV !== 'production',
+      introspection,
+      // Hints reveal what introspection would: by default they go with it.
+      suggestions: env.SUGGESTIONS_ENABLED ?? introspection,
       maxBodyBytes: env.GRAPHQL_MAX_BODY_BYTES,
+      bodyTimeoutMs: env.GRAPHQL_BODY_TIMEOUT_MS,
       maxDepth: env.GRAPHQL_MAX_DEPTH,
       maxAliases: env.GRAPHQL_MAX_ALIASES,
       maxTokens: env.GRAPHQL_MAX_TOKENS,
@@ -254,10 +325,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     webSocket: {
       maxConnectionsPerUser: env.WS_MAX_CONNECTIONS_PER_USER,
+      maxConnectionsPerIp: env.WS_MAX_CONNECTIONS_PER_IP,
       maxOperationsPerConnection: env.WS_MAX_OPERATIONS_PER_CONNECTION,
     },
     trustedProxyHops: env.TRUSTED_PROXY_HOPS,
     metricsToken: env.METRICS_TOKEN,
+    corsOrigins: env.CORS_ORIGINS ?? [],
     developmentDefaults,
   };
 }

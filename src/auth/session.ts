@@ -33,6 +33,11 @@ export class Session {
     return this.current !== null;
   }
 
+  /** Why there is no viewer (e.g. "Token expired"); undefined when authenticated. */
+  get refusal(): string | undefined {
+    return this.current ? undefined : this.reason;
+  }
+
   /** The viewer, or UNAUTHENTICATED with the reason the token was refused. */
   get viewer(): Viewer {
     if (!this.current) throw unauthenticated(this.reason);

@@ -5,16 +5,19 @@ export type TokenVerdict = { ok: true; userId: string } | { ok: false; reason: s
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/**
- * Verifies bearer tokens: HS256 with JWT_SECRET, or RS256 / ES256 from an identity provider's JWKS. `sub` must
- * be a users.id and `exp` is required; issuer and audience are checked when configured.
- */
 /** How long a verified token is trusted without checking its signature again (never past its `exp`). */
 const VERIFIED_TTL_MS = 5 * 60_000;
 const VERIFIED_MAX = 20_000;
+/** How far a token's issue time (`iat`) may lie in the future: clocks that disagree a little, no more. */
+const MAX_CLOCK_SKEW_SECONDS = 60;
 
+/**
+ * Verifies bearer tokens with what was configured and nothing else: HS256 only when there is a secret
+ * (JWT_SECRET), RS256 / ES256 only from the identity provider's JWKS (JWT_JWKS_URL). `sub` must be a users.id
+ * and `exp` is required; issuer and audience are checked when configured.
+ */
 export class TokenVerifier {
-  private readonly secret: Uint8Array;
+  private readonly secret: Uint8Array | undefined;
   private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
   // Signature checks through WebCrypto cost more than the rest of a small request; a client sends the same
   // token with every request, so a verdict is remembered for a few minutes. Whether the user may still act
@@ -22,7 +25,7 @@ export class TokenVerifier {
   private readonly verified = new Map<string, { userId: string; trustedUntil: number }>();
 
   constructor(private readonly options: AppConfig['jwt']) {
-    this.secret = new TextEncoder().encode(options.secret);
+    this.secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
     this.jwks = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
   }
 
@@ -52,13 +55,16 @@ export class TokenVerifier {
     try {
       const algorithm = readAlgorithm(token);
       let payload: JWTPayload;
-      if (algorithm === 'HS256') {
+      if (algorithm === 'HS256' && this.secret) {
         ({ payload } = await jwtVerify(token, this.secret, { ...checks, algorithms: ['HS256'] }));
-      } else if (this.jwks) {
+      } else if (algorithm !== 'HS256' && this.jwks) {
         ({ payload } = await jwtVerify(token, this.jwks, { ...checks, algorithms: ['RS256', 'ES256'] }));
       } else {
         return { ok: false, reason: 'Unsupported token algorithm' };
       }
+      // jose checks `iat` only against a maximum age; a token "issued" in the future would outlive its own rules.
+      if (payload.iat !== undefined && payload.iat > Date.now() / 1000 + MAX_CLOCK_SKEW_SECONDS)
+        return { ok: false, reason: 'Token claim rejected: iat' };
       if (typeof payload.sub !== 'string' || !UUID.test(payload.sub))
         return { ok: false, reason: 'Token subject is not a user id' };
       return { ok: true, userId: payload.sub.toLowerCase(), expiresAt: (payload.exp ?? 0) * 1000 };
@@ -82,12 +88,14 @@ function readAlgorithm(token: string): string | undefined {
   }
 }
 
-/** Issues an HS256 token for a user (the operator CLI and tests). */
+/** Issues an HS256 token for a user (the operator CLI and tests); a server without a secret issues none. */
 export async function signUserToken(
   options: AppConfig['jwt'],
   userId: string,
   expiresIn: string | number = '12h',
 ): Promise<string> {
+  if (!options.secret)
+    throw new Error("JWT_SECRET is not set: this server accepts only its identity provider's tokens");
   let jwt = new SignJWT({})
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(userId)

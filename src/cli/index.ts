@@ -114,6 +114,8 @@ async function main(argv: string[]): Promise<number> {
           );
         }
         if (!users[0]!.isActive) throw new UsageError(`${options.email} is deactivated`);
+        if (!config.jwt.secret)
+          throw new UsageError('JWT_SECRET is not set: tokens come from the identity provider (JWT_JWKS_URL)');
         console.log(await signUserToken(config.jwt, users[0]!.id, options['expires-in'].replace(/\s+/g, '')));
         return 0;
       }

@@ -11,8 +11,13 @@ import { requestIdIn } from '../schema/context.js';
  * development too, and logged with the id of the request or graphql-ws operation it happened in. The plugin
  * (listed before yoga's masking, so that it sees results first) knows that id from the context; the masker,
  * which is not given the context, logs only what reaches it unlogged (a failing context factory, say).
+ *
+ * With `suggestions` off (SUGGESTIONS_ENABLED), GraphQL's "Did you mean ...?" hints are taken out of every error
+ * of both transports: validation errors as the plugin sees them (yoga does not mask those), all others in the
+ * masker. They name fields, arguments, types, enum values and input fields, i.e. they hand out the schema that a
+ * disabled introspection keeps to itself.
  */
-export function createErrorHandling(logger: Logger) {
+export function createErrorHandling(logger: Logger, options: { suggestions: boolean }) {
   const logged = new WeakSet<object>();
   const log = (error: unknown, requestId: string | undefined) => {
     const cause = error instanceof GraphQLError ? error.originalError : error;
@@ -32,7 +37,10 @@ export function createErrorHandling(logger: Logger) {
   const maskError = (error: unknown, message: string): Error => {
     if (error instanceof GraphQLError) {
       const original = error.originalError;
-      if (!original || original instanceof GraphQLError) return withCode(error, original);
+      if (!original || original instanceof GraphQLError) {
+        const shown = expected(error, original);
+        return options.suggestions ? shown : withoutSuggestion(shown);
+      }
     }
     log(error, undefined);
     const cause = error instanceof GraphQLError ? error.originalError : error;
@@ -59,12 +67,41 @@ export function createErrorHandling(logger: Logger) {
       },
       onSubscribeError: ({ error }) => log(error, requestIdIn(args.contextValue)),
     }),
+    ...(options.suggestions
+      ? {}
+      : {
+          onValidate:
+            () =>
+            ({ result, setResult }) => {
+              if (result.length > 0)
+                setResult(result.map((error) => (error instanceof GraphQLError ? withoutSuggestion(error) : error)));
+            },
+        }),
   };
 
   return { maskError, plugin };
 }
 
-function withCode(error: GraphQLError, original: GraphQLError | undefined): GraphQLError {
+// graphql-js ends a message with its hint: `Did you mean "email"?`, `Did you mean the enum value "CLIENT"?`,
+// `Did you mean to use an inline fragment on "MessageEvent" or "ReactionEvent"?`. Everything from the first one
+// on goes, so that no hint survives whatever a caller's own input (quoted earlier in the message) contains.
+const SUGGESTION = /\s*Did you mean\b[\s\S]*$/;
+
+function withoutSuggestion(error: GraphQLError): GraphQLError {
+  const message = error.message.replace(SUGGESTION, '');
+  if (message === error.message) return error;
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions: error.extensions,
+  });
+}
+
+/** An expected error as clients get it: with a code and without internals. */
+function expected(error: GraphQLError, original: GraphQLError | undefined): GraphQLError {
   // yoga attaches the parser's own error to request errors (e.g. invalid JSON); clients get the message only.
   const { originalError: _internal, ...extensions } = { ...original?.extensions, ...error.extensions };
   if (typeof extensions.code === 'string' && _internal === undefined) return error;

@@ -10,13 +10,12 @@ import type { GraphQLMetrics } from '../metrics/graphql-metrics.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { UserDirectory } from '../modules/users/user-directory.js';
 import { createErrorHandling } from './errors.js';
+import { OpenCounts } from './open-counts.js';
 import { GRAPHQL_PATH, type GraphQLServer } from './graphql.js';
 import { serveGraphQLWs, type SocketExtra } from './ws-transport.js';
 
-/** Close code for a connection over WS_MAX_CONNECTIONS_PER_USER (4xxx: the application's own range). */
+/** Close code for a connection over WS_MAX_CONNECTIONS_PER_USER or _PER_IP (4xxx: the application's own range). */
 const TOO_MANY_CONNECTIONS_CLOSE_CODE = 4429;
-/** Close code for a connection whose user may no longer connect (graphql-ws's own "Forbidden"). */
-const FORBIDDEN_CLOSE_CODE = CloseCode.Forbidden;
 
 export interface WebSocketDeps {
   yoga: GraphQLServer;
@@ -30,21 +29,25 @@ export interface WebSocketDeps {
   limits: AppConfig['webSocket'];
   /** Largest message accepted from a client; 0: no limit. */
   maxMessageBytes: number;
+  /** GraphQL's "Did you mean ...?" hints in error messages (SUGGESTIONS_ENABLED). */
+  suggestions: boolean;
 }
 
 type ConnectionContext = Context<Record<string, unknown>, SocketExtra>;
 
 /**
  * graphql-ws on the same port and path, through `yoga.getEnveloped` so that both transports share the
- * plugins (error masking, query limits, rate limits, metrics) and the context factory. Per connection, at most
- * WS_MAX_OPERATIONS_PER_CONNECTION operations run at once (another one gets RATE_LIMITED and the socket stays
- * open); per authenticated user, at most WS_MAX_CONNECTIONS_PER_USER connections are open on this instance
- * (another one is closed with 4429).
+ * plugins (error masking, query limits, rate limits, metrics) and the context factory. Only a valid token opens a
+ * connection: `connection_init` without one is closed with 4403 and the token's problem as the reason. Per
+ * connection, at most WS_MAX_OPERATIONS_PER_CONNECTION operations run at once (another one gets RATE_LIMITED and
+ * the socket stays open); per user, at most WS_MAX_CONNECTIONS_PER_USER connections are open on this instance,
+ * and per client address at most WS_MAX_CONNECTIONS_PER_IP sockets, initialised or not (another one is closed
+ * with 4429).
  */
 export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
   const { yoga, logger, limits } = deps;
-  const mask = createErrorHandling(logger).maskError;
-  const connections = new Connections();
+  const mask = createErrorHandling(logger, { suggestions: deps.suggestions }).maskError;
+  const connections = new Connections(limits.maxConnectionsPerUser);
   const refusals = deps.metrics.counter({
     name: 'chat_websocket_limit_refusals_total',
     help: 'graphql-ws connections and operations refused by a limit',
@@ -63,15 +66,21 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
       const session = await deps.authenticator.sessionFor(authorizationOf(context.connectionParams));
       // Closed while the session was looked up: onClose has run already and would never give the place back.
       if (context.extra.socket.readyState !== context.extra.socket.OPEN) return false;
-      const userId = session.isAuthenticated ? session.viewer.id : undefined;
-      if (connections.admit(context, userId, limits.maxConnectionsPerUser)) {
-        if (userId !== undefined) {
-          const { socket } = context.extra;
-          const stopWatching = deps.users.watch(userId, (user) => {
-            if (!user?.isActive) socket.close(FORBIDDEN_CLOSE_CODE, 'Forbidden: the account was deactivated');
-          });
-          connections.onRelease(context, stopWatching);
-        }
+      if (!session.isAuthenticated) {
+        refusals.inc({ limit: 'unauthenticated' });
+        // With graphql-ws's code for a refused connection_init, and the token's problem for the client to act on;
+        // graphql-ws's own close ("Forbidden") then comes too late for the socket, which is closing already.
+        context.extra.socket.close(CloseCode.Forbidden, session.refusal);
+        return false;
+      }
+      const userId = session.viewer.id;
+      if (connections.admit(context, userId)) {
+        // A user deactivated on any instance loses their sockets at once.
+        const { socket } = context.extra;
+        const stopWatching = deps.users.watch(userId, (user) => {
+          if (!user?.isActive) socket.close(CloseCode.Forbidden, 'Forbidden: the account was deactivated');
+        });
+        connections.onRelease(context, stopWatching);
         return true;
       }
       refusals.inc({ limit: 'connections-per-user' });
@@ -129,7 +138,14 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
       return formatted;
     },
   });
-  const transport = serveGraphQLWs(server, protocol, { path: GRAPHQL_PATH, maxPayload: deps.maxMessageBytes, logger });
+  const transport = serveGraphQLWs(server, protocol, {
+    path: GRAPHQL_PATH,
+    maxPayload: deps.maxMessageBytes,
+    logger,
+    addressOf: deps.clientAddressOf,
+    maxSocketsPerAddress: limits.maxConnectionsPerIp,
+    onRefused: () => refusals.inc({ limit: 'connections-per-ip' }),
+  });
   deps.metrics.gauge({
     name: 'chat_websocket_connections',
     help: 'Open WebSocket connections',
@@ -146,20 +162,19 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
 
 /** The acknowledged connections, and how many each user has open. */
 class Connections {
-  private readonly open = new Set<ConnectionContext>();
-  private readonly userOf = new WeakMap<ConnectionContext, string>();
-  private readonly countByUser = new Map<string, number>();
+  private readonly open = new Map<ConnectionContext, string>();
+  private readonly perUser: OpenCounts;
   private readonly releases = new WeakMap<ConnectionContext, () => void>();
 
-  /** Takes a place for the connection unless its user has `max` already (0: no limit). */
-  admit(context: ConnectionContext, userId: string | undefined, max: number): boolean {
-    if (userId !== undefined) {
-      const count = this.countByUser.get(userId) ?? 0;
-      if (max > 0 && count >= max) return false;
-      this.countByUser.set(userId, count + 1);
-      this.userOf.set(context, userId);
-    }
-    this.open.add(context);
+  /** At most `maxPerUser` connections per user (0: no limit). */
+  constructor(maxPerUser: number) {
+    this.perUser = new OpenCounts(maxPerUser);
+  }
+
+  /** Takes a place for the connection unless its user has all of theirs already. */
+  admit(context: ConnectionContext, userId: string): boolean {
+    if (!this.perUser.take(userId)) return false;
+    this.open.set(context, userId);
     return true;
   }
 
@@ -169,18 +184,16 @@ class Connections {
   }
 
   release(context: ConnectionContext): void {
-    if (!this.open.delete(context)) return;
-    this.releases.get(context)?.();
-    const userId = this.userOf.get(context);
+    const userId = this.open.get(context);
     if (userId === undefined) return;
-    const remaining = (this.countByUser.get(userId) ?? 1) - 1;
-    if (remaining > 0) this.countByUser.set(userId, remaining);
-    else this.countByUser.delete(userId);
+    this.open.delete(context);
+    this.releases.get(context)?.();
+    this.perUser.give(userId);
   }
 
   operationCount(): number {
     let count = 0;
-    for (const context of this.open) count += Object.keys(context.subscriptions).length;
+    for (const context of this.open.keys()) count += Object.keys(context.subscriptions).length;
     return count;
   }
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createGraphQLError, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { AppConfig } from '../config.js';
@@ -14,7 +14,9 @@ import type { GraphQLMetrics } from '../metrics/graphql-metrics.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { Loaders } from '../schema/loaders.js';
 import type { Services } from '../services.js';
+import { useAllowedOrigins } from './cors.js';
 import { createErrorHandling } from './errors.js';
+import type { EventStreams } from './event-streams.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -27,6 +29,7 @@ export interface GraphQLServerDeps {
   logger: Logger;
   rateLimits: RateLimits;
   graphqlMetrics: GraphQLMetrics;
+  eventStreams: EventStreams;
 }
 
 /**
@@ -53,11 +56,13 @@ query Viewer {
 
 export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
   const { config, logger } = deps;
-  const errors = createErrorHandling(logger);
+  const errors = createErrorHandling(logger, { suggestions: config.graphql.suggestions });
   return createYoga<InitialContext, GraphQLContext>({
     schema: deps.schema,
     graphqlEndpoint: GRAPHQL_PATH,
     landingPage: false,
+    // Our own, below: only the origins of CORS_ORIGINS.
+    cors: false,
     // No file uploads: one body parser fewer for hostile input to reach.
     multipart: false,
     // Enforced before yoga, at the level of Node's request (see graphql-body-limit.ts).
@@ -81,6 +86,8 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       useMutationRateLimit(deps.rateLimits, config.rateLimits),
       useMalformedParamsAsBadRequest(),
       useErrorBodies(),
+      useAllowedOrigins(config.corsOrigins),
+      deps.eventStreams.plugin,
     ],
     context: async ({ request, req, connectionParams, operationId, clientAddress }) => {
       const authorization = connectionParams
@@ -100,10 +107,14 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
 }
 
 /**
- * yoga's GET and form-encoded parsers JSON.parse the `variables` and `extensions` parameters unguarded, so a
- * malformed one (`?variables={`) would be an unexpected error; it is the client's bad request.
+ * A request that cannot be read is a 400, whatever the client accepts. yoga answers a body that is not JSON with
+ * 200 to `application/json` clients (as it would a GraphQL validation error), and its GET and form-encoded
+ * parsers JSON.parse the `variables` and `extensions` parameters unguarded, so a malformed one (`?variables={`)
+ * would be an unexpected error.
  */
 function useMalformedParamsAsBadRequest(): Plugin {
+  const badRequest = (message: string) =>
+    createGraphQLError(message, { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
   return {
     onRequestParse({ requestParser, setRequestParser }) {
       if (!requestParser) return;
@@ -111,10 +122,10 @@ function useMalformedParamsAsBadRequest(): Plugin {
         try {
           return await requestParser(request);
         } catch (error) {
-          if (!(error instanceof SyntaxError)) throw error;
-          throw createGraphQLError('The "variables" and "extensions" parameters must be JSON', {
-            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
-          });
+          if (error instanceof SyntaxError)
+            throw badRequest('The "variables" and "extensions" parameters must be JSON');
+          if (error instanceof GraphQLError && error.extensions.code === 'BAD_REQUEST') throw badRequest(error.message);
+          throw error;
         }
       });
     },

@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server } from 'node:http';
-import { CloseCode, handleProtocols, type Server as ProtocolServer } from 'graphql-ws';
+import { CloseCode, handleProtocols, MessageType, parseMessage, type Server as ProtocolServer } from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
+import { OpenCounts } from './open-counts.js';
 
 /** What each graphql-ws connection context carries besides the protocol's own state. */
 export interface SocketExtra {
@@ -11,19 +12,37 @@ export interface SocketExtra {
 }
 
 const KEEP_ALIVE_MS = 12_000;
+/** Close code for a socket over the cap of its address, as for a user's (4xxx: the application's own range). */
+const TOO_MANY_SOCKETS_CLOSE_CODE = 4429;
+/** What only a server sends: from a client, a protocol violation. */
+const SERVER_MESSAGE_TYPES: ReadonlySet<string> = new Set([
+  MessageType.ConnectionAck,
+  MessageType.Next,
+  MessageType.Error,
+]);
 
 /**
  * Runs graphql-ws's protocol (`makeServer`) on `ws` sockets at `path`. Our own rather than graphql-ws/use/ws,
  * which reports socket errors and failed message handlers on console.error: a client causes both at will (a
  * message over the size limit, a message type only servers send), so here they are log lines at the level a
- * client's doing deserves, and the socket closes with the code that says why (1009, 4500, ...).
+ * client's doing deserves, and the socket closes with the code that says why (1009, 4400, 4500, ...). Each
+ * client address holds at most `maxSocketsPerAddress` sockets (0: no limit), whether they ever send
+ * `connection_init` or not; one more is closed at once with 4429.
  */
 export function serveGraphQLWs(
   server: Server,
   protocol: ProtocolServer<SocketExtra>,
-  options: { path: string; maxPayload: number; logger: Logger },
+  options: {
+    path: string;
+    maxPayload: number;
+    logger: Logger;
+    addressOf: (request: IncomingMessage) => string;
+    maxSocketsPerAddress: number;
+    onRefused: () => void;
+  },
 ) {
   const { logger } = options;
+  const socketsPerAddress = new OpenCounts(options.maxSocketsPerAddress);
   const webSocketServer = new WebSocketServer({
     server,
     path: options.path,
@@ -35,6 +54,17 @@ export function serveGraphQLWs(
   webSocketServer.on('connection', (socket, request) => {
     // Bad frames and oversized messages: ws closes the socket with the matching code right after this.
     socket.on('error', (error) => logger.debug({ err: error }, 'websocket closed on a protocol error'));
+    const address = options.addressOf(request);
+    if (!socketsPerAddress.take(address)) {
+      options.onRefused();
+      logger.info({ address, limit: options.maxSocketsPerAddress }, 'websocket refused: too many from this address');
+      socket.close(
+        TOO_MANY_SOCKETS_CLOSE_CODE,
+        `Too many connections from this address (limit ${options.maxSocketsPerAddress})`,
+      );
+      return;
+    }
+    socket.once('close', () => socketsPerAddress.give(address));
     const heartbeat = keepAlive(socket);
     const closed = protocol.opened(
       {
@@ -47,8 +77,16 @@ export function serveGraphQLWs(
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
           socket.on('message', (data) => {
-            handle(String(data)).catch((error: unknown) => {
-              // A message the protocol refuses by throwing, or a failing hook: either way this socket is done.
+            const text = String(data);
+            handle(text).catch((error: unknown) => {
+              // graphql-ws throws on a well-formed message of a type only servers send: the client's violation.
+              const type = typeOf(text);
+              if (type !== undefined && SERVER_MESSAGE_TYPES.has(type)) {
+                logger.debug({ type }, 'graphql-ws client sent a server message; closing the connection');
+                socket.close(CloseCode.BadRequest, `Unexpected message of type ${type}`);
+                return;
+              }
+              // Any other failure is a hook's, i.e. the server's: this socket is done.
               logger.warn({ err: error }, 'graphql-ws message failed; closing the connection');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
             });
@@ -69,6 +107,14 @@ export function serveGraphQLWs(
     },
     clientCount: () => webSocketServer.clients.size,
   };
+}
+
+function typeOf(message: string): string | undefined {
+  try {
+    return parseMessage(message).type;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Pings every interval; a socket that did not answer the previous ping is gone, and is dropped. */

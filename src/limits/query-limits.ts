@@ -14,7 +14,10 @@ import { useQueryCost } from './query-cost.js';
  * - tokens (GraphQL Armor, while parsing: a huge document is refused before it is built),
  * - depth, aliases and directives (GraphQL Armor, as validation rules, cached with the validation),
  * - cost (our own rule, since it needs the page sizes from the variables: just before execution),
- * - introspection, and "Did you mean ...?" hints that would reveal the schema anyway, when it is disabled.
+ * - introspection, when it is disabled.
+ *
+ * ("Did you mean ...?" hints are taken out where every error passes, see errors.ts: Armor's blocker sees only
+ * validation errors, and misses enum values and type conditions even there.)
  */
 export function queryLimitPlugins(limits: GraphQLLimits): Plugin[] {
   // Armor's errors are "Syntax Error: ..." without a code; ours say what they are.
@@ -32,7 +35,7 @@ export function queryLimitPlugins(limits: GraphQLLimits): Plugin[] {
     maxDirectives: limit(limits.maxDirectives),
     // Armor's cost limit ignores list sizes; useQueryCost replaces it.
     costLimit: { enabled: false },
-    blockFieldSuggestion: { enabled: !limits.introspection },
+    blockFieldSuggestion: { enabled: false },
   });
   return [
     ...(armor.protect().plugins as Plugin[]),

@@ -87,6 +87,39 @@ export class RateLimits {
     };
   }
 
+  /**
+   * A plain HTTP route handler with a budget of refusals per client address: each answer that `refused` calls a
+   * refusal spends one unit, and once the window's units are spent the address gets 429 with Retry-After (and
+   * the connection closed) before `handler` runs, i.e. before any body is read or signature checked. Answers
+   * that are not refusals cost nothing: a sender whose requests succeed is never limited.
+   */
+  guardRefusals(policy: RateLimitPolicy, handler: RouteHandler, refused: (status: number) => boolean): RouteHandler {
+    return async (request, response, params) => {
+      const check = { policy, subject: `ip:${this.clientAddressOf(request)}` };
+      const spent = await this.spent(check);
+      if (spent) return sendRateLimited(response, spent, { connection: 'close' });
+      try {
+        return await handler(request, response, params);
+      } finally {
+        if (refused(response.statusCode)) await this.consumeAll([check], 1);
+      }
+    };
+  }
+
+  /** The refusal due when every unit of the check's window is spent already; nothing is spent to find out. */
+  private async spent(check: RateLimitCheck): Promise<RateLimitRefusal | undefined> {
+    if (check.policy.limit <= 0) return undefined;
+    const [verdict] = await this.consumeAll([check], 0);
+    if (!verdict || verdict.remaining > 0) return undefined;
+    const refused = {
+      ...verdict,
+      allowed: false,
+      retryAfterSeconds: Math.max(Math.ceil(verdict.resetInMs / 1_000), 1),
+    };
+    this.refusals.inc({ policy: check.policy.name });
+    return { ...refused, policy: check.policy, reason: describe(check.policy, refused) };
+  }
+
   private async consumeAll(checks: RateLimitCheck[], cost: number): Promise<RateLimitVerdict[]> {
     try {
       return await this.deps.limiter.consume(checks, cost);
@@ -112,12 +145,13 @@ export class RateLimits {
 function sendRateLimited(
   response: Parameters<RouteHandler>[1],
   refusal: Pick<RateLimitRefusal, 'reason' | 'retryAfterSeconds'>,
+  headers: Record<string, string> = {},
 ): void {
   sendJson(
     response,
     429,
     { error: refusal.reason, code: 'RATE_LIMITED', retryAfter: refusal.retryAfterSeconds },
-    { 'retry-after': String(refusal.retryAfterSeconds) },
+    { 'retry-after': String(refusal.retryAfterSeconds), ...headers },
   );
 }
 

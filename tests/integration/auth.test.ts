@@ -1,11 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createClient } from 'graphql-ws';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import WebSocket from 'ws';
 import { signUserToken } from '../../src/auth/tokens.js';
 import { graphql } from '../gql/index.js';
 import { errorCodes, gql, subscribe, wsClient } from '../support/graphql.js';
-import { createChannel } from '../support/messaging.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, TEST_JWT_SECRET, type TestServer } from '../support/server.js';
 
@@ -13,14 +14,6 @@ const Viewer = graphql(`
   query AuthViewer {
     viewer {
       id
-    }
-  }
-`);
-
-const Events = graphql(`
-  subscription AuthEvents($channelId: ID!) {
-    messageEvents(channelId: $channelId) {
-      kind
     }
   }
 `);
@@ -133,16 +126,33 @@ describe('tokens from an identity provider (JWKS)', () => {
 });
 
 describe('graphql-ws connectionParams', () => {
-  it('authenticates the connection, and an unauthenticated operation fails without closing the socket', async () => {
-    const channel = await createChannel(server, org.users.Alice!);
-    const anonymous = wsClient(server.wsUrl);
+  it('authenticate the connection; without a valid token it is refused at connection_init with 4403', async () => {
+    const member = wsClient(server.wsUrl, org.users.Alice!.token);
     try {
-      const refused = subscribe(anonymous, Events, { channelId: channel.id });
-      expect(JSON.stringify(await refused.waitForError())).toContain('UNAUTHENTICATED');
-      const second = subscribe(anonymous, Events, { channelId: channel.id });
-      expect(JSON.stringify(await second.waitForError())).toContain('UNAUTHENTICATED');
+      const [answer] = await subscribe(member, Viewer, {}).waitForCount(1);
+      expect(answer!.viewer.id).toBe(org.users.Alice!.id);
     } finally {
-      await anonymous.dispose();
+      await member.dispose();
+    }
+    for (const connectionParams of [{}, { authorization: 'Bearer not.a.token' }]) {
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+        const anonymous = createClient({
+          url: server.wsUrl,
+          webSocketImpl: WebSocket,
+          connectionParams,
+          retryAttempts: 0,
+          lazy: false,
+          onNonLazyError: () => undefined,
+          on: { closed: (event) => resolve(event as { code: number; reason: string }) },
+        });
+        void anonymous;
+      });
+      const { code, reason } = await closed;
+      // The reason says what is wrong with the token, for the client to act on.
+      expect({ code, reason }).toEqual({
+        code: 4403,
+        reason: expect.stringMatching(/^(Authentication required|Unsupported token algorithm)$/),
+      });
     }
   });
 });

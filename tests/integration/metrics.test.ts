@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { graphql } from '../gql/index.js';
 import type { FormattedExecutionResult } from 'graphql';
-import type { Client } from 'graphql-ws';
+import { type Client, createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { dataOf, errorCodes, gql, wsClient } from '../support/graphql.js';
 import { createChannel, liveMessageEvents, send } from '../support/messaging.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
@@ -103,21 +104,26 @@ describe('/metrics', () => {
 
   it('shows open sockets, running graphql-ws operations, the event bus and the process', async () => {
     const admin = wsClient(server.wsUrl, org.admin.token);
-    const anonymous = wsClient(server.wsUrl);
+    const again = wsClient(server.wsUrl, org.admin.token);
+    const anonymous = createClient({ url: server.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
     try {
       expect(await overWebSocket(admin, '{ viewer { id } }')).toEqual({ data: { viewer: { id: org.admin.id } } });
-      expect(errorCodes(await overWebSocket(anonymous, '{ viewer { id } }'))).toEqual(['UNAUTHENTICATED']);
+      expect(await overWebSocket(again, '{ viewer { id } }')).toEqual({ data: { viewer: { id: org.admin.id } } });
+      // Refused at connection_init: the socket closes, no operation runs.
+      const refused = (await overWebSocket(anonymous, '{ viewer { id } }')).errors as unknown as { code: number };
+      expect(refused.code).toBe(4403);
       const text = await scrape(server);
       expect(valueOf(text, 'chat_websocket_connections')).toBe(2);
       expect(valueOf(text, 'chat_graphql_ws_operations')).toBe(0);
-      // One from the HTTP request in the test above, one from graphql-ws.
-      expect(valueOf(text, 'chat_graphql_errors_total', { code: 'UNAUTHENTICATED' })).toBe(2);
+      expect(valueOf(text, 'chat_websocket_limit_refusals_total', { limit: 'unauthenticated' })).toBe(1);
+      // From the HTTP request in the test above.
+      expect(valueOf(text, 'chat_graphql_errors_total', { code: 'UNAUTHENTICATED' })).toBe(1);
       expect(valueOf(text, 'chat_event_bus_connected')).toBe(1);
       expect(valueOf(text, 'chat_event_bus_publish_failures_total')).toBe(0);
       expect(valueOf(text, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
       expect(valueOf(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
     } finally {
-      await Promise.all([admin.dispose(), anonymous.dispose()]);
+      await Promise.all([admin.dispose(), again.dispose(), anonymous.dispose()]);
     }
   });
 

@@ -278,7 +278,7 @@ describe('access', () => {
     }
   });
 
-  it('refuses a channel the viewer cannot see, or no token, and the socket stays usable', async () => {
+  it('refuses a channel the viewer cannot see, and the socket stays usable', async () => {
     const secret = await createChannel(server, org.users.Alice!, { channelType: 'PRIVATE' });
     const open = await createChannel(server, org.users.Alice!);
     const client = wsClient(server.wsUrl, org.users.Bob!.token);
@@ -291,13 +291,6 @@ describe('access', () => {
       allowed.stop();
     } finally {
       await client.dispose();
-    }
-    const anonymous = wsClient(server.wsUrl);
-    try {
-      const refused = subscribe(anonymous, MessageEvents, { channelId: open.id });
-      expect(JSON.stringify(await refused.waitForError())).toContain('UNAUTHENTICATED');
-    } finally {
-      await anonymous.dispose();
     }
   });
 });

@@ -30,6 +30,8 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
     // mutation limits would be one budget for the whole run: out of the way, unless a test sets its own.
     RATE_LIMIT_MUTATIONS_PER_USER: '1000000',
     RATE_LIMIT_MUTATIONS_PER_IP: '1000000',
+    // Likewise the webhook routes' budget of refusals per address (the fuzz tests alone send thousands).
+    WEBHOOK_MAX_REFUSALS_PER_IP: '1000000',
     // Test files share one database: only the tests of the outbox run a sender (against their fake Graph API).
     OUTBOX_WORKER_ENABLED: 'false',
     ...overrides,

@@ -8,12 +8,14 @@ const PRODUCTION = {
 };
 
 describe('limit settings', () => {
-  it('have safe defaults, with GraphiQL and introspection on outside production only', () => {
+  it('have safe defaults, with GraphiQL, introspection and suggestions on outside production only', () => {
     const development = loadConfig({});
     expect(development.graphql).toEqual({
       graphiql: true,
       introspection: true,
+      suggestions: true,
       maxBodyBytes: 102_400,
+      bodyTimeoutMs: 10_000,
       maxDepth: 12,
       maxAliases: 15,
       maxTokens: 1_000,
@@ -21,11 +23,18 @@ describe('limit settings', () => {
       maxCost: 20_000,
     });
     expect(development.rateLimits).toEqual({ windowMs: 60_000, mutationsPerUser: 300, mutationsPerIp: 3_000 });
-    expect(development.webSocket).toEqual({ maxConnectionsPerUser: 10, maxOperationsPerConnection: 100 });
+    expect(development.webSocket).toEqual({
+      maxConnectionsPerUser: 10,
+      maxConnectionsPerIp: 200,
+      maxOperationsPerConnection: 100,
+    });
     expect(development.trustedProxyHops).toBe(0);
     expect(development.metricsToken).toBeUndefined();
     expect(loadConfig({ NODE_ENV: 'test' }).graphql).toMatchObject({ graphiql: true, introspection: true });
-    expect(loadConfig(PRODUCTION).graphql).toMatchObject({ graphiql: false, introspection: false });
+    expect(loadConfig(PRODUCTION).graphql).toMatchObject({ graphiql: false, introspection: false, suggestions: false });
+    // Suggestions go with introspection unless set.
+    expect(loadConfig({ INTROSPECTION_ENABLED: 'false' }).graphql.suggestions).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, SUGGESTIONS_ENABLED: 'true' }).graphql.suggestions).toBe(true);
   });
 
   it('can be switched and tuned, 0 turning a count limit off', () => {

@@ -1,13 +1,23 @@
 import type { IncomingMessage } from 'node:http';
+import { whenBodyLate } from '../../http/body-deadline.js';
 
 export class BodyTooLarge extends Error {}
+export class BodyTooSlow extends Error {}
 
 /**
- * The request body's exact bytes, or BodyTooLarge as soon as it passes `limit` (without reading the rest: the
- * caller answers 413 and closes the connection).
+ * The request body's exact bytes; BodyTooLarge as soon as it passes `maxBytes`, BodyTooSlow when it has not all
+ * arrived within `timeoutMs` (the rest is not read either way: the caller answers and closes the connection).
  */
-export function readRawBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+export function readRawBody(
+  request: IncomingMessage,
+  { maxBytes: limit, timeoutMs }: { maxBytes: number; timeoutMs: number },
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    whenBodyLate(request, timeoutMs, () => {
+      cleanup();
+      request.pause();
+      reject(new BodyTooSlow());
+    });
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
