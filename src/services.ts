@@ -1,8 +1,5 @@
-import type { AppConfig } from './config.js';
-import type { Database } from './db/database.js';
+import type { Infrastructure } from './infrastructure.js';
 import { SecretBox } from './lib/secrets.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics/metrics.js';
 import { ChannelService } from './modules/channels/channels.service.js';
 import { ClientAssignmentService } from './modules/client-links/assignments.service.js';
 import { ClientLinkService } from './modules/client-links/links.service.js';
@@ -28,7 +25,6 @@ import { WebhookDeliveryService } from './modules/webhooks/deliveries.service.js
 import { InboundMessaging } from './modules/webhooks/inbound-messaging.js';
 import { InboundRouter } from './modules/webhooks/inbound-router.js';
 import { WebhookProcessor } from './modules/webhooks/webhook-processor.js';
-import type { EventBus } from './realtime/event-bus.js';
 import {
   INTEGRATION_CHANGES_TOPIC,
   type IntegrationChangedEvent,
@@ -36,22 +32,12 @@ import {
   type UserChangedEvent,
 } from './realtime/topics.js';
 
-/** The infrastructure every instance runs on; buildApp and the CLI make it, createServices builds on it. */
-export interface Infrastructure {
-  config: AppConfig;
-  db: Database;
-  bus: EventBus;
-  logger: Logger;
-  /** Where a service registers its own metrics (see metrics.ts), served at /metrics. */
-  metrics: Metrics;
-}
-
 /**
  * The composition root: every service, built from exactly what it uses. The GraphQL layer, the webhook route
  * and the CLI share one set; `start` and `stop` run the instance's background work (the webhook processor, the
  * outbox sender, the bus listeners that keep per-instance caches current) for buildApp.
  */
-export function createServices({ config, db, bus, logger, metrics }: Infrastructure) {
+export function createServices({ config, db, bus, logger, metrics }: Omit<Infrastructure, 'limiter'>) {
   const directory = new UserDirectory(db.prisma, logger);
   const stream = new OrganizationStream({
     bus,

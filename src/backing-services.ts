@@ -1,0 +1,45 @@
+import type { AppConfig } from './config.js';
+import { createDatabase } from './db/database.js';
+import type { Infrastructure } from './infrastructure.js';
+import { MemoryRateLimiter, type RateLimiter } from './limits/rate-limiter.js';
+import { RedisRateLimiter } from './limits/redis-rate-limiter.js';
+import type { Logger } from './logger.js';
+import { Metrics } from './metrics/metrics.js';
+import { type EventBus, MemoryEventBus, RedisEventBus } from './realtime/event-bus.js';
+
+/**
+ * The instance's infrastructure for its configuration: PostgreSQL, and Redis for the event bus and the rate
+ * limits when REDIS_URL is set (in-process stand-ins otherwise, which stay inside this instance).
+ */
+export function createBackingServices(config: AppConfig, logger: Logger) {
+  if (!config.databaseUrl)
+    throw new Error('needs config.databaseUrl (main.ts starts an embedded PostgreSQL when it is unset)');
+  const metrics = new Metrics();
+  const db = createDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize, logger });
+  const bus: EventBus = config.redisUrl
+    ? new RedisEventBus({ url: config.redisUrl, prefix: config.redisPrefix, logger, metrics })
+    : new MemoryEventBus({ logger, metrics });
+  const limiter: RateLimiter = config.redisUrl
+    ? new RedisRateLimiter({ url: config.redisUrl, prefix: config.redisPrefix })
+    : new MemoryRateLimiter();
+  const infrastructure: Infrastructure = { config, db, bus, limiter, logger, metrics };
+  return {
+    ...infrastructure,
+    /** Connects to Redis; resolves even when it is down (readiness reports it, reconnects continue). */
+    async connect(): Promise<void> {
+      if (!config.redisUrl)
+        logger.warn(
+          'REDIS_URL is not set: using the in-process event bus and rate limits; both stay inside this instance',
+        );
+      await Promise.all([
+        bus instanceof RedisEventBus && bus.connect(),
+        limiter instanceof RedisRateLimiter && limiter.connect(),
+      ]);
+    },
+    async close(): Promise<void> {
+      await bus.close();
+      await limiter.close();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import type { AppConfig } from './config.js';
+import type { Database } from './db/database.js';
+import type { RateLimiter } from './limits/rate-limiter.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics/metrics.js';
+import type { EventBus } from './realtime/event-bus.js';
+
+/**
+ * What every instance runs on: configuration, the database, the event bus between instances, the rate limiter's
+ * counters, logs and metrics. Services are built from the parts of it they use; buildApp and the CLI make it
+ * (backing-services.ts).
+ */
+export interface Infrastructure {
+  config: AppConfig;
+  db: Database;
+  bus: EventBus;
+  limiter: RateLimiter;
+  logger: Logger;
+  /** Where a service registers its own metrics (see metrics.ts), served at /metrics. */
+  metrics: Metrics;
+}
