@@ -15,6 +15,7 @@ import type { GraphQLContext } from '../schema/context.js';
 import { Loaders } from '../schema/loaders.js';
 import type { Services } from '../services.js';
 import { createErrorHandling } from './errors.js';
+import { useWellFormedText } from './input-text.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -79,6 +80,7 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       errors.plugin,
       ...queryLimitPlugins(config.graphql),
       useMutationRateLimit(deps.rateLimits, config.rateLimits),
+      useWellFormedText(),
       useMalformedParamsAsBadRequest(),
       useErrorBodies(),
     ],
