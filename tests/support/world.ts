@@ -21,7 +21,7 @@ export interface World {
   integration: TestIntegration;
   fillers: Fillers;
   /** One issued cursor of each connection: messages, replies, channels, members, users, deliveries. */
-  cursors: Record<string, string>;
+  cursors: Record<'messages' | 'replies' | 'channels' | 'members' | 'users' | 'deliveries', string>;
 }
 
 export async function seedWorld(server: TestServer): Promise<World> {

@@ -5,7 +5,8 @@ import type { DeliveredMessageEvent, HubListener } from '../../realtime/organiza
 import type { MessageEventKind, ReactionBusEvent, StatusBusEvent } from '../../realtime/org-events.js';
 import type { ServiceDeps } from '../../services.js';
 import { assertReadable, loadChannelFacts, ViewerChannels } from '../channels/channel-access.js';
-import { cursorOfEvent, decodeCursor } from '../messages/message-cursor.js';
+import { isServiceUnavailable } from '../../lib/errors.js';
+import { cursorOfEvent, issuedCursor } from '../messages/message-cursor.js';
 import { MessageDetails, shareDetails, sharedDetailsFor } from '../messages/message-details.js';
 import { MESSAGE_COLUMNS, type MessageRecord } from '../messages/message-record.js';
 
@@ -86,6 +87,10 @@ export class EventService {
   private async stream(session: Session, options: StreamOptions): Promise<AsyncIterableIterator<EventPayload>> {
     const viewer = session.viewer;
     if (options.channelId) assertReadable(viewer, await loadChannelFacts(this.deps.db.pool, viewer, options.channelId));
+    const cursor =
+      options.after && options.messages
+        ? await issuedCursor(this.deps.db.pool, viewer.organizationId, options.after, 'after')
+        : undefined;
     const channels = await ViewerChannels.load(this.deps.db.pool, viewer);
     const inScope = (channelId: string) =>
       (!options.channelId || options.channelId === channelId) && channels.canSee(channelId);
@@ -153,19 +158,24 @@ export class EventService {
       waiting = null;
       pending.forEach((work) => work());
     };
-    const cursor = options.after ? decodeCursor(options.after) : undefined;
-    if (cursor && options.messages) {
+    if (cursor) {
       this.replay(viewer, channels, options.channelId, cursor.seq, queue).then(
         (replayedTo) => {
           if (replayedTo > position) position = replayedTo;
           goLive();
         },
         (error: unknown) => {
-          this.deps.logger.warn({ err: error }, 'subscription replay failed');
+          // Only an outage is worth retrying: the cursor itself was checked above.
+          const outage = isServiceUnavailable(error);
+          const log = { err: error, requestId: session.requestId };
+          if (outage) this.deps.logger.warn(log, 'subscription replay failed: a backing service is unavailable');
+          else this.deps.logger.error(log, 'subscription replay failed');
           queue.fail(
-            new GraphQLError('Could not replay missed events; subscribe again with the same cursor', {
-              extensions: { code: 'SERVICE_UNAVAILABLE' },
-            }),
+            outage
+              ? new GraphQLError('Could not replay missed events; subscribe again with the same cursor', {
+                  extensions: { code: 'SERVICE_UNAVAILABLE' },
+                })
+              : new GraphQLError('Unexpected error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
           );
         },
       );

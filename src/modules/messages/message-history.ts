@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { decodeCursor, type MessageCursor } from './message-cursor.js';
+import { type HistoryScope, issuedCursor, type MessageCursor } from './message-cursor.js';
 import { MESSAGE_COLUMNS, type MessageRecord } from './message-record.js';
 
 export interface PageRequest {
@@ -15,9 +15,6 @@ export interface Page {
   hasPreviousPage: boolean;
 }
 
-/** A channel's messages, or a thread's replies: the keyset both page through. */
-export type HistoryScope = { channelId: string } | { threadId: string };
-
 /**
  * Chronological pages by (created_at, id). Creation times are strictly increasing per organization and a
  * message can only commit in that order (see MessageWriter), so a page that starts after a cursor is
@@ -26,12 +23,15 @@ export type HistoryScope = { channelId: string } | { threadId: string };
  */
 export async function readPage(
   db: pg.Pool,
+  organizationId: string,
   scope: HistoryScope,
   request: PageRequest,
   defaultSize: number,
 ): Promise<Page> {
-  const after = request.after ? decodeCursor(request.after) : undefined;
-  const before = request.before ? decodeCursor(request.before) : undefined;
+  const [after, before] = await Promise.all([
+    request.after ? issuedCursor(db, organizationId, request.after, 'after', scope) : undefined,
+    request.before ? issuedCursor(db, organizationId, request.before, 'before', scope) : undefined,
+  ]);
   const backwards = request.last != null || (request.first == null && request.after == null);
   const size = (backwards ? request.last : request.first) ?? defaultSize;
 

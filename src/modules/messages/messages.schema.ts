@@ -114,7 +114,7 @@ MessageRef.implement({
         description: "The thread's replies in chronological order (keyset pages, like `messages`).",
         validate: messagePageArgs,
         resolve: async (message, args, context) =>
-          toConnection(await context.services.messages.replies(message.id, args)),
+          toConnection(await context.services.messages.replies(message, args)),
       },
       MessageConnection,
     ),

@@ -11,7 +11,7 @@ import {
   loadChannelFacts,
 } from '../channels/channel-access.js';
 import type { ChannelService } from '../channels/channels.service.js';
-import { type HistoryScope, type Page, type PageRequest, readPage } from './message-history.js';
+import { type Page, type PageRequest, readPage } from './message-history.js';
 import { MESSAGE_COLUMNS, type MessageRecord, toWire } from './message-record.js';
 import type { InsertOutcome, MessageDraft } from './message-writer.js';
 
@@ -135,13 +135,13 @@ export class MessageService {
   async history(session: Session, channelId: string, page: PageRequest): Promise<Page> {
     const viewer = session.viewer;
     assertReadable(viewer, await loadChannelFacts(this.deps.db.pool, viewer, channelId));
-    return readPage(this.deps.db.pool, { channelId }, page, DEFAULT_HISTORY_PAGE);
+    return readPage(this.deps.db.pool, viewer.organizationId, { channelId }, page, DEFAULT_HISTORY_PAGE);
   }
 
   /** A thread's replies; the parent was already shown to the viewer, so its channel is readable. */
-  replies(threadId: string, page: PageRequest): Promise<Page> {
-    const scope: HistoryScope = { threadId };
-    return readPage(this.deps.db.pool, scope, page, DEFAULT_HISTORY_PAGE);
+  replies(thread: MessageRecord, page: PageRequest): Promise<Page> {
+    const scope = { threadId: thread.id };
+    return readPage(this.deps.db.pool, thread.organizationId, scope, page, DEFAULT_HISTORY_PAGE);
   }
 
   async byId(organizationId: string, messageId: string): Promise<MessageRecord | null> {
