@@ -36,7 +36,9 @@ export async function readPage(
   const size = (backwards ? request.last : request.first) ?? defaultSize;
 
   const params: unknown[] = ['channelId' in scope ? scope.channelId : scope.threadId];
-  const conditions = ['channelId' in scope ? 'm.channel_id = $1' : 'm.thread_id = $1'];
+  // A channel shows its deleted messages as tombstones; a thread leaves its deleted replies out (its
+  // `replyCount` counts what it shows).
+  const conditions = ['channelId' in scope ? 'm.channel_id = $1' : 'm.thread_id = $1 AND m.deleted_at IS NULL'];
   const bound = (cursor: MessageCursor, operator: '>' | '<') => {
     params.push(cursor.createdAtUs.toString(), cursor.id);
     // Integer microseconds added to the epoch: exact, where a float conversion could be off by one.

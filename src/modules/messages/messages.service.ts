@@ -12,7 +12,7 @@ import {
 } from '../channels/channel-access.js';
 import type { ChannelService } from '../channels/channels.service.js';
 import { type Page, type PageRequest, readPage } from './message-history.js';
-import { MESSAGE_COLUMNS, type MessageRecord, toWire } from './message-record.js';
+import { acceptsResponses, MESSAGE_COLUMNS, type MessageRecord, refusedResponse, toWire } from './message-record.js';
 import type { InsertOutcome, MessageDraft } from './message-writer.js';
 
 export interface SendMessageInput {
@@ -49,7 +49,7 @@ export class MessageService {
       content: input.content ?? null,
       messageType: input.messageType ?? 'TEXT',
       metadata: input.metadata ?? null,
-      threadId: input.threadId ? await this.threadRoot(viewer, input.channelId, input.threadId) : null,
+      threadId: input.threadId ? await this.threadForReply(viewer, input.channelId, input.threadId) : null,
       messageSource: 'INTERNAL',
     };
     for (const policy of this.policies) await policy(viewer, draft, facts);
@@ -153,15 +153,28 @@ export class MessageService {
   }
 
   /**
-   * Replies hang off the thread's first message: a reply to a reply joins the same thread (one level, as
-   * chat clients show threads). The parent must be in the same channel.
+   * The thread a reply to `parentId` joins. Replies hang off the thread's first message: a reply to a reply
+   * joins the same thread (one level, as chat clients show threads). The parent must be in the same channel,
+   * and neither it nor the thread's first message may be deleted (see `acceptsResponses`). Platform messages
+   * and the app's replies are threaded by this one rule.
    */
-  private async threadRoot(viewer: Viewer, channelId: string, parentId: string): Promise<string> {
-    const parent = await this.byId(viewer.organizationId, parentId);
-    if (!parent || parent.channelId !== channelId) {
-      throw badInput('input.threadId', 'must be a message of the same channel');
-    }
-    return parent.threadId ?? parent.id;
+  async threadOf(
+    organizationId: string,
+    channelId: string,
+    parentId: string,
+  ): Promise<{ threadId: string } | { refused: 'other-channel' | 'deleted' }> {
+    const parent = await this.byId(organizationId, parentId);
+    if (!parent || parent.channelId !== channelId) return { refused: 'other-channel' };
+    const root = parent.threadId ? await this.byId(organizationId, parent.threadId) : parent;
+    if (!acceptsResponses(parent) || !root || !acceptsResponses(root)) return { refused: 'deleted' };
+    return { threadId: root.id };
+  }
+
+  private async threadForReply(viewer: Viewer, channelId: string, parentId: string): Promise<string> {
+    const thread = await this.threadOf(viewer.organizationId, channelId, parentId);
+    if ('threadId' in thread) return thread.threadId;
+    if (thread.refused === 'deleted') throw refusedResponse('input.threadId');
+    throw badInput('input.threadId', 'must be a message of the same channel');
   }
 
   private publish(kind: MessageEventKind, message: MessageRecord, requestId?: string): void {

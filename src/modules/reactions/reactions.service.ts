@@ -1,9 +1,8 @@
 import type pg from 'pg';
 import type { Session } from '../../auth/session.js';
-import { badInput } from '../../lib/errors.js';
 import type { ServiceDeps } from '../../services.js';
 import type { MessageService } from '../messages/messages.service.js';
-import type { MessageRecord } from '../messages/message-record.js';
+import { acceptsResponses, type MessageRecord, refusedResponse } from '../messages/message-record.js';
 
 export class ReactionService {
   constructor(
@@ -109,7 +108,7 @@ export class ReactionService {
 
   private async reactable(session: Session, messageId: string): Promise<MessageRecord> {
     const message = await this.messages.readable(session.viewer, messageId);
-    if (message.deletedAt) throw badInput('input.messageId', 'the message was deleted');
+    if (!acceptsResponses(message)) throw refusedResponse('input.messageId');
     return message;
   }
 }
