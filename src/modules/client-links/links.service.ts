@@ -4,7 +4,7 @@ import type { Platform } from '../../generated/prisma/enums.js';
 import { badInput, conflict, isUniqueViolation, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { ServiceDeps } from '../../services.js';
-import { CODE_TTL_MS, codeCandidates, generateVerificationCode } from './verification-codes.js';
+import { CODE_TTL_MS, codeIn, generateVerificationCode } from './verification-codes.js';
 
 /** Who wrote, as the platform names them: WhatsApp's wa_id / Instagram's scoped id, and WhatsApp's BSUID. */
 export interface PlatformSender {
@@ -31,10 +31,17 @@ export type VerificationOutcome =
   | { status: 'verified'; linkId: string; clientUserId: string }
   | { status: 'refused'; reason: VerificationRefusal };
 
-export type VerificationRefusal = 'rate-limited' | 'unknown-code' | 'expired' | 'sender-mismatch' | 'already-linked';
+export type VerificationRefusal =
+  'rate-limited' | 'integration-rate-limited' | 'unknown-code' | 'expired' | 'sender-mismatch' | 'already-linked';
 
-/** Failed guesses allowed per sender and integration within one window; then every code is refused. */
+/** Failed guesses allowed per sender and integration within one window; then every code from them is refused. */
 export const MAX_FAILED_GUESSES = 5;
+/**
+ * Failed guesses allowed per integration within one window, from all senders together; then every code on the
+ * integration is refused. At 50 per 15 minutes, a year of guessing finds one of a thousand pending codes (of
+ * 31^8) with a chance of about one in five hundred.
+ */
+export const MAX_FAILED_GUESSES_PER_INTEGRATION = 50;
 export const GUESS_WINDOW_MS = 15 * 60 * 1000;
 
 export class ClientLinkService {
@@ -128,43 +135,55 @@ export class ClientLinkService {
   }
 
   /**
-   * Verifies a pending link when `text` (a message from `sender` on `integration`) holds its code: the code
-   * must be unexpired and unused, and when the admin named the platform user, the sender must be them. Each
-   * refused code counts against the sender; after MAX_FAILED_GUESSES in GUESS_WINDOW_MS every code from them
-   * is refused until the window ends. The counter lives in the database, so it holds across instances.
+   * Verifies a pending link when `text` (a message from `sender` on `integration`) holds its code (the first
+   * code-shaped word: a message is one guess): the code must be unexpired and unused, and when the admin named
+   * the platform user, the sender must be them. Each refused code counts against the sender and against the
+   * integration; after MAX_FAILED_GUESSES from the sender, or MAX_FAILED_GUESSES_PER_INTEGRATION from everyone
+   * on the integration, within GUESS_WINDOW_MS, every code from them (or on it) is refused until the window
+   * ends. The counters live in the database, so they hold across instances.
    */
   async verify(integration: LinkIntegration, sender: PlatformSender, text: string): Promise<VerificationOutcome> {
-    const candidates = codeCandidates(text);
+    const code = codeIn(text);
     const senderKey = sender.platformUserId ?? sender.scopedUserId;
-    if (candidates.length === 0 || !senderKey) return { status: 'no-code' };
+    if (!code || !senderKey) return { status: 'no-code' };
     return this.deps.db.prisma.$transaction(async (tx) => {
-      // One row per sender, locked: that sender's attempts are decided one at a time.
+      // One row per integration, then one per sender, each locked in that order: an integration's attempts are
+      // decided one at a time (only unlinked senders' messages that hold a code make them).
+      await tx.$executeRaw`
+        INSERT INTO integration_verification_attempts (platform_integration_id)
+        VALUES (${integration.id}::uuid)
+        ON CONFLICT DO NOTHING`;
+      const [budget] = await tx.$queryRaw<GuessCounter[]>`
+        SELECT failures, window_started_at < now() - ${GUESS_WINDOW_MS}::int * interval '1 millisecond' AS expired
+        FROM integration_verification_attempts
+        WHERE platform_integration_id = ${integration.id}::uuid
+        FOR UPDATE`;
+      if (failuresIn(budget) >= MAX_FAILED_GUESSES_PER_INTEGRATION) return refused('integration-rate-limited');
       await tx.$executeRaw`
         INSERT INTO link_verification_attempts (platform_integration_id, sender)
         VALUES (${integration.id}::uuid, ${senderKey})
         ON CONFLICT DO NOTHING`;
-      const [counter] = await tx.$queryRaw<{ failures: number; expired: boolean }[]>`
+      const [counter] = await tx.$queryRaw<GuessCounter[]>`
         SELECT failures, window_started_at < now() - ${GUESS_WINDOW_MS}::int * interval '1 millisecond' AS expired
         FROM link_verification_attempts
         WHERE platform_integration_id = ${integration.id}::uuid AND sender = ${senderKey}
         FOR UPDATE`;
-      const failures = counter && !counter.expired ? counter.failures : 0;
-      if (failures >= MAX_FAILED_GUESSES) return refused('rate-limited');
+      if (failuresIn(counter) >= MAX_FAILED_GUESSES) return refused('rate-limited');
 
       const fail = async (reason: VerificationRefusal): Promise<VerificationOutcome> => {
         await tx.linkVerificationAttempt.update({
           where: { platformIntegrationId_sender: { platformIntegrationId: integration.id, sender: senderKey } },
-          data: counter?.expired ? { failures: 1, windowStartedAt: new Date() } : { failures: { increment: 1 } },
+          data: oneMoreFailure(counter),
+        });
+        await tx.integrationVerificationAttempt.update({
+          where: { platformIntegrationId: integration.id },
+          data: oneMoreFailure(budget),
         });
         return refused(reason);
       };
 
       const link = await tx.clientPlatformLink.findFirst({
-        where: {
-          platformIntegrationId: integration.id,
-          verificationStatus: 'PENDING',
-          verificationCode: { in: candidates },
-        },
+        where: { platformIntegrationId: integration.id, verificationStatus: 'PENDING', verificationCode: code },
       });
       if (!link) return fail('unknown-code');
       if (!link.codeExpiresAt || link.codeExpiresAt.getTime() <= Date.now()) return fail('expired');
@@ -228,6 +247,18 @@ export class ClientLinkService {
 }
 
 const refused = (reason: VerificationRefusal): VerificationOutcome => ({ status: 'refused', reason });
+
+/** A counter of failed guesses, and whether its window has passed. */
+interface GuessCounter {
+  failures: number;
+  expired: boolean;
+}
+
+const failuresIn = (counter: GuessCounter | undefined) => (counter && !counter.expired ? counter.failures : 0);
+
+/** The update that counts one more failed guess: the first of a new window once the old one has passed. */
+const oneMoreFailure = (counter: GuessCounter | undefined) =>
+  counter?.expired ? { failures: 1, windowStartedAt: new Date() } : { failures: { increment: 1 } };
 
 /** Link conditions matching either of a sender's ids. */
 function senderMatch(sender: PlatformSender): Prisma.ClientPlatformLinkWhereInput[] {
