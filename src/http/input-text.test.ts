@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'graphql';
-import { inputTextIssues, MAX_INPUT_DEPTH, textProblem } from './input-text.js';
+import { textProblem } from '../lib/text.js';
+import { inputTextIssues, MAX_INPUT_DEPTH } from './input-text.js';
 
 const issues = (query: string, variableValues: Record<string, unknown> = {}, operationName?: string) =>
   inputTextIssues({ document: parse(query), variableValues, operationName });

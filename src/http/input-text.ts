@@ -11,25 +11,12 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { invalidInput } from '../lib/errors.js';
+import { textProblem } from '../lib/text.js';
 
 /** How deeply an argument value may nest (input objects, lists, JSON): far beyond any real input. */
 export const MAX_INPUT_DEPTH = 32;
 /** A request with more bad strings than this is answered with the first ones. */
 const MAX_REPORTED = 10;
-
-// In a `u` regular expression a surrogate pair is one code point, so this finds only unpaired surrogates.
-const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
-
-/**
- * Why a string cannot be stored as text, or undefined. PostgreSQL refuses U+0000 in `text` and `jsonb`
- * (22021 / 22P05), and an unpaired surrogate is not Unicode at all: `jsonb` refuses it and `text` would
- * silently store U+FFFD in its place.
- */
-export function textProblem(value: string): string | undefined {
-  if (value.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
-  if (UNPAIRED_SURROGATE.test(value)) return 'must be well-formed Unicode (it holds an unpaired surrogate)';
-  return undefined;
-}
 
 /**
  * Every string an operation hands to a resolver, checked before anything runs: argument values written in the

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { GraphQLFormattedError } from 'graphql';
 import { schema } from '../../src/schema/index.js';
+import { channelMessages, deliver, openConversation, whatsAppDelivery } from '../support/conversations.js';
 import { wsClient } from '../support/graphql.js';
 import { recordingLogger } from '../support/hostile.js';
 import { rawGql } from '../support/raw.js';
@@ -159,6 +160,19 @@ describe('strings that cannot be stored as text', () => {
       }
     }
     expect(answers).toEqual(expected);
+  });
+
+  it('are kept, replaced by U+FFFD, when a customer sends them from WhatsApp: nothing of the delivery is lost', async () => {
+    const conversation = await openConversation(server, world.org, 'WHATSAPP');
+    // JSON escapes, as Meta's body would carry them.
+    const delivery = await deliver(
+      server,
+      conversation.integration,
+      whatsAppDelivery('wa_inbound_text.json', conversation, { replace: { 'Body Text': 'a\\u0000b \\ud800c' } }),
+    );
+    expect(delivery).toMatchObject({ status: 'PROCESSED', errors: null });
+    const [message] = await channelMessages(server, conversation.channelId);
+    expect(message!.content).toBe('a\ufffdb \ufffdc');
   });
 
   it('left nothing unexpected in the log', () => {
