@@ -1,7 +1,6 @@
-import { post, processed } from './conversations.js';
-import { fixtureText } from './fixtures.js';
+import { integrationWithTraffic } from './conversations.js';
 import { createChannel, send } from './messaging.js';
-import { createIntegration, linkClient, randomPhone, type TestIntegration } from './platform.js';
+import type { TestIntegration } from './platform.js';
 import { rawGql } from './raw.js';
 import type { Fillers } from './schema-inputs.js';
 import { seedOrganization, type TestOrganization, type TestUser } from './seed.js';
@@ -38,16 +37,7 @@ export async function seedWorld(server: TestServer): Promise<World> {
   const root = await send(server, staff, publicChannel.id, 'a thread');
   const reply = await send(server, org.admin, publicChannel.id, 'a reply', root.id);
   const other = await send(server, staff, privateChannel.id, 'private');
-  const integration = await createIntegration(server, org, 'WHATSAPP', {
-    platformAccountId: `${Date.now()}${Math.floor(Math.random() * 1000)}`,
-  });
-  const link = await linkClient(server, org, client, integration, {
-    platformUserId: randomPhone(),
-    scopedUserId: null,
-  });
-  const body = fixtureText('wa_inbound_text.json').replaceAll('1122334455667', integration.platformAccountId!);
-  if ((await post(server, integration, body)).status !== 200) throw new Error('the delivery was refused');
-  const delivery = await processed(server, integration, body);
+  const { integration, link, delivery } = await integrationWithTraffic(server, org, client);
 
   const page = async (query: string, variables: Record<string, unknown>) => {
     const response = await rawGql(server.graphqlUrl, query, variables, org.admin.token);
