@@ -266,14 +266,14 @@ const cases: Record<string, () => Promise<void>> = {
   'Mutation.addReaction': async () => {
     await refusedForAll(
       'mutation($i: ReactionInput!) { addReaction(input: $i) { id } }',
-      { i: { messageId: b.messageId, emoji: 'x' } },
+      { i: { messageId: b.messageId, emoji: '👍' } },
       'NOT_FOUND',
     );
   },
   'Mutation.removeReaction': async () => {
     await refusedForAll(
       'mutation($i: ReactionInput!) { removeReaction(input: $i) { id } }',
-      { i: { messageId: b.messageId, emoji: 'x' } },
+      { i: { messageId: b.messageId, emoji: '👍' } },
       'NOT_FOUND',
     );
   },

@@ -4,8 +4,8 @@ import {
   GUESS_WINDOW_MS,
   MAX_FAILED_GUESSES,
   MAX_FAILED_GUESSES_PER_INTEGRATION,
-  type PlatformSender,
-} from '../../src/modules/client-links/links.service.js';
+} from '../../src/modules/client-links/guess-budgets.js';
+import type { PlatformSender } from '../../src/modules/client-links/links.service.js';
 import { CODE_ALPHABET } from '../../src/modules/client-links/verification-codes.js';
 import { type Conversation, deliver, openConversation, whatsAppDelivery } from '../support/conversations.js';
 import { randomPhone } from '../support/platform.js';

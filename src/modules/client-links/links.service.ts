@@ -4,6 +4,7 @@ import type { Platform } from '../../generated/prisma/enums.js';
 import { badInput, conflict, isUniqueViolation, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { ServiceDeps } from '../../services.js';
+import { GuessBudgets } from './guess-budgets.js';
 import { CODE_TTL_MS, codeIn, generateVerificationCode } from './verification-codes.js';
 
 /** Who wrote, as the platform names them: WhatsApp's wa_id / Instagram's scoped id, and WhatsApp's BSUID. */
@@ -34,18 +35,12 @@ export type VerificationOutcome =
 export type VerificationRefusal =
   'rate-limited' | 'integration-rate-limited' | 'unknown-code' | 'expired' | 'sender-mismatch' | 'already-linked';
 
-/** Failed guesses allowed per sender and integration within one window; then every code from them is refused. */
-export const MAX_FAILED_GUESSES = 5;
-/**
- * Failed guesses allowed per integration within one window, from all senders together; then every code on the
- * integration is refused. At 50 per 15 minutes, a year of guessing finds one of a thousand pending codes (of
- * 31^8) with a chance of about one in five hundred.
- */
-export const MAX_FAILED_GUESSES_PER_INTEGRATION = 50;
-export const GUESS_WINDOW_MS = 15 * 60 * 1000;
-
 export class ClientLinkService {
-  constructor(private readonly deps: ServiceDeps) {}
+  private readonly budgets;
+
+  constructor(private readonly deps: ServiceDeps) {
+    this.budgets = new GuessBudgets(deps.db.pool);
+  }
 
   async list(session: Session, filter: { clientUserId?: string | null }, query: PrismaSelection = {}) {
     const { organizationId } = session.assertAdmin(session.organizationId);
@@ -137,62 +132,58 @@ export class ClientLinkService {
   /**
    * Verifies a pending link when `text` (a message from `sender` on `integration`) holds its code (the first
    * code-shaped word: a message is one guess): the code must be unexpired and unused, and when the admin named
-   * the platform user, the sender must be them. Each refused code counts against the sender and against the
-   * integration; after MAX_FAILED_GUESSES from the sender, or MAX_FAILED_GUESSES_PER_INTEGRATION from everyone
-   * on the integration, within GUESS_WINDOW_MS, every code from them (or on it) is refused until the window
-   * ends. The counters live in the database, so they hold across instances.
+   * the platform user, the sender must be them. Each wrong guess counts against the integration and against
+   * the sender (see GuessBudgets); after MAX_FAILED_GUESSES_PER_INTEGRATION on the integration from everyone,
+   * or MAX_FAILED_GUESSES from the sender, within GUESS_WINDOW_MS, every code on it (or from them) is refused
+   * until the window ends, the right one too.
    */
   async verify(integration: LinkIntegration, sender: PlatformSender, text: string): Promise<VerificationOutcome> {
     const code = codeIn(text);
     const senderKey = sender.platformUserId ?? sender.scopedUserId;
     if (!code || !senderKey) return { status: 'no-code' };
+    const integrationKey = [integration.id];
+    const senderKeys = [integration.id, senderKey];
+    if (!(await this.budgets.charge('integration', integrationKey))) return refused('integration-rate-limited');
+    if (!(await this.budgets.charge('sender', senderKeys))) {
+      await this.budgets.refund('integration', integrationKey);
+      return refused('rate-limited');
+    }
+    let outcome: VerificationOutcome;
+    try {
+      outcome = await this.tryCode(integration, sender, code);
+    } catch (error) {
+      // Not a guess that was judged: the customer may send it again.
+      await Promise.all([
+        this.budgets.refund('integration', integrationKey),
+        this.budgets.refund('sender', senderKeys),
+      ]).catch(() => undefined);
+      throw error;
+    }
+    if (outcome.status === 'verified') {
+      await Promise.all([this.budgets.refund('integration', integrationKey), this.budgets.clear('sender', senderKeys)]);
+    } else if (outcome.status === 'refused' && outcome.reason === 'already-linked') {
+      await Promise.all([
+        this.budgets.refund('integration', integrationKey),
+        this.budgets.refund('sender', senderKeys),
+      ]);
+    }
+    return outcome;
+  }
+
+  /** Verifies the link holding `code` for `sender`, or says why not. */
+  private tryCode(integration: LinkIntegration, sender: PlatformSender, code: string): Promise<VerificationOutcome> {
     return this.deps.db.prisma.$transaction(async (tx) => {
-      // One row per integration, then one per sender, each locked in that order: an integration's attempts are
-      // decided one at a time (only unlinked senders' messages that hold a code make them).
-      await tx.$executeRaw`
-        INSERT INTO integration_verification_attempts (platform_integration_id)
-        VALUES (${integration.id}::uuid)
-        ON CONFLICT DO NOTHING`;
-      const [budget] = await tx.$queryRaw<GuessCounter[]>`
-        SELECT failures, window_started_at < now() - ${GUESS_WINDOW_MS}::int * interval '1 millisecond' AS expired
-        FROM integration_verification_attempts
-        WHERE platform_integration_id = ${integration.id}::uuid
-        FOR UPDATE`;
-      if (failuresIn(budget) >= MAX_FAILED_GUESSES_PER_INTEGRATION) return refused('integration-rate-limited');
-      await tx.$executeRaw`
-        INSERT INTO link_verification_attempts (platform_integration_id, sender)
-        VALUES (${integration.id}::uuid, ${senderKey})
-        ON CONFLICT DO NOTHING`;
-      const [counter] = await tx.$queryRaw<GuessCounter[]>`
-        SELECT failures, window_started_at < now() - ${GUESS_WINDOW_MS}::int * interval '1 millisecond' AS expired
-        FROM link_verification_attempts
-        WHERE platform_integration_id = ${integration.id}::uuid AND sender = ${senderKey}
-        FOR UPDATE`;
-      if (failuresIn(counter) >= MAX_FAILED_GUESSES) return refused('rate-limited');
-
-      const fail = async (reason: VerificationRefusal): Promise<VerificationOutcome> => {
-        await tx.linkVerificationAttempt.update({
-          where: { platformIntegrationId_sender: { platformIntegrationId: integration.id, sender: senderKey } },
-          data: oneMoreFailure(counter),
-        });
-        await tx.integrationVerificationAttempt.update({
-          where: { platformIntegrationId: integration.id },
-          data: oneMoreFailure(budget),
-        });
-        return refused(reason);
-      };
-
       const link = await tx.clientPlatformLink.findFirst({
         where: { platformIntegrationId: integration.id, verificationStatus: 'PENDING', verificationCode: code },
       });
-      if (!link) return fail('unknown-code');
-      if (!link.codeExpiresAt || link.codeExpiresAt.getTime() <= Date.now()) return fail('expired');
+      if (!link) return refused('unknown-code');
+      if (!link.codeExpiresAt || link.codeExpiresAt.getTime() <= Date.now()) return refused('expired');
       if (
         link.platformUserId &&
         link.platformUserId !== sender.platformUserId &&
         link.platformUserId !== sender.scopedUserId
       )
-        return fail('sender-mismatch');
+        return refused('sender-mismatch');
 
       const taken = await tx.clientPlatformLink.findFirst({
         where: { platformIntegrationId: integration.id, id: { not: link.id }, OR: senderMatch(sender) },
@@ -209,10 +200,7 @@ export class ClientLinkService {
           platformScopedUserId: sender.scopedUserId ?? link.platformScopedUserId,
         },
       });
-      if (count === 0) return fail('unknown-code');
-      await tx.linkVerificationAttempt.delete({
-        where: { platformIntegrationId_sender: { platformIntegrationId: integration.id, sender: senderKey } },
-      });
+      if (count === 0) return refused('unknown-code');
       return { status: 'verified', linkId: link.id, clientUserId: link.clientUserId };
     });
   }
@@ -247,18 +235,6 @@ export class ClientLinkService {
 }
 
 const refused = (reason: VerificationRefusal): VerificationOutcome => ({ status: 'refused', reason });
-
-/** A counter of failed guesses, and whether its window has passed. */
-interface GuessCounter {
-  failures: number;
-  expired: boolean;
-}
-
-const failuresIn = (counter: GuessCounter | undefined) => (counter && !counter.expired ? counter.failures : 0);
-
-/** The update that counts one more failed guess: the first of a new window once the old one has passed. */
-const oneMoreFailure = (counter: GuessCounter | undefined) =>
-  counter?.expired ? { failures: 1, windowStartedAt: new Date() } : { failures: { increment: 1 } };
 
 /** Link conditions matching either of a sender's ids. */
 function senderMatch(sender: PlatformSender): Prisma.ClientPlatformLinkWhereInput[] {
