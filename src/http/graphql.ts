@@ -17,6 +17,7 @@ import type { Services } from '../services.js';
 import { useAllowedOrigins } from './cors.js';
 import { createErrorHandling } from './errors.js';
 import type { EventStreams } from './event-streams.js';
+import { useWellFormedText } from './input-text.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -84,6 +85,7 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       errors.plugin,
       ...queryLimitPlugins(config.graphql),
       useMutationRateLimit(deps.rateLimits, config.rateLimits),
+      useWellFormedText(),
       useMalformedParamsAsBadRequest(),
       useErrorBodies(),
       useAllowedOrigins(config.corsOrigins),

@@ -35,6 +35,16 @@ export const badInput = (field: string, reason: string) =>
   new AppError('BAD_USER_INPUT', `${field}: ${reason}`, { field });
 
 /**
+ * Several bad arguments or input fields at once: each named in the message, the first in `extensions.field`
+ * and all of them in `extensions.fields` (paths such as `input.content` or `input.settings.labels.0`).
+ */
+export function invalidInput(issues: readonly { field: string; message: string }[]): AppError {
+  const fields = issues.map((issue) => issue.field);
+  const message = issues.map((issue) => `${issue.field || 'input'}: ${issue.message}`).join('; ');
+  return new AppError('BAD_USER_INPUT', message, { field: fields[0] || undefined, fields });
+}
+
+/**
  * Too many requests. `retryAfter` (whole seconds) tells clients when to try again; on HTTP the same number is
  * the Retry-After header of the 429 (yoga reads `extensions.http` and leaves it out of the response body).
  */

@@ -5,7 +5,7 @@ import ValidationPlugin from '@pothos/plugin-validation';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
-import { AppError } from '../lib/errors.js';
+import { invalidInput } from '../lib/errors.js';
 import type { GraphQLContext } from './context.js';
 
 export const builder = new SchemaBuilder<{
@@ -38,15 +38,15 @@ export const builder = new SchemaBuilder<{
   },
   validation: {
     // Every rejected input becomes BAD_USER_INPUT naming the argument or input field, e.g. `input.email`.
-    validationError: ({ issues }) => {
-      const fields = issues.map((issue) =>
-        (issue.path ?? [])
-          .map((segment) => (typeof segment === 'object' ? String(segment.key) : String(segment)))
-          .join('.'),
-      );
-      const message = issues.map((issue, index) => `${fields[index] || 'input'}: ${issue.message}`).join('; ');
-      return new AppError('BAD_USER_INPUT', message, { field: fields[0] || undefined, fields });
-    },
+    validationError: ({ issues }) =>
+      invalidInput(
+        issues.map((issue) => ({
+          field: (issue.path ?? [])
+            .map((segment) => (typeof segment === 'object' ? String(segment.key) : String(segment)))
+            .join('.'),
+          message: issue.message,
+        })),
+      ),
   },
 });
 

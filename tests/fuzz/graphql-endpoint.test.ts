@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { LEAKS } from '../support/hostile.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
 
@@ -265,13 +266,6 @@ interface Answer {
 }
 
 const ALLOWED_STATUSES = [200, 204, 400, 405, 406, 413, 415, 429];
-// Traces of a leaked internal failure. Nothing the generators produce looks like these.
-const LEAKS = [
-  /\bat [\w$.<>[\] ]+\(?(file:\/\/|\/)[^)\s]*:\d+:\d+\)?/, // a stack frame
-  /node_modules|\/src\/\w+/,
-  /Invalid `prisma|PrismaClient|P\d{4}\b|DriverAdapterError/,
-  /syntax error at or near|relation "[^"]+" does not exist|violates [\w ]*constraint|duplicate key value/,
-];
 
 function expectWellFormed(request: HostileRequest, answer: Answer): void {
   const context = `${request.method} ${answer.status} ${answer.contentType} ${answer.text.slice(0, 500)}`;

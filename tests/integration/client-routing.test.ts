@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  GUESS_WINDOW_MS,
-  MAX_FAILED_GUESSES,
-  type PlatformSender,
-} from '../../src/modules/client-links/links.service.js';
+import { GUESS_WINDOW_MS, MAX_FAILED_GUESSES } from '../../src/modules/client-links/guess-budgets.js';
+import type { PlatformSender } from '../../src/modules/client-links/links.service.js';
 import { graphql } from '../gql/index.js';
 import { dataOf, errorCodes, gql } from '../support/graphql.js';
 import {

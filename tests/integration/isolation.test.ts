@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { schema } from '../../src/schema/index.js';
-import { post, processed } from '../support/conversations.js';
+import { integrationWithTraffic, post, processed } from '../support/conversations.js';
 import { fixtureText } from '../support/fixtures.js';
 import { createChannel, send } from '../support/messaging.js';
-import { createIntegration, linkClient, randomPhone, type TestIntegration } from '../support/platform.js';
+import type { TestIntegration } from '../support/platform.js';
 import { firstSubscriptionResult, rawGql } from '../support/raw.js';
 import { seedOrganization, type TestOrganization, type TestUser } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -45,17 +45,7 @@ async function world(): Promise<World> {
     data: { clientUserId: client.id, channelId: clientChannel.id, assignedBy: org.admin.id },
   });
   const message = await send(server, staff, privateChannel.id, 'B-secret');
-  const integration = await createIntegration(server, org, 'WHATSAPP', {
-    platformAccountId: `${Date.now()}${Math.floor(Math.random() * 1000)}`,
-  });
-  const link = await linkClient(server, org, client, integration, {
-    platformUserId: randomPhone(),
-    scopedUserId: null,
-  });
-  // A delivery from someone who is not linked: stored, and FAILED for admins to look at.
-  const body = fixtureText('wa_inbound_text.json').replaceAll('1122334455667', integration.platformAccountId!);
-  expect((await post(server, integration, body)).status).toBe(200);
-  const delivery = await processed(server, integration, body);
+  const { integration, link, delivery } = await integrationWithTraffic(server, org, client);
   return {
     org,
     staff,
@@ -276,14 +266,14 @@ const cases: Record<string, () => Promise<void>> = {
   'Mutation.addReaction': async () => {
     await refusedForAll(
       'mutation($i: ReactionInput!) { addReaction(input: $i) { id } }',
-      { i: { messageId: b.messageId, emoji: 'x' } },
+      { i: { messageId: b.messageId, emoji: '👍' } },
       'NOT_FOUND',
     );
   },
   'Mutation.removeReaction': async () => {
     await refusedForAll(
       'mutation($i: ReactionInput!) { removeReaction(input: $i) { id } }',
-      { i: { messageId: b.messageId, emoji: 'x' } },
+      { i: { messageId: b.messageId, emoji: '👍' } },
       'NOT_FOUND',
     );
   },

@@ -209,3 +209,22 @@ export async function customerWrites(
     },
   });
 }
+
+/**
+ * A WhatsApp integration of the organization, `client`'s verified link on it, and a delivery it received from
+ * someone who is not linked (stored, and FAILED for admins to look at): one of each row an integration has.
+ */
+export async function integrationWithTraffic(server: TestServer, org: TestOrganization, client: TestUser) {
+  const integration = await createIntegration(server, org, 'WHATSAPP', {
+    platformAccountId: `${Date.now()}${Math.floor(Math.random() * 1000)}`,
+  });
+  const link = await linkClient(server, org, client, integration, {
+    platformUserId: randomPhone(),
+    scopedUserId: null,
+  });
+  const body = fixtureText('wa_inbound_text.json').replaceAll('1122334455667', integration.platformAccountId!);
+  const answer = await post(server, integration, body);
+  if (answer.status !== 200) throw new Error(`webhook answered ${answer.status}: ${answer.text}`);
+  const delivery = await processed(server, integration, body);
+  return { integration, link, delivery };
+}

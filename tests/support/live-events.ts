@@ -72,7 +72,8 @@ export async function liveEvents(server: TestServer, org: TestOrganization) {
   const client = wsClient(server.wsUrl, org.admin.token);
   const subscription = subscribe(client, LiveViewerEvents, {});
   const prober = repeatUntilStopped(
-    () => server.app.services.sendMessage.execute(org.admin.session, { channelId: probeChannel.id, content: '(probe)' }),
+    () =>
+      server.app.services.sendMessage.execute(org.admin.session, { channelId: probeChannel.id, content: '(probe)' }),
     50,
   );
   try {

@@ -1,11 +1,19 @@
+import { prismaConnectionHelpers } from '@pothos/plugin-prisma';
 import { z } from 'zod';
 import { ChannelType } from '../../generated/prisma/enums.js';
+import { badInput } from '../../lib/errors.js';
 import { description, uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
 import type { GraphQLContext } from '../../schema/context.js';
-import { pageArgsSchema } from '../../schema/pagination.js';
+import {
+  assertCursorInList,
+  idCursor,
+  NOT_ISSUED,
+  pageArgsSchema,
+  pairCursor,
+  recordCursorKey,
+} from '../../schema/pagination.js';
 import { MessageRef, requestDetails } from '../messages/messages.schema.js';
-import { prismaCursor } from '../users/users.schema.js';
 
 export const ChannelTypeEnum = builder.enumType(ChannelType, { name: 'ChannelType' });
 
@@ -26,6 +34,8 @@ builder.prismaObject('ChannelMember', {
   }),
 });
 
+const memberPages = prismaConnectionHelpers(builder, 'ChannelMember', { cursor: 'channelId_userId' });
+
 builder.prismaObject('Channel', {
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -36,9 +46,24 @@ builder.prismaObject('Channel', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     memberCount: t.relationCount('members'),
-    members: t.relatedConnection(
-      'members',
-      { cursor: 'channelId_userId', query: { orderBy: [{ joinedAt: 'asc' }, { userId: 'asc' }] } },
+    members: t.connection(
+      {
+        type: memberPages.ref,
+        validate: pageArgsSchema(pairCursor),
+        select: (args, context, nestedSelection) => ({
+          members: {
+            ...memberPages.getQuery(args, context, nestedSelection),
+            orderBy: [{ joinedAt: 'asc' }, { userId: 'asc' }],
+          },
+        }),
+        resolve: (channel, args, context) => {
+          // A member cursor holds its channel's id: another channel's cursor was not issued for this list.
+          const cursor = args.after ?? args.before;
+          if (cursor != null && (recordCursorKey(cursor) as string[])[0] !== channel.id)
+            throw badInput(args.after != null ? 'after' : 'before', NOT_ISSUED);
+          return memberPages.resolve(channel.members, args, context, channel);
+        },
+      },
       { name: 'ChannelMemberConnection' },
       { name: 'ChannelMemberEdge' },
     ),
@@ -64,13 +89,14 @@ builder.queryFields((t) => ({
       type: 'Channel',
       cursor: 'id',
       description: 'The channels the viewer may see, oldest first.',
-      validate: pageArgsSchema(prismaCursor),
-      resolve: (query, _root, _args, context) =>
-        context.prisma.channel.findMany({
-          ...query,
-          where: context.services.channels.listWhere(context.session),
-          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-        }),
+      validate: pageArgsSchema(idCursor),
+      resolve: async (query, _root, args, context) => {
+        const where = context.services.channels.listWhere(context.session);
+        await assertCursorInList(args, query.cursor, (key) =>
+          context.prisma.channel.findFirst({ where: { AND: [where, key] }, select: { id: true } }),
+        );
+        return context.prisma.channel.findMany({ ...query, where, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+      },
     },
     { name: 'ChannelConnection' },
     { name: 'ChannelEdge' },

@@ -4,7 +4,8 @@ import type { Platform } from '../../generated/prisma/enums.js';
 import { badInput, conflict, isUniqueViolation, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { Database } from '../../db/database.js';
-import { CODE_TTL_MS, codeCandidates, generateVerificationCode } from './verification-codes.js';
+import { GuessBudgets } from './guess-budgets.js';
+import { CODE_TTL_MS, codeIn, generateVerificationCode } from './verification-codes.js';
 
 /** Who wrote, as the platform names them: WhatsApp's wa_id / Instagram's scoped id, and WhatsApp's BSUID. */
 export interface PlatformSender {
@@ -31,11 +32,8 @@ export type VerificationOutcome =
   | { status: 'verified'; linkId: string; clientUserId: string }
   | { status: 'refused'; reason: VerificationRefusal };
 
-export type VerificationRefusal = 'rate-limited' | 'unknown-code' | 'expired' | 'sender-mismatch' | 'already-linked';
-
-/** Failed guesses allowed per sender and integration within one window; then every code is refused. */
-export const MAX_FAILED_GUESSES = 5;
-export const GUESS_WINDOW_MS = 15 * 60 * 1000;
+export type VerificationRefusal =
+  'rate-limited' | 'integration-rate-limited' | 'unknown-code' | 'expired' | 'sender-mismatch' | 'already-linked';
 
 /** What ClientLinkService is built from. */
 export interface ClientLinkServiceDeps {
@@ -43,7 +41,11 @@ export interface ClientLinkServiceDeps {
 }
 
 export class ClientLinkService {
-  constructor(private readonly deps: ClientLinkServiceDeps) {}
+  private readonly budgets;
+
+  constructor(private readonly deps: ClientLinkServiceDeps) {
+    this.budgets = new GuessBudgets(deps.db.pool);
+  }
 
   async list(session: Session, filter: { clientUserId?: string | null }, query: PrismaSelection = {}) {
     const { organizationId } = session.assertAdmin(session.organizationId);
@@ -133,52 +135,60 @@ export class ClientLinkService {
   }
 
   /**
-   * Verifies a pending link when `text` (a message from `sender` on `integration`) holds its code: the code
-   * must be unexpired and unused, and when the admin named the platform user, the sender must be them. Each
-   * refused code counts against the sender; after MAX_FAILED_GUESSES in GUESS_WINDOW_MS every code from them
-   * is refused until the window ends. The counter lives in the database, so it holds across instances.
+   * Verifies a pending link when `text` (a message from `sender` on `integration`) holds its code (the first
+   * code-shaped word: a message is one guess): the code must be unexpired and unused, and when the admin named
+   * the platform user, the sender must be them. Each wrong guess counts against the integration and against
+   * the sender (see GuessBudgets); after MAX_FAILED_GUESSES_PER_INTEGRATION on the integration from everyone,
+   * or MAX_FAILED_GUESSES from the sender, within GUESS_WINDOW_MS, every code on it (or from them) is refused
+   * until the window ends, the right one too.
    */
   async verify(integration: LinkIntegration, sender: PlatformSender, text: string): Promise<VerificationOutcome> {
-    const candidates = codeCandidates(text);
+    const code = codeIn(text);
     const senderKey = sender.platformUserId ?? sender.scopedUserId;
-    if (candidates.length === 0 || !senderKey) return { status: 'no-code' };
+    if (!code || !senderKey) return { status: 'no-code' };
+    const integrationKey = [integration.id];
+    const senderKeys = [integration.id, senderKey];
+    if (!(await this.budgets.charge('integration', integrationKey))) return refused('integration-rate-limited');
+    if (!(await this.budgets.charge('sender', senderKeys))) {
+      await this.budgets.refund('integration', integrationKey);
+      return refused('rate-limited');
+    }
+    let outcome: VerificationOutcome;
+    try {
+      outcome = await this.tryCode(integration, sender, code);
+    } catch (error) {
+      // Not a guess that was judged: the customer may send it again.
+      await Promise.all([
+        this.budgets.refund('integration', integrationKey),
+        this.budgets.refund('sender', senderKeys),
+      ]).catch(() => undefined);
+      throw error;
+    }
+    if (outcome.status === 'verified') {
+      await Promise.all([this.budgets.refund('integration', integrationKey), this.budgets.clear('sender', senderKeys)]);
+    } else if (outcome.status === 'refused' && outcome.reason === 'already-linked') {
+      await Promise.all([
+        this.budgets.refund('integration', integrationKey),
+        this.budgets.refund('sender', senderKeys),
+      ]);
+    }
+    return outcome;
+  }
+
+  /** Verifies the link holding `code` for `sender`, or says why not. */
+  private tryCode(integration: LinkIntegration, sender: PlatformSender, code: string): Promise<VerificationOutcome> {
     return this.deps.db.prisma.$transaction(async (tx) => {
-      // One row per sender, locked: that sender's attempts are decided one at a time.
-      await tx.$executeRaw`
-        INSERT INTO link_verification_attempts (platform_integration_id, sender)
-        VALUES (${integration.id}::uuid, ${senderKey})
-        ON CONFLICT DO NOTHING`;
-      const [counter] = await tx.$queryRaw<{ failures: number; expired: boolean }[]>`
-        SELECT failures, window_started_at < now() - ${GUESS_WINDOW_MS}::int * interval '1 millisecond' AS expired
-        FROM link_verification_attempts
-        WHERE platform_integration_id = ${integration.id}::uuid AND sender = ${senderKey}
-        FOR UPDATE`;
-      const failures = counter && !counter.expired ? counter.failures : 0;
-      if (failures >= MAX_FAILED_GUESSES) return refused('rate-limited');
-
-      const fail = async (reason: VerificationRefusal): Promise<VerificationOutcome> => {
-        await tx.linkVerificationAttempt.update({
-          where: { platformIntegrationId_sender: { platformIntegrationId: integration.id, sender: senderKey } },
-          data: counter?.expired ? { failures: 1, windowStartedAt: new Date() } : { failures: { increment: 1 } },
-        });
-        return refused(reason);
-      };
-
       const link = await tx.clientPlatformLink.findFirst({
-        where: {
-          platformIntegrationId: integration.id,
-          verificationStatus: 'PENDING',
-          verificationCode: { in: candidates },
-        },
+        where: { platformIntegrationId: integration.id, verificationStatus: 'PENDING', verificationCode: code },
       });
-      if (!link) return fail('unknown-code');
-      if (!link.codeExpiresAt || link.codeExpiresAt.getTime() <= Date.now()) return fail('expired');
+      if (!link) return refused('unknown-code');
+      if (!link.codeExpiresAt || link.codeExpiresAt.getTime() <= Date.now()) return refused('expired');
       if (
         link.platformUserId &&
         link.platformUserId !== sender.platformUserId &&
         link.platformUserId !== sender.scopedUserId
       )
-        return fail('sender-mismatch');
+        return refused('sender-mismatch');
 
       const taken = await tx.clientPlatformLink.findFirst({
         where: { platformIntegrationId: integration.id, id: { not: link.id }, OR: senderMatch(sender) },
@@ -195,10 +205,7 @@ export class ClientLinkService {
           platformScopedUserId: sender.scopedUserId ?? link.platformScopedUserId,
         },
       });
-      if (count === 0) return fail('unknown-code');
-      await tx.linkVerificationAttempt.delete({
-        where: { platformIntegrationId_sender: { platformIntegrationId: integration.id, sender: senderKey } },
-      });
+      if (count === 0) return refused('unknown-code');
       return { status: 'verified', linkId: link.id, clientUserId: link.clientUserId };
     });
   }

@@ -13,8 +13,6 @@ export const CODE_TTL_MS = 24 * 60 * 60 * 1000;
 const CODE_SHAPE = new RegExp(`^(?=.*[2-9])[${CODE_ALPHABET}]{${CODE_LENGTH}}$`);
 // A word of exactly CODE_LENGTH letters or digits, not part of a longer one.
 const WORD = new RegExp(`(?<![A-Za-z0-9])[A-Za-z0-9]{${CODE_LENGTH}}(?![A-Za-z0-9])`, 'g');
-/** A message with more candidates than this is not someone entering a code; only the first ones count. */
-const MAX_CANDIDATES = 5;
 
 export function generateVerificationCode(): string {
   for (;;) {
@@ -24,13 +22,14 @@ export function generateVerificationCode(): string {
   }
 }
 
-/** The code-shaped words of a message, upper-cased, in order, without repeats. */
-export function codeCandidates(text: string): string[] {
-  const found = new Set<string>();
+/**
+ * The code a message tries: its first code-shaped word, upper-cased. One message is one guess, however many
+ * code-shaped words it holds, so that a message cannot try several codes against the guess limits.
+ */
+export function codeIn(text: string): string | undefined {
   for (const [word] of text.matchAll(WORD)) {
     const candidate = word.toUpperCase();
-    if (CODE_SHAPE.test(candidate)) found.add(candidate);
-    if (found.size === MAX_CANDIDATES) break;
+    if (CODE_SHAPE.test(candidate)) return candidate;
   }
-  return [...found];
+  return undefined;
 }

@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import type pg from 'pg';
 import type { Viewer } from '../../auth/session.js';
 import type { User } from '../../generated/prisma/client.js';
-import { unauthenticated } from '../../lib/errors.js';
+import { isServiceUnavailable, unauthenticated } from '../../lib/errors.js';
 import type { Logger } from '../../logger.js';
 import { BoundedQueue } from '../../realtime/bounded-queue.js';
 import { ViewerChannels } from '../access/viewer-channels.js';
@@ -87,7 +87,7 @@ export class EventSubscription {
   }
 
   /** Starts receiving: live from now, after replaying what changed since `replayFrom` when given. */
-  async open(replayFrom: bigint | undefined): Promise<void> {
+  async open(replayFrom: bigint | undefined, requestId?: string): Promise<void> {
     this.stopWatchingViewer = this.deps.users.watch(this.viewer.id, (user) => this.viewerChanged(user));
     // A change made before the watch began (while the view was read) is not announced again.
     const current = await this.deps.users.get(this.viewer.id);
@@ -109,11 +109,17 @@ export class EventSubscription {
         this.release();
       },
       (error: unknown) => {
-        this.deps.logger.warn({ err: error }, 'subscription replay failed');
+        // Only an outage is worth retrying: the cursor itself was checked before subscribing.
+        const outage = isServiceUnavailable(error);
+        const log = { err: error, requestId };
+        if (outage) this.deps.logger.warn(log, 'subscription replay failed: a backing service is unavailable');
+        else this.deps.logger.error(log, 'subscription replay failed');
         this.queue.fail(
-          new GraphQLError('Could not replay missed events; subscribe again with the same cursor', {
-            extensions: { code: 'SERVICE_UNAVAILABLE' },
-          }),
+          outage
+            ? new GraphQLError('Could not replay missed events; subscribe again with the same cursor', {
+                extensions: { code: 'SERVICE_UNAVAILABLE' },
+              })
+            : new GraphQLError('Unexpected error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
         );
       },
     );

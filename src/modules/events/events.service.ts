@@ -5,7 +5,7 @@ import type { Metrics } from '../../metrics/metrics.js';
 import { assertReadable } from '../access/channel-rules.js';
 import { loadChannelFacts } from '../access/channel-visibility.js';
 import { ViewerChannels } from '../access/viewer-channels.js';
-import { cursorOfEvent, decodeCursor } from '../messages/message-cursor.js';
+import { cursorOfEvent, issuedCursor } from '../messages/message-cursor.js';
 import { MessageDetails, shareDetails, sharedDetailsFor } from '../messages/message-details.js';
 import type { UserDirectory } from '../users/user-directory.js';
 import { EventSubscription, type SubscriptionDeps, type SubscriptionScope } from './event-subscription.js';
@@ -90,10 +90,13 @@ export class EventService {
     const viewer = session.viewer;
     const { pool } = this.deps.db;
     if (scope.channelId) assertReadable(viewer, await loadChannelFacts(pool, viewer, scope.channelId));
+    // A cursor the server did not issue is BAD_USER_INPUT here, before anything is subscribed.
+    const cursor =
+      after && scope.messages ? await issuedCursor(pool, viewer.organizationId, after, 'after') : undefined;
     const channels = await ViewerChannels.load(pool, viewer);
     const subscription = new EventSubscription(this.subscriptionDeps, viewer, channels, scope);
     this.opened();
-    await subscription.open(after ? decodeCursor(after)?.seq : undefined);
+    await subscription.open(cursor?.seq, session.requestId);
     return subscription.queue;
   }
 

@@ -47,6 +47,7 @@ export class MessageDetails {
       );
       return groupBy(ids, rows, (row) => row.messageId);
     });
+    // What `replies` lists: a thread's replies that are not deleted.
     this.replyCounts = new SettledLoader(async (ids) => {
       const { rows } = await db.query<{ threadId: string; count: number }>(
         `SELECT thread_id AS "threadId", count(*)::int AS count FROM messages

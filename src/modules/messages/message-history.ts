@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { decodeCursor, type MessageCursor } from './message-cursor.js';
+import { type HistoryScope, issuedCursor, type MessageCursor } from './message-cursor.js';
 import { MESSAGE_COLUMNS, type MessageRecord } from './message-record.js';
 
 export interface PageRequest {
@@ -15,9 +15,6 @@ export interface Page {
   hasPreviousPage: boolean;
 }
 
-/** A channel's messages, or a thread's replies: the keyset both page through. */
-export type HistoryScope = { channelId: string } | { threadId: string };
-
 /**
  * Chronological pages by (created_at, id). Creation times are strictly increasing per organization and a
  * message can only commit in that order (see MessageWriter), so a page that starts after a cursor is
@@ -26,17 +23,22 @@ export type HistoryScope = { channelId: string } | { threadId: string };
  */
 export async function readPage(
   db: pg.Pool,
+  organizationId: string,
   scope: HistoryScope,
   request: PageRequest,
   defaultSize: number,
 ): Promise<Page> {
-  const after = request.after ? decodeCursor(request.after) : undefined;
-  const before = request.before ? decodeCursor(request.before) : undefined;
+  const [after, before] = await Promise.all([
+    request.after ? issuedCursor(db, organizationId, request.after, 'after', scope) : undefined,
+    request.before ? issuedCursor(db, organizationId, request.before, 'before', scope) : undefined,
+  ]);
   const backwards = request.last != null || (request.first == null && request.after == null);
   const size = (backwards ? request.last : request.first) ?? defaultSize;
 
   const params: unknown[] = ['channelId' in scope ? scope.channelId : scope.threadId];
-  const conditions = ['channelId' in scope ? 'm.channel_id = $1' : 'm.thread_id = $1'];
+  // A channel shows its deleted messages as tombstones; a thread leaves its deleted replies out (its
+  // `replyCount` counts what it shows).
+  const conditions = ['channelId' in scope ? 'm.channel_id = $1' : 'm.thread_id = $1 AND m.deleted_at IS NULL'];
   const bound = (cursor: MessageCursor, operator: '>' | '<') => {
     params.push(cursor.createdAtUs.toString(), cursor.id);
     // Integer microseconds added to the epoch: exact, where a float conversion could be off by one.

@@ -41,9 +41,61 @@ describe('message shape', () => {
     expect(messageContent.safeParse('a'.repeat(4097)).success).toBe(false);
   });
 
-  it('accepts emoji sequences and shortcodes, not whitespace or empty strings', () => {
-    for (const value of ['👍', '👨‍👩‍👧', '🇫🇷', ':party_parrot:', '+1']) expect(emoji.safeParse(value).success).toBe(true);
-    for (const value of ['', ' ', 'two words', '\u0000', 'x'.repeat(65)])
-      expect(emoji.safeParse(value).success).toBe(false);
+  it('accepts one emoji of any kind, or one :shortcode:', () => {
+    const accepted = [
+      '👍',
+      '😮', // WhatsApp's reaction fixture
+      '❤️', // Instagram's
+      '❤',
+      '☺️',
+      '👍🏽',
+      '👨‍👩‍👧',
+      '👩🏽‍💻',
+      '🧑🏻‍🤝‍🧑🏿',
+      '🏳️‍🌈',
+      '🏳️‍⚧️',
+      '❤️‍🔥',
+      '👁️‍🗨️',
+      '🇫🇷',
+      '🇺🇳',
+      '\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}', // the flag of Scotland
+      '#️⃣',
+      '1️⃣',
+      '*⃣',
+      '🔟',
+      '\u{1FAE8}', // shaking face (Unicode 15)
+      '\u{1FAFA}', // a code point set aside for a future emoji
+      ':party_parrot:',
+      ':+1:',
+      ':man-woman-boy:',
+    ];
+    expect(accepted.filter((value) => !emoji.safeParse(value).success)).toEqual([]);
+  });
+
+  it('refuses words, several emoji, and anything else', () => {
+    const refused = [
+      '',
+      ' ',
+      'hello',
+      'a',
+      '1',
+      '#',
+      '+1',
+      'two words',
+      '👍👍',
+      '👍 ',
+      ' 👍',
+      '👍\u200D',
+      '\u200D👍',
+      '🇫🇷🇩',
+      '👍\u0000',
+      ':',
+      '::',
+      ':a b:',
+      ':party_parrot',
+      ':x::y:',
+      `:${'x'.repeat(63)}:`,
+    ];
+    expect(refused.filter((value) => emoji.safeParse(value).success)).toEqual([]);
   });
 });

@@ -75,9 +75,21 @@ export function checkMessageShape(input: SendMessageFields, context: z.Refinemen
   }
 }
 
-/** Emoji as clients send them: one short token (an emoji sequence or a :shortcode:), no whitespace. */
+// One emoji as Unicode's emoji specification (UTS #51) builds them: a pictograph with an optional presentation
+// selector or skin tone (👍🏽) and an optional tag sequence (the flags of England, Scotland, Wales), a flag of two
+// regional indicators (🇫🇷), or a keycap (1️⃣); or several of those joined by zero-width joiners (👩🏽‍💻, 🏳️‍🌈).
+// Extended_Pictographic also holds the code points set aside for emoji not assigned yet, so emoji newer than
+// this Node.js pass as well.
+const EMOJI_PART = String.raw`(?:\p{Regional_Indicator}{2}|[#*0-9]\uFE0F?\u20E3|(?:\p{Extended_Pictographic}|\p{Emoji_Presentation})(?:\p{Emoji_Modifier}|[\uFE0E\uFE0F])?(?:[\u{E0020}-\u{E007E}]+\u{E007F})?)`;
+const ONE_EMOJI = new RegExp(String.raw`^${EMOJI_PART}(?:\u200D${EMOJI_PART})*$`, 'u');
+/** A :shortcode: as Slack, GitHub and Discord write them, custom emoji names included. */
+const SHORTCODE = /^:[A-Za-z0-9_+-]+:$/;
+
+/** A reaction: exactly one emoji, or one :shortcode:. */
 export const emoji = z
   .string()
   .min(1, { error: 'must not be empty' })
   .max(64, { error: 'must be at most 64 characters' })
-  .regex(/^[^\s\p{Cc}]+$/u, { error: 'must be a single emoji or :shortcode: without whitespace' });
+  .refine((value) => ONE_EMOJI.test(value) || SHORTCODE.test(value), {
+    error: 'must be a single emoji or :shortcode:',
+  });

@@ -1,4 +1,5 @@
 import type { MessageSource, MessageType } from '../../generated/prisma/enums.js';
+import { badInput } from '../../lib/errors.js';
 
 /**
  * A message as the messaging module reads and writes it: the `messages` row plus `createdAtUs`, its creation
@@ -63,3 +64,12 @@ export const fromWire = (wire: MessageWire): MessageRecord => ({
   editedAt: wire.editedAt ? new Date(wire.editedAt) : null,
   deletedAt: wire.deletedAt ? new Date(wire.deletedAt) : null,
 });
+
+/**
+ * Whether a message takes replies and reactions. A deleted message takes neither, from the app or from a
+ * platform: what it said is gone, and a thread or a reaction would hang off a tombstone.
+ */
+export const acceptsResponses = (message: Pick<MessageRecord, 'deletedAt'>) => message.deletedAt === null;
+
+/** How the app refuses a reply or a reaction to a message that does not take them, naming the argument. */
+export const refusedResponse = (field: string) => badInput(field, 'the message was deleted');

@@ -110,8 +110,7 @@ MessageRef.implement({
         type: MessageRef,
         description: "The thread's replies in chronological order (keyset pages, like `messages`).",
         validate: messagePageArgs,
-        resolve: async (message, args, context) =>
-          toConnection(await context.services.messages.replies(message.id, args)),
+        resolve: async (message, args, context) => toConnection(await context.services.messages.replies(message, args)),
       },
       MessageConnection,
     ),

@@ -4,9 +4,9 @@ import { badInput, forbidden, notFound } from '../../lib/errors.js';
 import type { Database } from '../../db/database.js';
 import { assertReadable, canRead } from '../access/channel-rules.js';
 import { loadChannelFacts } from '../access/channel-visibility.js';
-import { type HistoryScope, type Page, type PageRequest, readPage } from './message-history.js';
+import { type Page, type PageRequest, readPage } from './message-history.js';
 import type { MessageEvents } from './message-events.js';
-import { MESSAGE_COLUMNS, type MessageRecord } from './message-record.js';
+import { acceptsResponses, MESSAGE_COLUMNS, type MessageRecord, refusedResponse } from './message-record.js';
 import type { InsertOutcome, MessageDraft, MessageWriter } from './message-writer.js';
 import { MessageDetails } from './message-details.js';
 import type { UserDirectory } from '../users/user-directory.js';
@@ -106,13 +106,13 @@ export class MessageService {
   async history(session: Session, channelId: string, page: PageRequest): Promise<Page> {
     const viewer = session.viewer;
     assertReadable(viewer, await loadChannelFacts(this.deps.db.pool, viewer, channelId));
-    return readPage(this.deps.db.pool, { channelId }, page, DEFAULT_HISTORY_PAGE);
+    return readPage(this.deps.db.pool, viewer.organizationId, { channelId }, page, DEFAULT_HISTORY_PAGE);
   }
 
   /** A thread's replies; the parent was already shown to the viewer, so its channel is readable. */
-  replies(threadId: string, page: PageRequest): Promise<Page> {
-    const scope: HistoryScope = { threadId };
-    return readPage(this.deps.db.pool, scope, page, DEFAULT_HISTORY_PAGE);
+  replies(thread: MessageRecord, page: PageRequest): Promise<Page> {
+    const scope = { threadId: thread.id };
+    return readPage(this.deps.db.pool, thread.organizationId, scope, page, DEFAULT_HISTORY_PAGE);
   }
 
   async byId(organizationId: string, messageId: string): Promise<MessageRecord | null> {
@@ -124,14 +124,28 @@ export class MessageService {
   }
 
   /**
-   * Replies hang off the thread's first message: a reply to a reply joins the same thread (one level, as
-   * chat clients show threads). The parent must be in the same channel.
+   * The thread a reply to `parentId` joins. Replies hang off the thread's first message: a reply to a reply
+   * joins the same thread (one level, as chat clients show threads). The parent must be in the same channel,
+   * and neither it nor the thread's first message may be deleted (see `acceptsResponses`). Platform messages
+   * and the app's replies are threaded by this one rule.
    */
-  async threadRoot(viewer: Viewer, channelId: string, parentId: string): Promise<string> {
-    const parent = await this.byId(viewer.organizationId, parentId);
-    if (!parent || parent.channelId !== channelId) {
-      throw badInput('input.threadId', 'must be a message of the same channel');
-    }
-    return parent.threadId ?? parent.id;
+  async threadOf(
+    organizationId: string,
+    channelId: string,
+    parentId: string,
+  ): Promise<{ threadId: string } | { refused: 'other-channel' | 'deleted' }> {
+    const parent = await this.byId(organizationId, parentId);
+    if (!parent || parent.channelId !== channelId) return { refused: 'other-channel' };
+    const root = parent.threadId ? await this.byId(organizationId, parent.threadId) : parent;
+    if (!acceptsResponses(parent) || !root || !acceptsResponses(root)) return { refused: 'deleted' };
+    return { threadId: root.id };
+  }
+
+  /** The thread a reply to `parentId` joins (NOT_FOUND-like refusals name the field). */
+  async threadForReply(viewer: Viewer, channelId: string, parentId: string): Promise<string> {
+    const thread = await this.threadOf(viewer.organizationId, channelId, parentId);
+    if ('threadId' in thread) return thread.threadId;
+    if (thread.refused === 'deleted') throw refusedResponse('input.threadId');
+    throw badInput('input.threadId', 'must be a message of the same channel');
   }
 }

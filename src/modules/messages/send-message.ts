@@ -22,7 +22,7 @@ export interface SendMessageDeps {
   /** Who may post where (cached per instance, forgotten on every access change), and joining by posting. */
   channels: Pick<ChannelService, 'cachedFacts' | 'joinOnPost'>;
   /** The thread a reply joins. */
-  messages: Pick<MessageService, 'threadRoot'>;
+  messages: Pick<MessageService, 'threadForReply'>;
   /** Whether a client's platform accepts a free-form message now. */
   customerWindow: Pick<CustomerServiceWindow, 'assertOpen'>;
   /** Numbers and stores the message, with its platform deliveries in the same transaction. */
@@ -45,7 +45,7 @@ export class SendMessage {
       content: input.content ?? null,
       messageType: input.messageType ?? 'TEXT',
       metadata: input.metadata ?? null,
-      threadId: input.threadId ? await messages.threadRoot(viewer, input.channelId, input.threadId) : null,
+      threadId: input.threadId ? await messages.threadForReply(viewer, input.channelId, input.threadId) : null,
       messageSource: 'INTERNAL',
     };
     // 2. Policy: staff writing to clients reach their platforms, which take free-form messages only within the

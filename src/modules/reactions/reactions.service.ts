@@ -1,10 +1,9 @@
 import type pg from 'pg';
 import type { Session } from '../../auth/session.js';
-import { badInput } from '../../lib/errors.js';
 import type { Database } from '../../db/database.js';
 import type { OrganizationStream } from '../events/organization-stream.js';
 import type { MessageService } from '../messages/messages.service.js';
-import type { MessageRecord } from '../messages/message-record.js';
+import { acceptsResponses, type MessageRecord, refusedResponse } from '../messages/message-record.js';
 
 /** What ReactionService is built from. */
 export interface ReactionServiceDeps {
@@ -116,7 +115,7 @@ export class ReactionService {
 
   private async reactable(session: Session, messageId: string): Promise<MessageRecord> {
     const message = await this.messages.readable(session.viewer, messageId);
-    if (message.deletedAt) throw badInput('input.messageId', 'the message was deleted');
+    if (!acceptsResponses(message)) throw refusedResponse('input.messageId');
     return message;
   }
 }

@@ -1,9 +1,7 @@
-import { parsePrismaCursor } from '@pothos/plugin-prisma';
-import { z } from 'zod';
 import { UserRole } from '../../generated/prisma/enums.js';
 import { displayName, email, httpsUrl, uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
-import { pageArgsSchema } from '../../schema/pagination.js';
+import { assertCursorInList, idCursor, pageArgsSchema } from '../../schema/pagination.js';
 
 export const UserRoleEnum = builder.enumType(UserRole, { name: 'UserRole' });
 
@@ -27,19 +25,6 @@ export const UserType = builder.prismaObject('User', {
   }),
 });
 
-/** A cursor that @pothos/plugin-prisma itself issued; anything else is refused before it reaches Prisma. */
-export const prismaCursor = z.string().refine(
-  (cursor) => {
-    try {
-      parsePrismaCursor(cursor);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: 'is not a cursor this server issued' },
-);
-
 builder.queryFields((t) => ({
   viewer: t.prismaField({
     type: 'User',
@@ -52,13 +37,14 @@ builder.queryFields((t) => ({
       cursor: 'id',
       description: "The organization's users by display name (admins and staff).",
       args: { role: t.arg({ type: UserRoleEnum }) },
-      validate: pageArgsSchema(prismaCursor).loose(),
-      resolve: (query, _root, args, context) =>
-        context.prisma.user.findMany({
-          ...query,
-          where: context.services.users.listWhere(context.session, { role: args.role }),
-          orderBy: [{ displayName: 'asc' }, { id: 'asc' }],
-        }),
+      validate: pageArgsSchema(idCursor).loose(),
+      resolve: async (query, _root, args, context) => {
+        const where = context.services.users.listWhere(context.session, { role: args.role });
+        await assertCursorInList(args, query.cursor, (key) =>
+          context.prisma.user.findFirst({ where: { AND: [where, key] }, select: { id: true } }),
+        );
+        return context.prisma.user.findMany({ ...query, where, orderBy: [{ displayName: 'asc' }, { id: 'asc' }] });
+      },
     },
     { name: 'UserConnection' },
     { name: 'UserEdge' },

@@ -1,5 +1,5 @@
 import type { Database } from '../../db/database.js';
-import type { MessageRecord } from '../messages/message-record.js';
+import { acceptsResponses } from '../messages/message-record.js';
 import type { MessageService } from '../messages/messages.service.js';
 import type { ReactionService } from '../reactions/reactions.service.js';
 import type { ReadStateService } from '../read-state/read-state.service.js';
@@ -70,7 +70,7 @@ export class InboundMessaging implements InboundEventHandler {
   /** WhatsApp and Instagram keep one reaction per person and message: the new one replaces the old. */
   async reaction(routed: RoutedReaction): Promise<void> {
     const target = await this.messageService.byId(routed.integration.organizationId, routed.targetMessageId);
-    if (!target || target.deletedAt) return;
+    if (!target || !acceptsResponses(target)) return;
     await this.reactions.replaceFromPlatform(target, routed.clientUserId, routed.event.emoji);
   }
 
@@ -133,15 +133,17 @@ export class InboundMessaging implements InboundEventHandler {
     });
   }
 
-  /** A reply joins the thread of the message it answers when that one is in the same channel. */
+  /**
+   * A reply joins the thread of the message it answers when the app would let it (same channel, not deleted);
+   * otherwise the customer's message is kept as a message of the channel.
+   */
   private async threadFor(
     organizationId: string,
     channelId: string,
     replyToMessageId: string | null,
   ): Promise<string | null> {
     if (!replyToMessageId) return null;
-    const parent: MessageRecord | null = await this.messageService.byId(organizationId, replyToMessageId);
-    if (!parent || parent.channelId !== channelId) return null;
-    return parent.threadId ?? parent.id;
+    const thread = await this.messageService.threadOf(organizationId, channelId, replyToMessageId);
+    return 'threadId' in thread ? thread.threadId : null;
   }
 }

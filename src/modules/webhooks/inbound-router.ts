@@ -13,6 +13,7 @@ export type CustomerRoute =
 
 const REFUSALS: Record<VerificationRefusal, string> = {
   'rate-limited': 'too many wrong codes from this sender; try again later',
+  'integration-rate-limited': 'too many wrong codes on this integration; try again later',
   'unknown-code': 'no pending link has that code',
   expired: 'the code has expired; issue a new one',
   'sender-mismatch': 'the code was issued for another platform user',

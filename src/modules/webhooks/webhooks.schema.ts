@@ -1,9 +1,8 @@
 import { WebhookDeliveryStatus } from '../../generated/prisma/enums.js';
 import { uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
-import { pageArgsSchema } from '../../schema/pagination.js';
+import { assertCursorInList, idCursor, pageArgsSchema } from '../../schema/pagination.js';
 import { PlatformEnum } from '../integrations/integrations.schema.js';
-import { prismaCursor } from '../users/users.schema.js';
 
 export const WebhookDeliveryStatusEnum = builder.enumType(WebhookDeliveryStatus, { name: 'WebhookDeliveryStatus' });
 
@@ -39,16 +38,21 @@ builder.queryField('webhookDeliveries', (t) =>
         status: t.arg({ type: WebhookDeliveryStatusEnum }),
         platformIntegrationId: t.arg.id({ validate: uuid.nullish() }),
       },
-      validate: pageArgsSchema(prismaCursor).loose(),
-      resolve: (query, _root, args, context) =>
-        context.prisma.webhookDelivery.findMany({
+      validate: pageArgsSchema(idCursor).loose(),
+      resolve: async (query, _root, args, context) => {
+        const where = context.services.webhookDeliveries.listWhere(context.session, {
+          status: args.status,
+          platformIntegrationId: args.platformIntegrationId == null ? null : String(args.platformIntegrationId),
+        });
+        await assertCursorInList(args, query.cursor, (key) =>
+          context.prisma.webhookDelivery.findFirst({ where: { AND: [where, key] }, select: { id: true } }),
+        );
+        return context.prisma.webhookDelivery.findMany({
           ...query,
-          where: context.services.webhookDeliveries.listWhere(context.session, {
-            status: args.status,
-            platformIntegrationId: args.platformIntegrationId == null ? null : String(args.platformIntegrationId),
-          }),
+          where,
           orderBy: [{ receivedAt: 'desc' }, { id: 'desc' }],
-        }),
+        });
+      },
     },
     { name: 'WebhookDeliveryConnection' },
     { name: 'WebhookDeliveryEdge' },
