@@ -1,21 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
+import { useFixture } from '../support/fixture.js';
 import WebSocket from 'ws';
 import { createChannel, liveMessageEvents } from '../support/messaging.js';
-import { seedOrganization, type TestOrganization } from '../support/seed.js';
-import { startServer, type TestServer } from '../support/server.js';
 
-let server: TestServer;
-let org: TestOrganization;
-
-beforeAll(async () => {
-  server = await startServer();
-  org = await seedOrganization(server, { users: ['Alice', 'Bob', 'Sloth'] });
-});
-afterAll(() => server.stop());
+const { server, org } = useFixture({ organization: { users: ['Alice', 'Bob', 'Sloth'] } });
 
 /** A graphql-ws client written by hand, so that the test can stop it reading its socket. */
 async function stalledSubscriber(token: string, channelId: string) {
-  const socket = new WebSocket(server.wsUrl, 'graphql-transport-ws');
+  const socket = new WebSocket(server().wsUrl, 'graphql-transport-ws');
   const received: { type: string; payload?: unknown }[] = [];
   socket.on('message', (data) => received.push(JSON.parse(String(data)) as { type: string }));
   await new Promise((resolve) => socket.once('open', resolve));
@@ -40,7 +32,7 @@ async function stalledSubscriber(token: string, channelId: string) {
   );
   return {
     received,
-    /** Stops reading: the server's writes pile up in the network buffers, then in the server. */
+    /** Stops reading: the server's writes pile up in the network buffers, then in the server(). */
     stall: () => (socket as unknown as { _socket: { pause(): void } })._socket.pause(),
     resume: () => (socket as unknown as { _socket: { resume(): void } })._socket.resume(),
     close: () => socket.close(),
@@ -49,24 +41,26 @@ async function stalledSubscriber(token: string, channelId: string) {
 
 describe('a subscriber that stops reading', () => {
   it('is cut off with an error after a bounded backlog, and does not delay the others', async () => {
-    const channel = await createChannel(server, org.users.Alice!, { members: [org.users.Bob!, org.users.Sloth!] });
-    const healthy = await liveMessageEvents(server, {
-      token: org.users.Bob!.token,
-      channelId: channel.id,
-      prober: org.admin,
+    const channel = await createChannel(server(), org().users.Alice!, {
+      members: [org().users.Bob!, org().users.Sloth!],
     });
-    const slow = await stalledSubscriber(org.users.Sloth!.token, channel.id);
+    const healthy = await liveMessageEvents(server(), {
+      token: org().users.Bob!.token,
+      channelId: channel.id,
+      prober: org().admin,
+    });
+    const slow = await stalledSubscriber(org().users.Sloth!.token, channel.id);
     await new Promise((resolve) => setTimeout(resolve, 200));
     slow.stall();
 
     const total = 3_000;
     const padding = 'x'.repeat(2_000);
     const started = Date.now();
-    const { sendMessage } = server.app.services;
+    const { sendMessage } = server().app.services;
     for (let batch = 0; batch < total / 100; batch++) {
       await Promise.all(
         Array.from({ length: 100 }, (_, index) =>
-          sendMessage.execute(org.users.Alice!.session, {
+          sendMessage.execute(org().users.Alice!.session, {
             channelId: channel.id,
             content: `${batch * 100 + index} ${padding}`,
           }),

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { useFixture } from '../support/fixture.js';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createClient } from 'graphql-ws';
@@ -7,8 +8,7 @@ import WebSocket from 'ws';
 import { signUserToken } from '../../src/auth/tokens.js';
 import { graphql } from '../gql/index.js';
 import { errorCodes, gql, subscribe, wsClient } from '../support/graphql.js';
-import { seedOrganization, type TestOrganization } from '../support/seed.js';
-import { startServer, TEST_JWT_SECRET, type TestServer } from '../support/server.js';
+import { TEST_JWT_SECRET, startServer } from '../support/server.js';
 
 const Viewer = graphql(`
   query AuthViewer {
@@ -18,24 +18,17 @@ const Viewer = graphql(`
   }
 `);
 
-let server: TestServer;
-let org: TestOrganization;
-
-beforeAll(async () => {
-  server = await startServer();
-  org = await seedOrganization(server, { users: ['Alice'] });
-});
-afterAll(() => server.stop());
+const { server, org } = useFixture({ organization: { users: ['Alice'] } });
 
 const hs256 = (claims: Record<string, unknown>, secret = TEST_JWT_SECRET) =>
   new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
 
-const viewerWith = (authorization: string) => gql(server.graphqlUrl, Viewer, {}, { headers: { authorization } });
+const viewerWith = (authorization: string) => gql(server().graphqlUrl, Viewer, {}, { headers: { authorization } });
 
 describe('HTTP bearer tokens', () => {
   it('accepts a valid token', async () => {
-    const response = await gql(server.graphqlUrl, Viewer, {}, { token: org.users.Alice!.token });
-    expect(response.data?.viewer.id).toBe(org.users.Alice!.id);
+    const response = await gql(server().graphqlUrl, Viewer, {}, { token: org().users.Alice!.token });
+    expect(response.data?.viewer.id).toBe(org().users.Alice!.id);
   });
 
   it.each([
@@ -48,7 +41,7 @@ describe('HTTP bearer tokens', () => {
 
   it('refuses expired, forged, subject-less and exp-less tokens, saying why', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const alice = org.users.Alice!.id;
+    const alice = org().users.Alice!.id;
     const cases: [string, string][] = [
       [await hs256({ sub: alice, exp: now - 10 }), 'Token expired'],
       [await hs256({ sub: alice, exp: now + 600 }, 'another-secret-another-secret-another-secret'), 'Invalid token'],
@@ -66,7 +59,7 @@ describe('HTTP bearer tokens', () => {
   it('checks issuer and audience when they are configured', async () => {
     const strict = await startServer({ env: { JWT_ISSUER: 'https://issuer.test', JWT_AUDIENCE: 'chat' } });
     try {
-      const alice = org.users.Alice!.id;
+      const alice = org().users.Alice!.id;
       const good = await signUserToken(strict.config.jwt, alice);
       expect((await gql(strict.graphqlUrl, Viewer, {}, { token: good })).data?.viewer.id).toBe(alice);
       const wrongAudience = await hs256({
@@ -106,18 +99,18 @@ describe('tokens from an identity provider (JWKS)', () => {
     const withJwks = await startServer({ env: { JWT_JWKS_URL: jwksUrl } });
     try {
       const exp = Math.floor(Date.now() / 1000) + 600;
-      const token = await new SignJWT({ sub: org.users.Alice!.id, exp })
+      const token = await new SignJWT({ sub: org().users.Alice!.id, exp })
         .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
         .sign(privateKey);
-      expect((await gql(withJwks.graphqlUrl, Viewer, {}, { token })).data?.viewer.id).toBe(org.users.Alice!.id);
+      expect((await gql(withJwks.graphqlUrl, Viewer, {}, { token })).data?.viewer.id).toBe(org().users.Alice!.id);
       const stranger = await generateKeyPair('RS256');
-      const forged = await new SignJWT({ sub: org.users.Alice!.id, exp })
+      const forged = await new SignJWT({ sub: org().users.Alice!.id, exp })
         .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
         .sign(stranger.privateKey);
       expect(errorCodes(await gql(withJwks.graphqlUrl, Viewer, {}, { token: forged }))).toEqual(['UNAUTHENTICATED']);
       // HS256 tokens from JWT_SECRET keep working beside the identity provider.
-      expect((await gql(withJwks.graphqlUrl, Viewer, {}, { token: org.users.Alice!.token })).data?.viewer.id).toBe(
-        org.users.Alice!.id,
+      expect((await gql(withJwks.graphqlUrl, Viewer, {}, { token: org().users.Alice!.token })).data?.viewer.id).toBe(
+        org().users.Alice!.id,
       );
     } finally {
       await withJwks.stop();
@@ -127,17 +120,17 @@ describe('tokens from an identity provider (JWKS)', () => {
 
 describe('graphql-ws connectionParams', () => {
   it('authenticate the connection; without a valid token it is refused at connection_init with 4403', async () => {
-    const member = wsClient(server.wsUrl, org.users.Alice!.token);
+    const member = wsClient(server().wsUrl, org().users.Alice!.token);
     try {
       const [answer] = await subscribe(member, Viewer, {}).waitForCount(1);
-      expect(answer!.viewer.id).toBe(org.users.Alice!.id);
+      expect(answer!.viewer.id).toBe(org().users.Alice!.id);
     } finally {
       await member.dispose();
     }
     for (const connectionParams of [{}, { authorization: 'Bearer not.a.token' }]) {
       const closed = new Promise<{ code: number; reason: string }>((resolve) => {
         const anonymous = createClient({
-          url: server.wsUrl,
+          url: server().wsUrl,
           webSocketImpl: WebSocket,
           connectionParams,
           retryAttempts: 0,

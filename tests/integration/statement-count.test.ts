@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
+import { useFixture } from '../support/fixture.js';
 import { graphql } from '../gql/index.js';
 import { dataOf, gql } from '../support/graphql.js';
 import { createChannel, send } from '../support/messaging.js';
 import { countStatements } from '../support/query-counter.js';
-import { seedOrganization, type TestOrganization } from '../support/seed.js';
-import { startServer, type TestServer } from '../support/server.js';
 
 const RichPage = graphql(`
   query RichPage($channelId: ID!, $last: Int) {
@@ -55,25 +54,18 @@ const MarkRead = graphql(`
   }
 `);
 
-let server: TestServer;
-let org: TestOrganization;
-
-beforeAll(async () => {
-  server = await startServer();
-  org = await seedOrganization(server, { users: ['Alice', 'Bob', 'Cleo'] });
-});
-afterAll(() => server.stop());
+const { server, org } = useFixture({ organization: { users: ['Alice', 'Bob', 'Cleo'] } });
 
 describe('a page of messages', () => {
   it('costs the same number of SQL statements for 5 messages as for 50, with authors, reactions, replies and readers', async () => {
-    const [alice, bob, cleo] = [org.users.Alice, org.users.Bob, org.users.Cleo];
-    const channel = await createChannel(server, alice!, { members: [bob!, cleo!] });
+    const [alice, bob, cleo] = [org().users.Alice, org().users.Bob, org().users.Cleo];
+    const channel = await createChannel(server(), alice!, { members: [bob!, cleo!] });
     const messages: Awaited<ReturnType<typeof send>>[] = [];
     for (let index = 0; index < 50; index++) {
       const author = [alice!, bob!, cleo!][index % 3]!;
       messages.push(
         await send(
-          server,
+          server(),
           author,
           channel.id,
           `message ${index}`,
@@ -82,16 +74,16 @@ describe('a page of messages', () => {
       );
     }
     for (const message of messages.filter((_, index) => index % 2 === 0)) {
-      await gql(server.graphqlUrl, React, { input: { messageId: message.id, emoji: '👍' } }, { token: bob!.token });
-      await gql(server.graphqlUrl, React, { input: { messageId: message.id, emoji: '🎉' } }, { token: cleo!.token });
+      await gql(server().graphqlUrl, React, { input: { messageId: message.id, emoji: '👍' } }, { token: bob!.token });
+      await gql(server().graphqlUrl, React, { input: { messageId: message.id, emoji: '🎉' } }, { token: cleo!.token });
     }
-    dataOf(await gql(server.graphqlUrl, MarkRead, { input: { channelId: channel.id } }, { token: bob!.token }));
+    dataOf(await gql(server().graphqlUrl, MarkRead, { input: { channelId: channel.id } }, { token: bob!.token }));
 
     const small = await countStatements(() =>
-      gql(server.graphqlUrl, RichPage, { channelId: channel.id, last: 5 }, { token: cleo!.token }),
+      gql(server().graphqlUrl, RichPage, { channelId: channel.id, last: 5 }, { token: cleo!.token }),
     );
     const large = await countStatements(() =>
-      gql(server.graphqlUrl, RichPage, { channelId: channel.id, last: 50 }, { token: cleo!.token }),
+      gql(server().graphqlUrl, RichPage, { channelId: channel.id, last: 50 }, { token: cleo!.token }),
     );
     const page = dataOf(large.result).messages.edges;
     expect(page).toHaveLength(50);

@@ -1,33 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
+import { useFixture } from '../support/fixture.js';
 import type { MessageStatus } from '../../src/generated/prisma/enums.js';
 import { canMoveStatus, statusUpsertSql } from '../../src/modules/read-state/status-transitions.js';
 import { createChannel, send } from '../support/messaging.js';
-import { seedOrganization, type TestOrganization } from '../support/seed.js';
-import { startServer, type TestServer } from '../support/server.js';
 
 // The SQL that read receipts, the outbox and platform webhooks write statuses with is derived from the state
 // machine's table; this proves the database applies exactly the table, for every transition.
 
-let server: TestServer;
-let org: TestOrganization;
-
-beforeAll(async () => {
-  server = await startServer({ redis: false });
-  org = await seedOrganization(server, { users: ['Reader'] });
-});
-afterAll(() => server.stop());
+const { server, org } = useFixture({ server: { redis: false }, organization: { users: ['Reader'] } });
 
 const STATUSES: MessageStatus[] = ['SENT', 'DELIVERED', 'READ', 'FAILED'];
 
 describe('statusUpsertSql', () => {
   it('applies exactly the transitions canMoveStatus allows', async () => {
-    const channel = await createChannel(server, org.admin, { members: [org.users.Reader!] });
-    const { pool } = server.app.db;
-    const reader = org.users.Reader!.id;
+    const channel = await createChannel(server(), org().admin, { members: [org().users.Reader!] });
+    const { pool } = server().app.db;
+    const reader = org().users.Reader!.id;
     const seen: string[] = [];
     for (const from of [null, ...STATUSES]) {
       for (const to of STATUSES) {
-        const message = await send(server, org.admin, channel.id, `${from} -> ${to}`);
+        const message = await send(server(), org().admin, channel.id, `${from} -> ${to}`);
         if (from)
           await pool.query(
             `INSERT INTO message_user_status (message_id, user_id, status) VALUES ($1, $2, lower($3)::message_status)`,

@@ -1,13 +1,13 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { useFixture } from '../support/fixture.js';
+import { seedOrganization } from '../support/seed.js';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { graphql } from '../gql/index.js';
 import { dataOf, errorCodes, gql } from '../support/graphql.js';
 import { createChannel } from '../support/messaging.js';
 import { projectRoot } from '../support/process.js';
-import { seedOrganization, type TestOrganization } from '../support/seed.js';
-import { startServer, type TestServer } from '../support/server.js';
 
 // Two clients in one channel would each read the other's conversation: a channel has at most one active client.
 
@@ -21,37 +21,30 @@ const Assign = graphql(`
   }
 `);
 
-let server: TestServer;
-let org: TestOrganization;
-
-beforeAll(async () => {
-  server = await startServer();
-  org = await seedOrganization(server, { clients: ['First', 'Second', 'Racer1', 'Racer2', 'Mover'] });
-});
-afterAll(() => server.stop());
+const { server, org } = useFixture({ organization: { clients: ['First', 'Second', 'Racer1', 'Racer2', 'Mover'] } });
 
 const assign = (clientUserId: string, channelId: string) =>
-  gql(server.graphqlUrl, Assign, { input: { clientUserId, channelId } }, { token: org.admin.token });
+  gql(server().graphqlUrl, Assign, { input: { clientUserId, channelId } }, { token: org().admin.token });
 
 describe('assigning clients to channels', () => {
   it('refuses a second client in a channel that has one, with CONFLICT', async () => {
-    const channel = await createChannel(server, org.admin, { channelType: 'PRIVATE' });
-    dataOf(await assign(org.clients.First!.id, channel.id));
-    const second = await assign(org.clients.Second!.id, channel.id);
+    const channel = await createChannel(server(), org().admin, { channelType: 'PRIVATE' });
+    dataOf(await assign(org().clients.First!.id, channel.id));
+    const second = await assign(org().clients.Second!.id, channel.id);
     expect(errorCodes(second)).toEqual(['CONFLICT']);
     expect(second.errors?.[0]?.message).toMatch(/already has a client/);
     // Reassigning the channel's own client is not a conflict.
-    dataOf(await assign(org.clients.First!.id, channel.id));
+    dataOf(await assign(org().clients.First!.id, channel.id));
   });
 
   it('lets exactly one of two simultaneous assignments to one channel through', async () => {
-    const channel = await createChannel(server, org.admin, { channelType: 'PRIVATE' });
+    const channel = await createChannel(server(), org().admin, { channelType: 'PRIVATE' });
     const answers = await Promise.all([
-      assign(org.clients.Racer1!.id, channel.id),
-      assign(org.clients.Racer2!.id, channel.id),
+      assign(org().clients.Racer1!.id, channel.id),
+      assign(org().clients.Racer2!.id, channel.id),
     ]);
     expect(answers.map((answer) => errorCodes(answer)[0] ?? 'OK').sort()).toEqual(['CONFLICT', 'OK']);
-    const { rows } = await server.app.db.pool.query(
+    const { rows } = await server().app.db.pool.query(
       'SELECT count(*)::int AS n FROM client_channel_assignments WHERE channel_id = $1 AND is_active',
       [channel.id],
     );
@@ -60,12 +53,12 @@ describe('assigning clients to channels', () => {
 
   it('frees the channel when its client moves to another', async () => {
     const [from, to] = [
-      await createChannel(server, org.admin, { channelType: 'PRIVATE' }),
-      await createChannel(server, org.admin, { channelType: 'PRIVATE' }),
+      await createChannel(server(), org().admin, { channelType: 'PRIVATE' }),
+      await createChannel(server(), org().admin, { channelType: 'PRIVATE' }),
     ];
-    dataOf(await assign(org.clients.Mover!.id, from.id));
-    dataOf(await assign(org.clients.Mover!.id, to.id));
-    const next = await seedOrganization(server, { clients: ['Next'] });
+    dataOf(await assign(org().clients.Mover!.id, from.id));
+    dataOf(await assign(org().clients.Mover!.id, to.id));
+    const next = await seedOrganization(server(), { clients: ['Next'] });
     // Another organization's client is another organization's business: NOT_FOUND, not a conflict.
     expect(errorCodes(await assign(next.clients.Next!.id, from.id))).toEqual(['NOT_FOUND']);
   });

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
+import { useFixture } from '../support/fixture.js';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config.js';
 import { randomLoopbackAddress } from '../support/raw-http.js';
-import { seedOrganization, type TestOrganization } from '../support/seed.js';
-import { startServer, TEST_JWT_SECRET, type TestServer } from '../support/server.js';
+import { TEST_JWT_SECRET, type TestServer } from '../support/server.js';
 
 // graphql-ws as an outsider and as a misbehaving client would use it.
 
@@ -39,18 +39,14 @@ const within = <T>(promise: Promise<T>, ms: number, what: string) =>
     new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)),
   ]);
 
-let server: TestServer;
-let org: TestOrganization;
-
-beforeAll(async () => {
-  server = await startServer({ env: { WS_MAX_CONNECTIONS_PER_IP: String(PER_ADDRESS) } });
-  org = await seedOrganization(server, { users: ['Alice'] });
+const { server, org } = useFixture({
+  server: { env: { WS_MAX_CONNECTIONS_PER_IP: String(PER_ADDRESS) } },
+  organization: { users: ['Alice'] },
 });
-afterAll(() => server.stop());
 
 describe('connection_init', () => {
   it('without a valid token is refused with 4403, and nothing is acknowledged', async () => {
-    const expired = await new SignJWT({ sub: org.admin.id, exp: Math.floor(Date.now() / 1000) - 60 })
+    const expired = await new SignJWT({ sub: org().admin.id, exp: Math.floor(Date.now() / 1000) - 60 })
       .setProtectedHeader({ alg: 'HS256' })
       .sign(new TextEncoder().encode(TEST_JWT_SECRET));
     for (const payload of [
@@ -59,7 +55,7 @@ describe('connection_init', () => {
       { authorization: 'Bearer not.a.token' },
       { authorization: `Bearer ${expired}` },
     ]) {
-      const connection = openSocket(server);
+      const connection = openSocket(server());
       await connection.opened;
       connection.send({ type: 'connection_init', ...(payload ? { payload } : {}) });
       expect(await within(connection.closed, 3_000, `close after ${JSON.stringify(payload)}`)).toBe(4403);
@@ -68,9 +64,9 @@ describe('connection_init', () => {
   });
 
   it('with a valid token is acknowledged', async () => {
-    const connection = openSocket(server);
+    const connection = openSocket(server());
     await connection.opened;
-    connection.send({ type: 'connection_init', payload: { authorization: `Bearer ${org.users.Alice!.token}` } });
+    connection.send({ type: 'connection_init', payload: { authorization: `Bearer ${org().users.Alice!.token}` } });
     expect(await connection.acknowledged()).toBe(true);
     connection.socket.close();
   });
@@ -79,24 +75,24 @@ describe('connection_init', () => {
 describe('sockets per address', () => {
   it('are capped at WS_MAX_CONNECTIONS_PER_IP, acknowledged or not; another address is unaffected', async () => {
     const address = randomLoopbackAddress();
-    const held = Array.from({ length: PER_ADDRESS }, () => openSocket(server, address));
+    const held = Array.from({ length: PER_ADDRESS }, () => openSocket(server(), address));
     try {
       expect(await Promise.all(held.map((connection) => connection.opened))).toEqual(held.map(() => true));
-      const extra = openSocket(server, address);
+      const extra = openSocket(server(), address);
       expect(await within(extra.closed, 3_000, 'the socket over the cap to close')).toBe(4429);
 
-      const elsewhere = openSocket(server, randomLoopbackAddress());
+      const elsewhere = openSocket(server(), randomLoopbackAddress());
       await elsewhere.opened;
-      elsewhere.send({ type: 'connection_init', payload: { authorization: `Bearer ${org.users.Alice!.token}` } });
+      elsewhere.send({ type: 'connection_init', payload: { authorization: `Bearer ${org().users.Alice!.token}` } });
       expect(await elsewhere.acknowledged()).toBe(true);
       elsewhere.socket.close();
 
       // A place given back is free again.
       held.pop()!.socket.close();
       await new Promise((resolve) => setTimeout(resolve, 200));
-      const again = openSocket(server, address);
+      const again = openSocket(server(), address);
       await again.opened;
-      again.send({ type: 'connection_init', payload: { authorization: `Bearer ${org.users.Alice!.token}` } });
+      again.send({ type: 'connection_init', payload: { authorization: `Bearer ${org().users.Alice!.token}` } });
       expect(await again.acknowledged()).toBe(true);
       again.socket.close();
     } finally {
@@ -111,9 +107,9 @@ describe('sockets per address', () => {
 
 describe('a client sending a frame only servers send', () => {
   it.each(['next', 'error', 'connection_ack'])('(%s) is closed with 4400 Bad Request', async (type) => {
-    const connection = openSocket(server);
+    const connection = openSocket(server());
     await connection.opened;
-    connection.send({ type: 'connection_init', payload: { authorization: `Bearer ${org.users.Alice!.token}` } });
+    connection.send({ type: 'connection_init', payload: { authorization: `Bearer ${org().users.Alice!.token}` } });
     expect(await connection.acknowledged()).toBe(true);
     const payload = type === 'error' ? [{ message: 'x' }] : type === 'next' ? { data: {} } : undefined;
     connection.send({ type, ...(type === 'connection_ack' ? {} : { id: '1' }), ...(payload ? { payload } : {}) });
