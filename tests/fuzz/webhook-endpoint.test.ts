@@ -1,11 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { useFixture } from '../support/fixture.js';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { createChannel } from '../support/messaging.js';
 import { createIntegration, type TestIntegration } from '../support/platform.js';
 import { waitFor } from '../support/process.js';
-import { seedOrganization, type TestOrganization } from '../support/seed.js';
-import { startServer, type TestServer } from '../support/server.js';
 
 // Thousands of hostile deliveries against the real webhook route: unsigned, wrongly signed, signed garbage, and
 // signed JSON in shapes near and far from Meta's. FUZZ_RUNS sets the runs per property (default 1000).
@@ -13,33 +12,29 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 1_000);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 const REQUEST_TIMEOUT_MS = 10_000;
 
-let server: TestServer;
-let org: TestOrganization;
+const { server, org } = useFixture({ organization: { users: ['Alice'], clients: ['Cora'] } });
 let integration: TestIntegration;
 let url: string;
 
 beforeAll(async () => {
-  server = await startServer();
-  org = await seedOrganization(server, { users: ['Alice'], clients: ['Cora'] });
-  integration = await createIntegration(server, org, 'WHATSAPP', { platformAccountId: '1098765432199' });
-  const channel = await createChannel(server, org.users.Alice!, { channelType: 'PRIVATE' });
-  await server.app.services.clientAssignments.assign(org.admin.session, {
-    clientUserId: org.clients.Cora!.id,
+  integration = await createIntegration(server(), org(), 'WHATSAPP', { platformAccountId: '1098765432199' });
+  const channel = await createChannel(server(), org().users.Alice!, { channelType: 'PRIVATE' });
+  await server().app.services.clientAssignments.assign(org().admin.session, {
+    clientUserId: org().clients.Cora!.id,
     channelId: channel.id,
   });
   // A linked customer, so that generated messages that do route create real rows.
-  const link = await server.app.services.clientLinks.create(org.admin.session, {
-    clientUserId: org.clients.Cora!.id,
+  const link = await server().app.services.clientLinks.create(org().admin.session, {
+    clientUserId: org().clients.Cora!.id,
     platformIntegrationId: integration.id,
   });
-  await server.app.services.clientLinks.verify(
+  await server().app.services.clientLinks.verify(
     integration,
     { platformUserId: '4915000000001', scopedUserId: null },
     link.verificationCode!,
   );
-  url = `${server.url}/webhooks/whatsapp/${integration.id}`;
+  url = `${server().url}/webhooks/whatsapp/${integration.id}`;
 });
-afterAll(() => server.stop());
 
 const sign = (body: Uint8Array | string) =>
   `sha256=${createHmac('sha256', integration.appSecret).update(body).digest('hex')}`;
@@ -160,7 +155,7 @@ describe('the webhook route under hostile input', () => {
     // Everything stored above is processed to an end state...
     await waitFor(
       async () => {
-        const pending = await server.app.db.prisma.webhookDelivery.count({
+        const pending = await server().app.db.prisma.webhookDelivery.count({
           where: { platformIntegrationId: integration.id, status: 'RECEIVED' },
         });
         return pending === 0 ? true : undefined;
@@ -169,15 +164,17 @@ describe('the webhook route under hostile input', () => {
       () => 'every fuzzed delivery to be processed',
     );
     // ...and every message the fuzzing created is whole: routed to the client's channel, with its platform key.
-    const messages = await server.app.db.prisma.message.findMany({ where: { platformIntegrationId: integration.id } });
+    const messages = await server().app.db.prisma.message.findMany({
+      where: { platformIntegrationId: integration.id },
+    });
     expect(messages.length).toBeGreaterThan(0);
     for (const message of messages) {
-      expect(message.userId).toBe(org.clients.Cora!.id);
+      expect(message.userId).toBe(org().clients.Cora!.id);
       expect(message.externalMessageId).toEqual(expect.any(String));
       expect(message.messageSource).toBe('WHATSAPP');
       expect(message.eventSeq).toBeGreaterThan(0n);
     }
-    const failed = await server.app.db.prisma.webhookDelivery.findMany({
+    const failed = await server().app.db.prisma.webhookDelivery.findMany({
       where: { platformIntegrationId: integration.id, status: 'FAILED' },
       select: { errors: true },
     });

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { useFixture } from '../support/fixture.js';
 import { GUESS_WINDOW_MS, MAX_FAILED_GUESSES } from '../../src/modules/client-links/guess-budgets.js';
 import type { PlatformSender } from '../../src/modules/client-links/links.service.js';
 import { graphql } from '../gql/index.js';
@@ -11,7 +12,6 @@ import {
   type TestIntegration,
 } from '../support/platform.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
-import { startServer, type TestServer } from '../support/server.js';
 
 const AssignClient = graphql(`
   mutation AssignClient($input: AssignClientToChannelInput!) {
@@ -64,54 +64,52 @@ const Links = graphql(`
   }
 `);
 
-let server: TestServer;
-let org: TestOrganization;
+const { server, org } = useFixture({
+  organization: { users: ['Sam'], clients: ['Cora', 'Cleo', 'Carl', 'Cara', 'Cody', 'Cyd'] },
+});
 let other: TestOrganization;
 let whatsApp: TestIntegration;
 
 beforeAll(async () => {
-  server = await startServer();
-  org = await seedOrganization(server, { users: ['Sam'], clients: ['Cora', 'Cleo', 'Carl', 'Cara', 'Cody', 'Cyd'] });
-  other = await seedOrganization(server, { clients: ['Olga'] });
-  whatsApp = await createIntegration(server, org, 'WHATSAPP');
+  other = await seedOrganization(server(), { clients: ['Olga'] });
+  whatsApp = await createIntegration(server(), org(), 'WHATSAPP');
 });
-afterAll(() => server.stop());
 
-const prisma = () => server.app.db.prisma;
+const prisma = () => server().app.db.prisma;
 const membershipsOf = (userId: string) =>
   prisma().channelMember.findMany({ where: { userId }, select: { channelId: true } });
 
 describe('assignClientToChannel', () => {
   it('assigns a client and makes them a member of the channel', async () => {
-    const channel = await createChannel(server, org);
-    const cora = org.clients.Cora!;
+    const channel = await createChannel(server(), org());
+    const cora = org().clients.Cora!;
     const assigned = dataOf(
       await gql(
-        server.graphqlUrl,
+        server().graphqlUrl,
         AssignClient,
         { input: { clientUserId: cora.id, channelId: channel.id } },
-        { token: org.admin.token },
+        { token: org().admin.token },
       ),
     ).assignClientToChannel;
     expect(assigned).toMatchObject({
       clientUserId: cora.id,
       channelId: channel.id,
       client: { id: cora.id, role: 'CLIENT' },
-      assignedBy: { id: org.admin.id },
+      assignedBy: { id: org().admin.id },
       isActive: true,
     });
     expect(await membershipsOf(cora.id)).toEqual([{ channelId: channel.id }]);
   });
 
   it('reassigning replaces the channel and moves the membership', async () => {
-    const [first, second] = [await createChannel(server, org), await createChannel(server, org)];
-    const cleo = org.clients.Cleo!;
+    const [first, second] = [await createChannel(server(), org()), await createChannel(server(), org())];
+    const cleo = org().clients.Cleo!;
     for (const channel of [first, second]) {
       await gql(
-        server.graphqlUrl,
+        server().graphqlUrl,
         AssignClient,
         { input: { clientUserId: cleo.id, channelId: channel.id } },
-        { token: org.admin.token },
+        { token: org().admin.token },
       );
     }
     const assignments = await prisma().clientChannelAssignment.findMany({ where: { clientUserId: cleo.id } });
@@ -120,15 +118,15 @@ describe('assignClientToChannel', () => {
   });
 
   it('leaves exactly one channel when reassignments race', async () => {
-    const channels = await Promise.all([1, 2, 3, 4].map(() => createChannel(server, org)));
-    const carl = org.clients.Carl!;
+    const channels = await Promise.all([1, 2, 3, 4].map(() => createChannel(server(), org())));
+    const carl = org().clients.Carl!;
     const results = await Promise.all(
       channels.map((channel) =>
         gql(
-          server.graphqlUrl,
+          server().graphqlUrl,
           AssignClient,
           { input: { clientUserId: carl.id, channelId: channel.id } },
-          { token: org.admin.token },
+          { token: org().admin.token },
         ),
       ),
     );
@@ -138,20 +136,22 @@ describe('assignClientToChannel', () => {
   });
 
   it('refuses staff users, direct channels, foreign ids and non-admins', async () => {
-    const channel = await createChannel(server, org);
-    const direct = await createChannel(server, org, undefined, 'DIRECT');
-    const foreignChannel = await createChannel(server, other);
-    const assign = (clientUserId: string, channelId: string, token = org.admin.token) =>
-      gql(server.graphqlUrl, AssignClient, { input: { clientUserId, channelId } }, { token });
+    const channel = await createChannel(server(), org());
+    const direct = await createChannel(server(), org(), undefined, 'DIRECT');
+    const foreignChannel = await createChannel(server(), other);
+    const assign = (clientUserId: string, channelId: string, token = org().admin.token) =>
+      gql(server().graphqlUrl, AssignClient, { input: { clientUserId, channelId } }, { token });
 
-    const staff = await assign(org.users.Sam!.id, channel.id);
+    const staff = await assign(org().users.Sam!.id, channel.id);
     expect(staff.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.clientUserId' });
-    const toDirect = await assign(org.clients.Cara!.id, direct.id);
+    const toDirect = await assign(org().clients.Cara!.id, direct.id);
     expect(toDirect.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.channelId' });
-    expect(errorCodes(await assign(org.clients.Cara!.id, foreignChannel.id))).toEqual(['NOT_FOUND']);
+    expect(errorCodes(await assign(org().clients.Cara!.id, foreignChannel.id))).toEqual(['NOT_FOUND']);
     expect(errorCodes(await assign(other.clients.Olga!.id, channel.id))).toEqual(['NOT_FOUND']);
-    expect(errorCodes(await assign(org.clients.Cara!.id, channel.id, org.users.Sam!.token))).toEqual(['FORBIDDEN']);
-    expect(errorCodes(await assign(org.clients.Cara!.id, channel.id, org.clients.Cara!.token))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await assign(org().clients.Cara!.id, channel.id, org().users.Sam!.token))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await assign(org().clients.Cara!.id, channel.id, org().clients.Cara!.token))).toEqual([
+      'FORBIDDEN',
+    ]);
     const malformed = await assign('not-a-uuid', channel.id);
     expect(malformed.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.clientUserId' });
   });
@@ -159,10 +159,10 @@ describe('assignClientToChannel', () => {
 
 describe('createClientPlatformLink and clientPlatformLinks', () => {
   it('issues a pending code that expires in a day; issuing again replaces it', async () => {
-    const cody = org.clients.Cody!;
+    const cody = org().clients.Cody!;
     const input = { clientUserId: cody.id, platformIntegrationId: whatsApp.id, platformUserId: '+972 (98) 765-4321' };
     const first = dataOf(
-      await gql(server.graphqlUrl, CreateLink, { input }, { token: org.admin.token }),
+      await gql(server().graphqlUrl, CreateLink, { input }, { token: org().admin.token }),
     ).createClientPlatformLink;
     expect(first).toMatchObject({
       clientUserId: cody.id,
@@ -178,12 +178,14 @@ describe('createClientPlatformLink and clientPlatformLinks', () => {
     expect(expiresIn).toBeLessThanOrEqual(24 * 3600_000);
 
     const second = dataOf(
-      await gql(server.graphqlUrl, CreateLink, { input }, { token: org.admin.token }),
+      await gql(server().graphqlUrl, CreateLink, { input }, { token: org().admin.token }),
     ).createClientPlatformLink;
     expect(second.id).toBe(first.id);
     expect(second.verificationCode).not.toBe(first.verificationCode);
 
-    const listed = dataOf(await gql(server.graphqlUrl, Links, { clientUserId: cody.id }, { token: org.admin.token }));
+    const listed = dataOf(
+      await gql(server().graphqlUrl, Links, { clientUserId: cody.id }, { token: org().admin.token }),
+    );
     expect(listed.clientPlatformLinks).toEqual([
       expect.objectContaining({
         id: first.id,
@@ -193,7 +195,7 @@ describe('createClientPlatformLink and clientPlatformLinks', () => {
     ]);
     // The old code no longer verifies anything; the new one does, once.
     const sender = { platformUserId: '972987654321', scopedUserId: null };
-    const { clientLinks } = server.app.services;
+    const { clientLinks } = server().app.services;
     expect(await clientLinks.verify(whatsApp, sender, first.verificationCode!)).toEqual({
       status: 'refused',
       reason: 'unknown-code',
@@ -204,43 +206,48 @@ describe('createClientPlatformLink and clientPlatformLinks', () => {
       clientUserId: cody.id,
     });
 
-    const again = await gql(server.graphqlUrl, CreateLink, { input }, { token: org.admin.token });
+    const again = await gql(server().graphqlUrl, CreateLink, { input }, { token: org().admin.token });
     expect(errorCodes(again)).toEqual(['CONFLICT']);
   });
 
   it('refuses a platform user already linked to another client, non-clients and foreign ids', async () => {
     const phone = randomPhone();
-    await linkClient(server, org, org.clients.Cara!, whatsApp, { platformUserId: phone, scopedUserId: null });
+    await linkClient(server(), org(), org().clients.Cara!, whatsApp, { platformUserId: phone, scopedUserId: null });
     const create = (
       input: { clientUserId: string; platformIntegrationId: string; platformUserId?: string },
-      token = org.admin.token,
-    ) => gql(server.graphqlUrl, CreateLink, { input }, { token });
+      token = org().admin.token,
+    ) => gql(server().graphqlUrl, CreateLink, { input }, { token });
     expect(
       errorCodes(
         await create({
-          clientUserId: org.clients.Cyd!.id,
+          clientUserId: org().clients.Cyd!.id,
           platformIntegrationId: whatsApp.id,
           platformUserId: `+${phone}`,
         }),
       ),
     ).toEqual(['CONFLICT']);
-    const staff = await create({ clientUserId: org.users.Sam!.id, platformIntegrationId: whatsApp.id });
+    const staff = await create({ clientUserId: org().users.Sam!.id, platformIntegrationId: whatsApp.id });
     expect(staff.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.clientUserId' });
     expect(
       errorCodes(await create({ clientUserId: other.clients.Olga!.id, platformIntegrationId: whatsApp.id })),
     ).toEqual(['NOT_FOUND']);
-    const foreignIntegration = await createIntegration(server, other, 'INSTAGRAM');
+    const foreignIntegration = await createIntegration(server(), other, 'INSTAGRAM');
     expect(
-      errorCodes(await create({ clientUserId: org.clients.Cyd!.id, platformIntegrationId: foreignIntegration.id })),
+      errorCodes(await create({ clientUserId: org().clients.Cyd!.id, platformIntegrationId: foreignIntegration.id })),
     ).toEqual(['NOT_FOUND']);
     expect(
       errorCodes(
-        await create({ clientUserId: org.clients.Cyd!.id, platformIntegrationId: whatsApp.id }, org.users.Sam!.token),
+        await create(
+          { clientUserId: org().clients.Cyd!.id, platformIntegrationId: whatsApp.id },
+          org().users.Sam!.token,
+        ),
       ),
     ).toEqual(['FORBIDDEN']);
-    expect(errorCodes(await gql(server.graphqlUrl, Links, {}, { token: org.users.Sam!.token }))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await gql(server().graphqlUrl, Links, {}, { token: org().users.Sam!.token }))).toEqual([
+      'FORBIDDEN',
+    ]);
     const otherLinks = dataOf(
-      await gql(server.graphqlUrl, Links, {}, { token: other.admin.token }),
+      await gql(server().graphqlUrl, Links, {}, { token: other.admin.token }),
     ).clientPlatformLinks;
     expect(otherLinks).toEqual([]);
   });
@@ -248,21 +255,21 @@ describe('createClientPlatformLink and clientPlatformLinks', () => {
 
 describe('verification', () => {
   const issue = async (clientName: string, integration: TestIntegration, platformUserId?: string) => {
-    const client = org.clients[clientName]!;
+    const client = org().clients[clientName]!;
     await prisma().clientPlatformLink.deleteMany({
       where: { clientUserId: client.id, platformIntegrationId: integration.id },
     });
-    return server.app.services.clientLinks.create(org.admin.session, {
+    return server().app.services.clientLinks.create(org().admin.session, {
       clientUserId: client.id,
       platformIntegrationId: integration.id,
       platformUserId,
     });
   };
   const verify = (integration: TestIntegration, sender: PlatformSender, text: string) =>
-    server.app.services.clientLinks.verify(integration, sender, text);
+    server().app.services.clientLinks.verify(integration, sender, text);
 
   it("records the sender's ids and the time; the code is single-use", async () => {
-    const integration = await createIntegration(server, org, 'WHATSAPP');
+    const integration = await createIntegration(server(), org(), 'WHATSAPP');
     const link = await issue('Cyd', integration);
     const sender = { platformUserId: randomPhone(), scopedUserId: `US.${Date.now()}` };
     expect(await verify(integration, sender, `hello ${link.verificationCode!.toLowerCase()}!`)).toMatchObject({
@@ -284,7 +291,7 @@ describe('verification', () => {
   });
 
   it('accepts a business-scoped id alone, and only from the platform user the admin named', async () => {
-    const integration = await createIntegration(server, org, 'WHATSAPP');
+    const integration = await createIntegration(server(), org(), 'WHATSAPP');
     const named = randomPhone();
     const link = await issue('Cyd', integration, named);
     expect(
@@ -297,15 +304,15 @@ describe('verification', () => {
       await verify(integration, { platformUserId: named, scopedUserId: null }, link.verificationCode!),
     ).toMatchObject({ status: 'verified' });
 
-    const bsuidOnly = await createIntegration(server, org, 'WHATSAPP');
+    const bsuidOnly = await createIntegration(server(), org(), 'WHATSAPP');
     const second = await issue('Cyd', bsuidOnly);
     const scoped = { platformUserId: null, scopedUserId: `US.${Date.now()}9` };
     expect(await verify(bsuidOnly, scoped, second.verificationCode!)).toMatchObject({ status: 'verified' });
-    expect(await server.app.services.clientLinks.findVerified(bsuidOnly.id, scoped)).toMatchObject({ id: second.id });
+    expect(await server().app.services.clientLinks.findVerified(bsuidOnly.id, scoped)).toMatchObject({ id: second.id });
   });
 
   it('refuses an expired code, and text without a code is no attempt at all', async () => {
-    const integration = await createIntegration(server, org, 'INSTAGRAM');
+    const integration = await createIntegration(server(), org(), 'INSTAGRAM');
     const link = await issue('Cyd', integration);
     await prisma().clientPlatformLink.update({
       where: { id: link.id },
@@ -317,7 +324,7 @@ describe('verification', () => {
   });
 
   it(`refuses even the right code after ${MAX_FAILED_GUESSES} bad guesses, until the window passes`, async () => {
-    const integration = await createIntegration(server, org, 'WHATSAPP');
+    const integration = await createIntegration(server(), org(), 'WHATSAPP');
     const link = await issue('Cyd', integration);
     const guesser = { platformUserId: randomPhone(), scopedUserId: null };
     for (let guess = 0; guess < MAX_FAILED_GUESSES; guess += 1) {
@@ -346,7 +353,7 @@ describe('verification', () => {
   });
 
   it('concurrent guesses never exceed the limit', async () => {
-    const integration = await createIntegration(server, org, 'WHATSAPP');
+    const integration = await createIntegration(server(), org(), 'WHATSAPP');
     const guesser = { platformUserId: randomPhone(), scopedUserId: null };
     const outcomes = await Promise.all(
       Array.from({ length: MAX_FAILED_GUESSES * 2 }, (_, i) => verify(integration, guesser, `YYYYYYY${(i % 8) + 2}`)),
@@ -356,12 +363,12 @@ describe('verification', () => {
   });
 
   it('records inbound activity without moving it back, and learns a scoped id', async () => {
-    const integration = await createIntegration(server, org, 'WHATSAPP');
-    const link = await linkClient(server, org, org.clients.Cyd!, integration, {
+    const integration = await createIntegration(server(), org(), 'WHATSAPP');
+    const link = await linkClient(server(), org(), org().clients.Cyd!, integration, {
       platformUserId: randomPhone(),
       scopedUserId: null,
     });
-    const { clientLinks } = server.app.services;
+    const { clientLinks } = server().app.services;
     const later = new Date('2030-01-02T00:00:00Z');
     await clientLinks.recordInbound([{ linkId: link.id, at: later, scopedUserId: `US.${Date.now()}7` }]);
     await clientLinks.recordInbound([{ linkId: link.id, at: new Date('2030-01-01T00:00:00Z'), scopedUserId: null }]);

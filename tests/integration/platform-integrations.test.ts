@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { useFixture } from '../support/fixture.js';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { keyIdOf } from '../../src/lib/secrets.js';
 import { createLogger } from '../../src/logger.js';
 import { graphql } from '../gql/index.js';
 import { dataOf, errorCodes, gql } from '../support/graphql.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { startServer } from '../support/server.js';
 
 const Integrations = graphql(`
   query Integrations {
@@ -73,16 +74,15 @@ const KEY_1 = randomBytes(32).toString('hex');
 const KEY_2 = randomBytes(32).toString('hex');
 const PUBLIC_URL = 'https://chat.example.test';
 
-let server: TestServer;
-let org: TestOrganization;
+const { server, org } = useFixture({
+  server: { env: { ENCRYPTION_KEY: KEY_1, PUBLIC_URL } },
+  organization: { users: ['Sam'], clients: ['Cora'] },
+});
 let other: TestOrganization;
 
 beforeAll(async () => {
-  server = await startServer({ env: { ENCRYPTION_KEY: KEY_1, PUBLIC_URL } });
-  org = await seedOrganization(server, { users: ['Sam'], clients: ['Cora'] });
-  other = await seedOrganization(server);
+  other = await seedOrganization(server());
 });
-afterAll(() => server.stop());
 
 const whatsApp = (overrides: Record<string, unknown> = {}) => ({
   platform: 'WHATSAPP' as const,
@@ -98,14 +98,14 @@ const whatsApp = (overrides: Record<string, unknown> = {}) => ({
 });
 
 const create = async (token: string, input = whatsApp()) =>
-  dataOf(await gql(server.graphqlUrl, CreateIntegration, { input }, { token })).createPlatformIntegration;
+  dataOf(await gql(server().graphqlUrl, CreateIntegration, { input }, { token })).createPlatformIntegration;
 
-const storedRow = (id: string) => server.app.db.prisma.platformIntegration.findUniqueOrThrow({ where: { id } });
+const storedRow = (id: string) => server().app.db.prisma.platformIntegration.findUniqueOrThrow({ where: { id } });
 
 describe('createPlatformIntegration', () => {
   it('stores the secrets sealed, returns the webhook URL and never a secret', async () => {
     const input = whatsApp();
-    const created = await create(org.admin.token, input);
+    const created = await create(org().admin.token, input);
     expect(created).toEqual({
       id: expect.any(String),
       platform: 'WHATSAPP',
@@ -123,22 +123,22 @@ describe('createPlatformIntegration', () => {
       expect(row[column]).toMatch(new RegExp(`^v1:${keyIdOf(Buffer.from(KEY_1, 'hex'))}:`));
       expect(row[column]).not.toContain(input[column]);
     }
-    const opened = await server.app.services.integrations.forWebhook(created.id, 'WHATSAPP');
+    const opened = await server().app.services.integrations.forWebhook(created.id, 'WHATSAPP');
     expect(opened).toMatchObject({ appSecret: input.appSecret, verifyToken: input.verifyToken });
-    expect(server.app.services.integrations.accessTokenOf(row)).toBe(input.accessToken);
+    expect(server().app.services.integrations.accessTokenOf(row)).toBe(input.accessToken);
 
-    const fields = dataOf(await gql(server.graphqlUrl, IntegrationFields, {}, { token: org.admin.token }));
+    const fields = dataOf(await gql(server().graphqlUrl, IntegrationFields, {}, { token: org().admin.token }));
     const names = fields.__type?.fields?.map((field) => field.name) ?? [];
     expect(names).toContain('webhookUrl');
     expect(names.filter((name) => /token|secret/i.test(name))).toEqual([]);
   });
 
   it('is for admins only', async () => {
-    for (const user of [org.users.Sam!, org.clients.Cora!]) {
-      const response = await gql(server.graphqlUrl, CreateIntegration, { input: whatsApp() }, { token: user.token });
+    for (const user of [org().users.Sam!, org().clients.Cora!]) {
+      const response = await gql(server().graphqlUrl, CreateIntegration, { input: whatsApp() }, { token: user.token });
       expect(errorCodes(response)).toEqual(['FORBIDDEN']);
     }
-    const list = await gql(server.graphqlUrl, Integrations, {}, { token: org.users.Sam!.token });
+    const list = await gql(server().graphqlUrl, Integrations, {}, { token: org().users.Sam!.token });
     expect(errorCodes(list)).toEqual(['FORBIDDEN']);
   });
 
@@ -155,10 +155,10 @@ describe('createPlatformIntegration', () => {
     ];
     for (const [override, field] of cases) {
       const response = await gql(
-        server.graphqlUrl,
+        server().graphqlUrl,
         CreateIntegration,
         { input: whatsApp(override) },
-        { token: org.admin.token },
+        { token: org().admin.token },
       );
       expect(response.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
     }
@@ -166,12 +166,12 @@ describe('createPlatformIntegration', () => {
 
   it('refuses a second active integration for the same account', async () => {
     const input = whatsApp();
-    await create(org.admin.token, input);
+    await create(org().admin.token, input);
     const again = await gql(
-      server.graphqlUrl,
+      server().graphqlUrl,
       CreateIntegration,
       { input: whatsApp({ platformAccountId: input.platformAccountId }) },
-      { token: org.admin.token },
+      { token: org().admin.token },
     );
     expect(errorCodes(again)).toEqual(['CONFLICT']);
     // Another organization may use the same account id: routing never crosses organizations.
@@ -181,10 +181,10 @@ describe('createPlatformIntegration', () => {
 
 describe('platformIntegrations', () => {
   it("lists the organization's own integrations only", async () => {
-    const mine = await create(org.admin.token, whatsApp({ platform: 'INSTAGRAM', integrationName: 'Insta' }));
+    const mine = await create(org().admin.token, whatsApp({ platform: 'INSTAGRAM', integrationName: 'Insta' }));
     const theirs = await create(other.admin.token);
     const list = dataOf(
-      await gql(server.graphqlUrl, Integrations, {}, { token: org.admin.token }),
+      await gql(server().graphqlUrl, Integrations, {}, { token: org().admin.token }),
     ).platformIntegrations;
     const ids = list.map((integration) => integration.id);
     expect(ids).toContain(mine.id);
@@ -198,57 +198,62 @@ describe('platformIntegrations', () => {
 describe('updatePlatformIntegration and deactivatePlatformIntegration', () => {
   it('replaces the secrets given and keeps the others', async () => {
     const input = whatsApp();
-    const created = await create(org.admin.token, input);
+    const created = await create(org().admin.token, input);
     const updated = dataOf(
       await gql(
-        server.graphqlUrl,
+        server().graphqlUrl,
         UpdateIntegration,
         { input: { id: created.id, integrationName: 'Renamed', appSecret: 'new-app-secret', settings: { a: 1 } } },
-        { token: org.admin.token },
+        { token: org().admin.token },
       ),
     ).updatePlatformIntegration;
     expect(updated).toEqual({ id: created.id, integrationName: 'Renamed', isActive: true, settings: { a: 1 } });
-    const opened = await server.app.services.integrations.forWebhook(created.id, 'WHATSAPP');
+    const opened = await server().app.services.integrations.forWebhook(created.id, 'WHATSAPP');
     expect(opened).toMatchObject({ appSecret: 'new-app-secret', verifyToken: input.verifyToken });
   });
 
   it('deactivates and reactivates; other organizations and staff cannot touch it', async () => {
-    const created = await create(org.admin.token);
+    const created = await create(org().admin.token);
     const foreign = await gql(
-      server.graphqlUrl,
+      server().graphqlUrl,
       DeactivateIntegration,
       { id: created.id },
       { token: other.admin.token },
     );
     expect(errorCodes(foreign)).toEqual(['NOT_FOUND']);
     const foreignUpdate = await gql(
-      server.graphqlUrl,
+      server().graphqlUrl,
       UpdateIntegration,
       { input: { id: created.id, integrationName: 'x' } },
       { token: other.admin.token },
     );
     expect(errorCodes(foreignUpdate)).toEqual(['NOT_FOUND']);
     const staff = await gql(
-      server.graphqlUrl,
+      server().graphqlUrl,
       DeactivateIntegration,
       { id: created.id },
-      { token: org.users.Sam!.token },
+      { token: org().users.Sam!.token },
     );
     expect(errorCodes(staff)).toEqual(['FORBIDDEN']);
-    const malformed = await gql(server.graphqlUrl, DeactivateIntegration, { id: 'nope' }, { token: org.admin.token });
+    const malformed = await gql(
+      server().graphqlUrl,
+      DeactivateIntegration,
+      { id: 'nope' },
+      { token: org().admin.token },
+    );
     expect(malformed.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
 
     const deactivated = dataOf(
-      await gql(server.graphqlUrl, DeactivateIntegration, { id: created.id }, { token: org.admin.token }),
+      await gql(server().graphqlUrl, DeactivateIntegration, { id: created.id }, { token: org().admin.token }),
     );
     expect(deactivated.deactivatePlatformIntegration).toEqual({ id: created.id, isActive: false });
-    expect(await server.app.services.integrations.forWebhook(created.id, 'WHATSAPP')).toBeNull();
+    expect(await server().app.services.integrations.forWebhook(created.id, 'WHATSAPP')).toBeNull();
     const reactivated = dataOf(
       await gql(
-        server.graphqlUrl,
+        server().graphqlUrl,
         UpdateIntegration,
         { input: { id: created.id, isActive: true } },
-        { token: org.admin.token },
+        { token: org().admin.token },
       ),
     );
     expect(reactivated.updatePlatformIntegration.isActive).toBe(true);
@@ -259,8 +264,8 @@ describe('key rotation', () => {
   it('opens secrets sealed with a previous key and re-seals them on update and with resealAll', async () => {
     const first = whatsApp();
     const second = whatsApp();
-    const one = await create(org.admin.token, first);
-    const two = await create(org.admin.token, second);
+    const one = await create(org().admin.token, first);
+    const two = await create(org().admin.token, second);
     const rotated = await startServer({
       env: { ENCRYPTION_KEY: KEY_2, ENCRYPTION_PREVIOUS_KEYS: KEY_1, PUBLIC_URL },
     });
@@ -272,7 +277,7 @@ describe('key rotation', () => {
         rotated.graphqlUrl,
         UpdateIntegration,
         { input: { id: one.id, integrationName: 'Rotated' } },
-        { token: org.admin.token },
+        { token: org().admin.token },
       );
       const newKeyId = keyIdOf(Buffer.from(KEY_2, 'hex'));
       const resealedOnUpdate = await storedRow(one.id);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { useFixture } from '../support/fixture.js';
 import { request as httpRequest } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { graphql } from '../gql/index.js';
 import { fixtureJson, fixtureText } from '../support/fixtures.js';
 import { dataOf, errorCodes, gql } from '../support/graphql.js';
@@ -15,7 +16,7 @@ import {
 } from '../support/conversations.js';
 import { createIntegration, linkClient, type TestIntegration } from '../support/platform.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { startServer } from '../support/server.js';
 import { capturingLogger, postWebhook, signatureOf, waitFor } from '../support/webhooks.js';
 import { ReplayWebhookDelivery } from '../support/documents.js';
 
@@ -48,23 +49,19 @@ const Deliveries = graphql(`
 `);
 
 const capture = capturingLogger('warn');
-let server: TestServer;
-let org: TestOrganization;
+const { server, org } = useFixture({ server: { logger: capture.logger }, organization: { clients: ['Cora', 'Cleo'] } });
 let other: TestOrganization;
 let whatsApp: TestIntegration;
 
 beforeAll(async () => {
-  server = await startServer({ logger: capture.logger });
-  org = await seedOrganization(server, { clients: ['Cora', 'Cleo'] });
-  other = await seedOrganization(server);
-  whatsApp = await createIntegration(server, org, 'WHATSAPP', { appSecret: 'test_app_secret' });
+  other = await seedOrganization(server());
+  whatsApp = await createIntegration(server(), org(), 'WHATSAPP', { appSecret: 'test_app_secret' });
 });
-afterAll(() => server.stop());
 
 const urlOf = (integration: { id: string; platform: string }) =>
-  `${server.url}/webhooks/${integration.platform.toLowerCase()}/${integration.id}`;
+  `${server().url}/webhooks/${integration.platform.toLowerCase()}/${integration.id}`;
 const deliveriesOf = (integrationId: string) =>
-  server.app.db.prisma.webhookDelivery.findMany({
+  server().app.db.prisma.webhookDelivery.findMany({
     where: { platformIntegrationId: integrationId },
     orderBy: { receivedAt: 'asc' },
   });
@@ -79,7 +76,7 @@ const settled = (integrationId: string, count = 1) =>
   );
 
 /** A fresh WhatsApp integration, so that each test counts only its own deliveries. */
-const freshWhatsApp = () => createIntegration(server, org, 'WHATSAPP');
+const freshWhatsApp = () => createIntegration(server(), org(), 'WHATSAPP');
 
 describe('verification handshake', () => {
   const handshake = (integration: TestIntegration, query: Record<string, string>) =>
@@ -102,12 +99,14 @@ describe('verification handshake', () => {
     expect((await handshake(whatsApp, { ...query, 'hub.mode': 'unsubscribe' })).status).toBe(403);
     const { 'hub.verify_token': _omitted, ...withoutToken } = query;
     expect((await handshake(whatsApp, withoutToken)).status).toBe(403);
-    expect((await fetch(`${server.url}/webhooks/instagram/${whatsApp.id}?${new URLSearchParams(query)}`)).status).toBe(
+    expect(
+      (await fetch(`${server().url}/webhooks/instagram/${whatsApp.id}?${new URLSearchParams(query)}`)).status,
+    ).toBe(403);
+    expect((await fetch(`${server().url}/webhooks/whatsapp/not-a-uuid?${new URLSearchParams(query)}`)).status).toBe(
       403,
     );
-    expect((await fetch(`${server.url}/webhooks/whatsapp/not-a-uuid?${new URLSearchParams(query)}`)).status).toBe(403);
     const inactive = await freshWhatsApp();
-    await server.app.services.integrations.deactivate(org.admin.session, inactive.id);
+    await server().app.services.integrations.deactivate(org().admin.session, inactive.id);
     expect((await handshake(inactive, { ...query, 'hub.verify_token': inactive.verifyToken })).status).toBe(403);
   });
 });
@@ -122,7 +121,7 @@ describe('receiving deliveries', () => {
     const [delivery] = await settled(whatsApp.id);
     // Nobody is linked to the fixture's sender: kept, failed as unroutable, replayable.
     expect(delivery).toMatchObject({
-      organizationId: org.id,
+      organizationId: org().id,
       platform: 'WHATSAPP',
       rawBody: body,
       status: 'FAILED',
@@ -132,7 +131,7 @@ describe('receiving deliveries', () => {
   });
 
   it('verifies escaped unicode over the raw bytes; the re-serialised signature is refused', async () => {
-    const integration = await createIntegration(server, org, 'WHATSAPP', { appSecret: 'test_app_secret' });
+    const integration = await createIntegration(server(), org(), 'WHATSAPP', { appSecret: 'test_app_secret' });
     const vectors = fixtureJson<{ vector_2_escaped_unicode: Record<string, string> }>(
       'meta_signature_test_vectors.json',
     );
@@ -178,11 +177,11 @@ describe('receiving deliveries', () => {
   it('answers 404 for unknown, inactive and mismatched integrations', async () => {
     const body = fixtureText('wa_inbound_text.json');
     const inactive = await freshWhatsApp();
-    await server.app.services.integrations.deactivate(org.admin.session, inactive.id);
+    await server().app.services.integrations.deactivate(org().admin.session, inactive.id);
     const urls = [
-      `${server.url}/webhooks/whatsapp/00000000-0000-4000-8000-000000000000`,
-      `${server.url}/webhooks/whatsapp/not-a-uuid`,
-      `${server.url}/webhooks/instagram/${whatsApp.id}`,
+      `${server().url}/webhooks/whatsapp/00000000-0000-4000-8000-000000000000`,
+      `${server().url}/webhooks/whatsapp/not-a-uuid`,
+      `${server().url}/webhooks/instagram/${whatsApp.id}`,
       urlOf(inactive),
     ];
     for (const url of urls) expect((await postWebhook(url, body, { secret: whatsApp.appSecret })).status).toBe(404);
@@ -257,15 +256,15 @@ describe('receiving deliveries', () => {
   });
 
   it("applies a routed delivery: the customer's message is in their client's channel", async () => {
-    const conversation = await openConversation(server, org, 'INSTAGRAM');
+    const conversation = await openConversation(server(), org(), 'INSTAGRAM');
     const body = instagramDelivery('ig_inbound_text.json', conversation, { text: 'hello' });
-    expect((await post(server, conversation.integration, body)).status).toBe(200);
-    const delivery = await processed(server, conversation.integration, body);
+    expect((await post(server(), conversation.integration, body)).status).toBe(200);
+    const delivery = await processed(server(), conversation.integration, body);
     expect(delivery).toMatchObject({ status: 'PROCESSED', errors: null });
-    expect(await channelMessages(server, conversation.channelId)).toEqual([
+    expect(await channelMessages(server(), conversation.channelId)).toEqual([
       expect.objectContaining({ userId: conversation.client.id, content: 'hello', messageSource: 'INSTAGRAM' }),
     ]);
-    const link = await server.app.db.prisma.clientPlatformLink.findUniqueOrThrow({
+    const link = await server().app.db.prisma.clientPlatformLink.findUniqueOrThrow({
       where: { id: conversation.linkId! },
     });
     expect(link.lastInboundAt).toEqual(new Date(1569262485349));
@@ -284,29 +283,29 @@ describe('webhookDeliveries and replayWebhookDelivery', () => {
 
     const first = dataOf(
       await gql(
-        server.graphqlUrl,
+        server().graphqlUrl,
         Deliveries,
         { platformIntegrationId: integration.id, first: 2 },
-        { token: org.admin.token },
+        { token: org().admin.token },
       ),
     );
     expect(first.webhookDeliveries.edges.map((edge) => edge.node.id)).toEqual([rows[2]!.id, rows[1]!.id]);
     expect(first.webhookDeliveries.pageInfo.hasNextPage).toBe(true);
     const rest = dataOf(
       await gql(
-        server.graphqlUrl,
+        server().graphqlUrl,
         Deliveries,
         { platformIntegrationId: integration.id, first: 2, after: first.webhookDeliveries.pageInfo.endCursor },
-        { token: org.admin.token },
+        { token: org().admin.token },
       ),
     );
     expect(rest.webhookDeliveries.edges.map((edge) => edge.node.id)).toEqual([rows[0]!.id]);
     const failed = dataOf(
       await gql(
-        server.graphqlUrl,
+        server().graphqlUrl,
         Deliveries,
         { platformIntegrationId: integration.id, status: 'FAILED' },
-        { token: org.admin.token },
+        { token: org().admin.token },
       ),
     );
     expect(failed.webhookDeliveries.edges.map((edge) => edge.node.status)).toEqual(['FAILED', 'FAILED']);
@@ -317,55 +316,65 @@ describe('webhookDeliveries and replayWebhookDelivery', () => {
     });
 
     const foreign = dataOf(
-      await gql(server.graphqlUrl, Deliveries, { platformIntegrationId: integration.id }, { token: other.admin.token }),
+      await gql(
+        server().graphqlUrl,
+        Deliveries,
+        { platformIntegrationId: integration.id },
+        { token: other.admin.token },
+      ),
     );
     expect(foreign.webhookDeliveries.edges).toEqual([]);
-    const client = await gql(server.graphqlUrl, Deliveries, {}, { token: org.clients.Cora!.token });
+    const client = await gql(server().graphqlUrl, Deliveries, {}, { token: org().clients.Cora!.token });
     expect(errorCodes(client)).toEqual(['FORBIDDEN']);
   });
 
   it('replays a delivery once its sender is linked; foreign ids are NOT_FOUND', async () => {
-    const conversation = await openConversation(server, org, 'WHATSAPP', { linked: false });
+    const conversation = await openConversation(server(), org(), 'WHATSAPP', { linked: false });
     const delivery = await deliver(
-      server,
+      server(),
       conversation.integration,
       whatsAppDelivery('wa_inbound_text.json', conversation),
     );
     expect(delivery.errors).toEqual([expect.objectContaining({ kind: 'unroutable' })]);
 
-    await linkClient(server, org, conversation.client, conversation.integration, {
+    await linkClient(server(), org(), conversation.client, conversation.integration, {
       platformUserId: conversation.platformUserId,
       scopedUserId: null,
     });
     const replayed = dataOf(
-      await gql(server.graphqlUrl, ReplayWebhookDelivery, { id: delivery.id }, { token: org.admin.token }),
+      await gql(server().graphqlUrl, ReplayWebhookDelivery, { id: delivery.id }, { token: org().admin.token }),
     ).replayWebhookDelivery;
     expect(replayed).toEqual({ id: delivery.id, status: 'PROCESSED', attempts: 2, errors: null });
-    expect(await channelMessages(server, conversation.channelId)).toEqual([
+    expect(await channelMessages(server(), conversation.channelId)).toEqual([
       expect.objectContaining({ userId: conversation.client.id, content: 'Body Text' }),
     ]);
 
     expect(
       errorCodes(
-        await gql(server.graphqlUrl, ReplayWebhookDelivery, { id: delivery.id }, { token: other.admin.token }),
+        await gql(server().graphqlUrl, ReplayWebhookDelivery, { id: delivery.id }, { token: other.admin.token }),
       ),
     ).toEqual(['NOT_FOUND']);
     expect(
       errorCodes(
-        await gql(server.graphqlUrl, ReplayWebhookDelivery, { id: delivery.id }, { token: org.clients.Cora!.token }),
+        await gql(
+          server().graphqlUrl,
+          ReplayWebhookDelivery,
+          { id: delivery.id },
+          { token: org().clients.Cora!.token },
+        ),
       ),
     ).toEqual(['FORBIDDEN']);
-    const malformed = await gql(server.graphqlUrl, ReplayWebhookDelivery, { id: 'x' }, { token: org.admin.token });
+    const malformed = await gql(server().graphqlUrl, ReplayWebhookDelivery, { id: 'x' }, { token: org().admin.token });
     expect(malformed.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
   });
 
   it('a restarted instance processes what a crash left RECEIVED', async () => {
-    const conversation = await openConversation(server, org, 'WHATSAPP');
+    const conversation = await openConversation(server(), org(), 'WHATSAPP');
     const body = whatsAppDelivery('wa_inbound_document.json', conversation);
     // Stored, and then the instance died before processing it.
-    const crashed = await server.app.db.prisma.webhookDelivery.create({
+    const crashed = await server().app.db.prisma.webhookDelivery.create({
       data: {
-        organizationId: org.id,
+        organizationId: org().id,
         platformIntegrationId: conversation.integration.id,
         platform: 'WHATSAPP',
         rawBody: body,
@@ -375,9 +384,9 @@ describe('webhookDeliveries and replayWebhookDelivery', () => {
     });
     const restarted = await startServer();
     try {
-      const row = await processed(server, conversation.integration, body);
+      const row = await processed(server(), conversation.integration, body);
       expect(row).toMatchObject({ id: crashed.id, status: 'PROCESSED', attempts: 1, errors: null });
-      expect(await channelMessages(server, conversation.channelId)).toEqual([
+      expect(await channelMessages(server(), conversation.channelId)).toEqual([
         expect.objectContaining({ userId: conversation.client.id, messageType: 'FILE', content: 'caption' }),
       ]);
     } finally {
