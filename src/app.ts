@@ -89,6 +89,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     yoga,
     authenticator,
     users: services.directory,
+    presence: services.presence,
     logger,
     metrics,
     graphqlMetrics,

@@ -5,6 +5,7 @@ import { MemoryRateLimiter, type RateLimiter } from './limits/rate-limiter.js';
 import { RedisRateLimiter } from './limits/redis-rate-limiter.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics/metrics.js';
+import { MemoryPresenceStore, type PresenceStore, RedisPresenceStore } from './modules/presence/presence-store.js';
 import { type EventBus, MemoryEventBus, RedisEventBus } from './realtime/event-bus.js';
 
 /**
@@ -22,7 +23,11 @@ export function createBackingServices(config: AppConfig, logger: Logger) {
   const limiter: RateLimiter = config.redisUrl
     ? new RedisRateLimiter({ url: config.redisUrl, prefix: config.redisPrefix })
     : new MemoryRateLimiter();
-  const infrastructure: Infrastructure = { config, db, bus, limiter, logger, metrics };
+  const presenceTiming = { ttlMs: config.presence.timeoutMs, awayAfterMs: config.presence.awayAfterMs };
+  const presence: PresenceStore = config.redisUrl
+    ? new RedisPresenceStore({ url: config.redisUrl, prefix: config.redisPrefix }, presenceTiming)
+    : new MemoryPresenceStore(presenceTiming);
+  const infrastructure: Infrastructure = { config, db, bus, limiter, presenceStore: presence, logger, metrics };
   return {
     ...infrastructure,
     /** Connects to Redis; resolves even when it is down (readiness reports it, reconnects continue). */
@@ -34,11 +39,13 @@ export function createBackingServices(config: AppConfig, logger: Logger) {
       await Promise.all([
         bus instanceof RedisEventBus && bus.connect(),
         limiter instanceof RedisRateLimiter && limiter.connect(),
+        presence instanceof RedisPresenceStore && presence.connect(),
       ]);
     },
     async close(): Promise<void> {
       await bus.close();
       await limiter.close();
+      await presence.close();
       await db.close();
     },
   };

@@ -92,6 +92,9 @@ const EnvSchema = z.object({
   OUTBOX_POLL_INTERVAL_MS: z.coerce.number({ error: 'must be a number' }).int().min(10).max(3_600_000).default(5_000),
   WEBHOOK_MAX_REFUSALS_PER_IP: limit(100),
   WEBHOOK_BODY_TIMEOUT_MS: between(100, 600_000).default(10_000),
+  EVENT_RETENTION_DAYS: between(1, 3_650).default(14),
+  PRESENCE_TIMEOUT_MS: between(1_000, 600_000).default(10_000),
+  PRESENCE_AWAY_AFTER_MS: between(1_000, 86_400_000).default(300_000),
   WEBHOOK_SWEEP_INTERVAL_MS: z.coerce
     .number({ error: 'must be a number' })
     .int()
@@ -161,6 +164,14 @@ export interface AppConfig {
     bodyTimeoutMs: number;
   };
   webhookSweepIntervalMs: number;
+  /** How long reactions, statuses and channel changes stay in the event log: a cursor stays resumable this long. */
+  eventRetentionDays: number;
+  presence: {
+    /** How long a user stays ONLINE after their instance stopped answering (it crashed): its claims' lifetime. */
+    timeoutMs: number;
+    /** Connected but idle this long: AWAY. */
+    awayAfterMs: number;
+  };
   logLevel: (typeof LOG_LEVELS)[number];
   embeddedPostgresDir: string | undefined;
   shutdownTimeoutMs: number;
@@ -301,6 +312,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     webhooks: { maxRefusalsPerIp: env.WEBHOOK_MAX_REFUSALS_PER_IP, bodyTimeoutMs: env.WEBHOOK_BODY_TIMEOUT_MS },
     webhookSweepIntervalMs: env.WEBHOOK_SWEEP_INTERVAL_MS,
+    eventRetentionDays: env.EVENT_RETENTION_DAYS,
+    presence: { timeoutMs: env.PRESENCE_TIMEOUT_MS, awayAfterMs: env.PRESENCE_AWAY_AFTER_MS },
     logLevel: env.LOG_LEVEL,
     embeddedPostgresDir: env.EMBEDDED_POSTGRES_DIR,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

@@ -3,6 +3,7 @@ import type { Database } from './db/database.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics/metrics.js';
+import type { PresenceStore } from './modules/presence/presence-store.js';
 import type { EventBus } from './realtime/event-bus.js';
 
 /**
@@ -15,6 +16,8 @@ export interface Infrastructure {
   db: Database;
   bus: EventBus;
   limiter: RateLimiter;
+  /** Who is connected to which instance (Redis across instances). */
+  presenceStore: PresenceStore;
   logger: Logger;
   /** Where a service registers its own metrics (see metrics.ts), served at /metrics. */
   metrics: Metrics;

@@ -1,24 +1,29 @@
 import type { Infrastructure } from './infrastructure.js';
+import { WorkerLoop } from './lib/worker-loop.js';
 import { SecretBox } from './lib/secrets.js';
 import { ChannelService } from './modules/channels/channels.service.js';
 import { ClientAssignmentService } from './modules/client-links/assignments.service.js';
 import { ClientLinkService } from './modules/client-links/links.service.js';
+import { pruneLog } from './modules/events/event-log.js';
 import { EventService } from './modules/events/events.service.js';
 import { OrganizationStream } from './modules/events/organization-stream.js';
-import { messageEventSource } from './modules/messages/message-event-source.js';
+import { organizationEventSource } from './modules/events/organization-event-source.js';
 import { IntegrationService } from './modules/integrations/integrations.service.js';
 import { MessageWriter } from './modules/messages/message-writer.js';
 import { MessageEvents } from './modules/messages/message-events.js';
 import { MessageService } from './modules/messages/messages.service.js';
+import { SequenceCursors } from './modules/messages/sequence-cursor.js';
 import { SendMessage } from './modules/messages/send-message.js';
 import { OrganizationService } from './modules/organizations/organizations.service.js';
 import { GraphApiClient } from './modules/outbox/graph-api.js';
 import { CustomerServiceWindow } from './modules/outbox/customer-window.js';
 import { OutboxService } from './modules/outbox/outbox.service.js';
 import { OutboxWorker } from './modules/outbox/outbox-worker.js';
+import { PresenceService } from './modules/presence/presence.service.js';
 import { ReactionService } from './modules/reactions/reactions.service.js';
 import { ReadStateService } from './modules/read-state/read-state.service.js';
 import { StatusEvents } from './modules/read-state/status-events.js';
+import { TypingService } from './modules/typing/typing.service.js';
 import { UserDirectory } from './modules/users/user-directory.js';
 import { UserService } from './modules/users/users.service.js';
 import { WebhookDeliveryService } from './modules/webhooks/deliveries.service.js';
@@ -32,19 +37,23 @@ import {
   type UserChangedEvent,
 } from './realtime/topics.js';
 
+/** Event-log rows pruned per statement: a long backlog is removed a batch at a time. */
+const PRUNE_BATCH = 5_000;
+
 /**
  * The composition root: every service, built from exactly what it uses. The GraphQL layer, the webhook route
  * and the CLI share one set; `start` and `stop` run the instance's background work (the webhook processor, the
  * outbox sender, the bus listeners that keep per-instance caches current) for buildApp.
  */
-export function createServices({ config, db, bus, logger, metrics }: Omit<Infrastructure, 'limiter'>) {
+export function createServices({ config, db, bus, presenceStore, logger, metrics }: Omit<Infrastructure, 'limiter'>) {
   const directory = new UserDirectory(db.prisma, logger);
   const stream = new OrganizationStream({
     bus,
     logger,
-    sourceOf: (organizationId) => messageEventSource(db.pool, organizationId),
+    sourceOf: (organizationId) => organizationEventSource(db.pool, organizationId),
   });
   const statuses = new StatusEvents(stream);
+  const cursors = new SequenceCursors({ current: config.encryptionKey, previous: config.encryptionPreviousKeys });
   const integrations = new IntegrationService(
     { db, bus, config },
     new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
@@ -68,7 +77,7 @@ export function createServices({ config, db, bus, logger, metrics }: Omit<Infras
   const customerWindow = new CustomerServiceWindow({ db });
 
   const channels = new ChannelService({ db, stream });
-  const messages = new MessageService({ db, writer, events: messageEvents, users: directory });
+  const messages = new MessageService({ db, writer, events: messageEvents, users: directory, cursors });
   const sendMessage = new SendMessage({ channels, messages, customerWindow, writer, events: messageEvents });
   const reactions = new ReactionService({ db, stream }, messages);
   const readState = new ReadStateService({ db, statuses }, channels);
@@ -83,16 +92,38 @@ export function createServices({ config, db, bus, logger, metrics }: Omit<Infras
     },
   );
 
+  const presence = new PresenceService({
+    store: presenceStore,
+    stream,
+    db,
+    logger,
+    heartbeatMs: Math.max(250, Math.floor(config.presence.timeoutMs / 3)),
+    awayAfterMs: config.presence.awayAfterMs,
+  });
+  const typing = new TypingService({ channels, stream });
+  const eventLogRetention = new WorkerLoop({
+    name: 'event-log-retention',
+    runOnce: async () =>
+      (await pruneLog(db.pool, new Date(Date.now() - config.eventRetentionDays * 86_400_000), PRUNE_BATCH)) ===
+      PRUNE_BATCH,
+    pollIntervalMs: 3_600_000,
+    logger,
+  });
+
   const stopListening: (() => void)[] = [];
   return {
     organizations: new OrganizationService({ db }),
-    users: new UserService({ db, bus, users: directory }),
+    users: new UserService({ db, bus, users: directory, stream }),
     channels,
     messages,
     sendMessage,
     reactions,
     readState,
-    events: new EventService({ db, stream, logger, metrics, users: directory }),
+    events: new EventService({ db, stream, logger, metrics, users: directory, cursors }),
+    typing,
+    presence,
+    /** Issues and checks the cursors of history pages and events. */
+    cursors,
     integrations,
     clientAssignments: new ClientAssignmentService({ db, stream }),
     clientLinks,
@@ -118,11 +149,14 @@ export function createServices({ config, db, bus, logger, metrics }: Omit<Infras
       );
       webhookProcessor.start();
       if (config.outbox.workerEnabled) outboxWorker.start();
+      presence.start();
+      eventLogRetention.start();
     },
 
     /** Lets background work finish what it started (the database is still there), then lets go of the bus. */
     async stop(): Promise<void> {
-      await Promise.all([webhookProcessor.stop(), outboxWorker.stop()]);
+      await Promise.all([webhookProcessor.stop(), outboxWorker.stop(), presence.stop(), eventLogRetention.stop()]);
+      typing.close();
       stopListening.splice(0).forEach((stop) => stop());
       channels.close();
       stream.close();

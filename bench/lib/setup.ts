@@ -3,11 +3,10 @@ import pg from 'pg';
 import { Session } from '../../src/auth/session.js';
 import { signUserToken } from '../../src/auth/tokens.js';
 import { loadConfig, type AppConfig } from '../../src/config.js';
-import { createDatabase, type Database } from '../../src/db/database.js';
 import { applyMigrations } from '../../src/db/migrations.js';
 import { createLogger } from '../../src/logger.js';
-import { Metrics } from '../../src/metrics/metrics.js';
-import { MemoryEventBus } from '../../src/realtime/event-bus.js';
+import { createBackingServices } from '../../src/backing-services.js';
+import type { Database } from '../../src/db/database.js';
 import { createServices, type Services } from '../../src/services.js';
 
 export const BENCH_JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
@@ -39,9 +38,9 @@ export async function createBenchDatabase(serverUrl: string): Promise<BenchDatab
     ENCRYPTION_KEY: BENCH_ENCRYPTION_KEY,
     LOG_LEVEL: 'warn',
   });
-  const db = createDatabase({ url: url.toString(), poolSize: 20, logger });
-  const metrics = new Metrics();
-  const services = createServices({ config, db, bus: new MemoryEventBus({ logger, metrics }), logger, metrics });
+  const backing = createBackingServices({ ...config, databasePoolSize: 20 }, logger);
+  const { db } = backing;
+  const services = createServices(backing);
   return {
     url: url.toString(),
     name,
@@ -50,7 +49,7 @@ export async function createBenchDatabase(serverUrl: string): Promise<BenchDatab
     services,
     async drop() {
       await services.stop();
-      await db.close();
+      await backing.close();
       const client = new pg.Client({ connectionString: serverUrl });
       await client.connect();
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -4,12 +4,10 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { signUserToken } from '../auth/tokens.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { createDatabase } from '../db/database.js';
+import { createBackingServices } from '../backing-services.js';
 import { prepareDatabase } from '../db/prepare.js';
 import { displayName, email, organizationName, uuid } from '../lib/validation.js';
 import { createLogger } from '../logger.js';
-import { Metrics } from '../metrics/metrics.js';
-import { MemoryEventBus, RedisEventBus, type EventBus } from '../realtime/event-bus.js';
 import { createServices } from '../services.js';
 import { seedDemo } from './seed.js';
 
@@ -75,15 +73,12 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const { databaseUrl, embedded } = await prepareDatabase(config, logger);
-  const db = createDatabase({ url: databaseUrl, poolSize: 2, logger });
-  // Services count what they do; a CLI command's metrics are never scraped and end with it.
-  const metrics = new Metrics();
-  // With Redis configured, changes reach running servers (e.g. their session caches) like any other change.
-  const bus: EventBus = config.redisUrl
-    ? new RedisEventBus({ url: config.redisUrl, prefix: config.redisPrefix, logger, metrics })
-    : new MemoryEventBus({ logger, metrics });
-  if (bus instanceof RedisEventBus) await bus.connect();
-  const services = createServices({ config, db, bus, logger, metrics });
+  // The server's own backing services: with Redis configured, changes reach running servers (their session
+  // caches, say) like any other change.
+  const backing = createBackingServices({ ...config, databaseUrl, databasePoolSize: 2 }, logger);
+  await backing.connect();
+  const { db } = backing;
+  const services = createServices(backing);
   try {
     switch (command) {
       case 'create-organization': {
@@ -140,8 +135,8 @@ async function main(argv: string[]): Promise<number> {
     }
     return 2;
   } finally {
-    await bus.close();
-    await db.close();
+    await services.stop();
+    await backing.close();
     await embedded?.stop();
   }
 }

@@ -8,6 +8,7 @@ import { AppError } from '../lib/errors.js';
 import type { Logger } from '../logger.js';
 import type { GraphQLMetrics } from '../metrics/graphql-metrics.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { PresenceService } from '../modules/presence/presence.service.js';
 import type { UserDirectory } from '../modules/users/user-directory.js';
 import { createErrorHandling } from './errors.js';
 import { OpenCounts } from './open-counts.js';
@@ -22,6 +23,8 @@ export interface WebSocketDeps {
   authenticator: Authenticator;
   /** Watched for each connection's user: a deactivated user's sockets close at once, on every instance. */
   users: Pick<UserDirectory, 'watch'>;
+  /** Told of each user's sockets: a user is ONLINE while they hold one on any instance. */
+  presence: Pick<PresenceService, 'connected'>;
   logger: Logger;
   metrics: Metrics;
   graphqlMetrics: GraphQLMetrics;
@@ -80,7 +83,11 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
         const stopWatching = deps.users.watch(userId, (user) => {
           if (!user?.isActive) socket.close(CloseCode.Forbidden, 'Forbidden: the account was deactivated');
         });
-        connections.onRelease(context, stopWatching);
+        const leave = deps.presence.connected(session.viewer);
+        connections.onRelease(context, () => {
+          stopWatching();
+          leave();
+        });
         return true;
       }
       refusals.inc({ limit: 'connections-per-user' });

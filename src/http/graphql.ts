@@ -96,8 +96,11 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
         ? (connectionParams.authorization ?? connectionParams.Authorization)
         : request?.headers.get('authorization');
       const requestId = operationId ?? (req ? requestIdOf(req) : randomUUID());
+      const session = await deps.authenticator.sessionFor(authorization, requestId);
+      // Every operation counts as the user's activity (ONLINE rather than AWAY while they hold a socket).
+      if (session.isAuthenticated) deps.services.presence.active(session.viewer);
       return {
-        session: await deps.authenticator.sessionFor(authorization, requestId),
+        session,
         services: deps.services,
         prisma: deps.prisma,
         loaders: new Loaders(),

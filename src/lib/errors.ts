@@ -12,7 +12,9 @@ export type ErrorCode =
   /** A query over one of the GraphQL limits: depth, aliases, tokens, directives or cost. */
   | 'QUERY_TOO_COMPLEX'
   /** `__schema` / `__type` asked of a server with INTROSPECTION_ENABLED=false. */
-  | 'INTROSPECTION_DISABLED';
+  | 'INTROSPECTION_DISABLED'
+  /** A resume cursor older than the events the server keeps: refetch the state, then subscribe afresh. */
+  | 'CURSOR_EXPIRED';
 
 export class AppError extends GraphQLError {
   constructor(

@@ -20,8 +20,8 @@ export interface StreamHubsOptions<E> {
   sourceOf: (key: string) => SequenceSource<E>;
   /** How often a stream with listeners checks that nothing was lost after the last event it saw. */
   tailCheckMs?: number;
-  /** Called once for each event handed to this instance's listeners (for a debug log line, say). */
-  onDispatch?: (event: E, listeners: number) => void;
+  /** Called once for each event handed to this instance's listeners of a stream. */
+  onDispatch?: (key: string, event: E, listeners: number) => void;
 }
 
 export type StreamListener<E> = (event: E) => void;
@@ -134,7 +134,7 @@ class Hub<E> {
   }
 
   dispatch(event: E): void {
-    this.options.onDispatch?.(event, this.listeners.size);
+    this.options.onDispatch?.(this.key, event, this.listeners.size);
     for (const listener of this.listeners) {
       try {
         listener(event);

@@ -6,6 +6,8 @@ import '../modules/messages/messages.schema.js';
 import '../modules/reactions/reactions.schema.js';
 import '../modules/read-state/read-state.schema.js';
 import '../modules/events/events.schema.js';
+import '../modules/typing/typing.schema.js';
+import '../modules/presence/presence.schema.js';
 import '../modules/integrations/integrations.schema.js';
 import '../modules/client-links/client-links.schema.js';
 import '../modules/webhooks/webhooks.schema.js';

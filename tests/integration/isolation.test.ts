@@ -238,6 +238,13 @@ const cases: Record<string, () => Promise<void>> = {
       expect(codes(await call(query, { u: b.staff.id }, user))).toEqual(['NOT_FOUND']);
     expect(codes(await call(query, { u: a.staff.id }, a.client))).toEqual(['FORBIDDEN']);
   },
+  'Mutation.setTyping': async () => {
+    await refusedForAll(
+      'mutation($i: SetTypingInput!) { setTyping(input: $i) }',
+      { i: { channelId: b.publicChannelId, typing: true } },
+      'NOT_FOUND',
+    );
+  },
   'Mutation.sendMessage': async () => {
     await refusedForAll(
       'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
@@ -419,6 +426,15 @@ const cases: Record<string, () => Promise<void>> = {
     const result = await firstSubscriptionResult(
       server.wsUrl,
       'subscription($c: ID!) { messageStatusEvents(channelId: $c) { status } }',
+      { c: b.publicChannelId },
+      a.org.admin.token,
+    );
+    expect(JSON.stringify(result)).toContain('NOT_FOUND');
+  },
+  'Subscription.typingEvents': async () => {
+    const result = await firstSubscriptionResult(
+      server.wsUrl,
+      'subscription($c: ID!) { typingEvents(channelId: $c) { typing } }',
       { c: b.publicChannelId },
       a.org.admin.token,
     );

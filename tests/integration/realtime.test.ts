@@ -311,7 +311,9 @@ describe('viewerEvents', () => {
         ours.has(
           event.viewerEvents.__typename === 'MessageEvent'
             ? event.viewerEvents.message.id
-            : event.viewerEvents.messageId,
+            : 'messageId' in event.viewerEvents
+              ? event.viewerEvents.messageId
+              : '',
         ),
       );
     try {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Viewer } from '../../auth/session.js';
-import type { AccessChange } from '../events/organization-events.js';
+import { type ChannelChange, channelsOf } from '../events/organization-events.js';
 import type { OrganizationStream } from '../events/organization-stream.js';
 import type { ChannelFacts } from './channel-rules.js';
 import { loadChannelFacts } from './channel-visibility.js';
@@ -89,12 +89,9 @@ export class ChannelFactsCache {
     keys.add(key);
   }
 
-  private forget(organization: OrganizationCache, event: AccessChange): void {
+  private forget(organization: OrganizationCache, event: ChannelChange): void {
     organization.version += 1;
-    const channels =
-      event.change === 'client-assigned' ? [event.channelId, event.previousChannelId] : [event.channelId];
-    for (const channelId of channels) {
-      if (!channelId) continue;
+    for (const channelId of channelsOf(event)) {
       for (const key of organization.keysByChannel.get(channelId) ?? []) organization.entries.delete(key);
       organization.keysByChannel.delete(channelId);
     }

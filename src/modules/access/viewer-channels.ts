@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Viewer } from '../../auth/session.js';
-import type { AccessChange } from '../events/organization-events.js';
+import type { ChannelChange } from '../events/organization-events.js';
 import { canRead } from './channel-rules.js';
 import { channelVisibleSql } from './channel-visibility.js';
 
@@ -56,9 +56,14 @@ export class ViewerChannels {
     return [...known].filter((channelId) => this.canSee(channelId));
   }
 
-  apply(event: AccessChange): void {
+  /** Follows a change to channels or memberships (a role change is a new view: see EventSubscription). */
+  apply(event: ChannelChange): void {
     switch (event.change) {
-      case 'channel':
+      case 'created':
+        if (event.channelType === 'PUBLIC') this.publicChannels.add(event.channelId);
+        if (event.memberIds.includes(this.viewer.id)) this.memberChannels.add(event.channelId);
+        return;
+      case 'updated':
         if (event.channelType === 'PUBLIC') this.publicChannels.add(event.channelId);
         else this.publicChannels.delete(event.channelId);
         return;
@@ -70,6 +75,8 @@ export class ViewerChannels {
         return;
       case 'client-assigned':
         if (event.clientUserId === this.viewer.id) this.assignedChannel = event.channelId;
+        return;
+      case 'role-changed':
         return;
     }
   }

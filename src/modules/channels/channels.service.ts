@@ -5,7 +5,8 @@ import { badInput, forbidden, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { Database } from '../../db/database.js';
 import type { OrganizationStream } from '../events/organization-stream.js';
-import type { AccessChange } from '../events/organization-events.js';
+import { appendToLog, prismaRunner } from '../events/event-log.js';
+import type { LoggedChange } from '../events/organization-events.js';
 import { ChannelFactsCache } from '../access/channel-facts-cache.js';
 import { assertReadable, canRead, type ChannelFacts } from '../access/channel-rules.js';
 import { loadChannelFacts, visibleChannelsWhere } from '../access/channel-visibility.js';
@@ -29,6 +30,8 @@ export interface ChannelServiceDeps {
   db: Database;
   stream: OrganizationStream;
 }
+
+type ChannelChangeDraft = Extract<LoggedChange, { type: 'channel' }>;
 
 export class ChannelService {
   private readonly factsCache: ChannelFactsCache;
@@ -66,25 +69,27 @@ export class ChannelService {
       throw badInput('input.channelType', 'direct channels are opened with openDirectChannel');
     const memberIds = [...new Set([viewer.id, ...(input.memberIds ?? [])])];
     await this.assertStaffMembers(viewer, memberIds, 'input.memberIds');
-    const channel = await this.deps.db.prisma.channel.create({
-      ...query,
-      data: {
-        organizationId: viewer.organizationId,
-        name: input.name,
-        description: input.description ?? null,
-        channelType: input.channelType,
-        createdBy: viewer.id,
-        members: { create: memberIds.map((userId) => ({ userId, organizationId: viewer.organizationId })) },
-      },
+    return this.changing(viewer, async (tx) => {
+      const channel = await tx.channel.create({
+        ...query,
+        data: {
+          organizationId: viewer.organizationId,
+          name: input.name,
+          description: input.description ?? null,
+          channelType: input.channelType,
+          createdBy: viewer.id,
+          members: { create: memberIds.map((userId) => ({ userId, organizationId: viewer.organizationId })) },
+        },
+      });
+      const change: ChannelChangeDraft = {
+        type: 'channel',
+        change: 'created',
+        channelId: channel.id,
+        channelType: channel.channelType,
+        memberIds,
+      };
+      return { result: channel, changes: [change] };
     });
-    this.publishAccess(viewer, {
-      type: 'access',
-      change: 'channel',
-      channelId: channel.id,
-      channelType: channel.channelType,
-    });
-    this.publishAccess(viewer, { type: 'access', change: 'members-added', channelId: channel.id, userIds: memberIds });
-    return channel;
   }
 
   /** Admins and the channel's creator may rename it, describe it, or switch it between public and private. */
@@ -97,24 +102,25 @@ export class ChannelService {
     if (channel.channelType === 'DIRECT' || input.channelType === 'DIRECT') {
       throw badInput('input.channelType', 'direct channels cannot change type');
     }
-    const updated = await this.deps.db.prisma.channel.update({
-      ...query,
-      where: { id: channel.id },
-      data: {
-        ...(input.name != null ? { name: input.name } : {}),
-        ...(input.description !== undefined ? { description: input.description } : {}),
-        ...(input.channelType != null ? { channelType: input.channelType } : {}),
-      },
-    });
-    if (updated.channelType !== channel.channelType) {
-      this.publishAccess(viewer, {
-        type: 'access',
-        change: 'channel',
+    return this.changing(viewer, async (tx) => {
+      const updated = await tx.channel.update({
+        ...query,
+        where: { id: channel.id },
+        data: {
+          ...(input.name != null ? { name: input.name } : {}),
+          ...(input.description !== undefined ? { description: input.description } : {}),
+          ...(input.channelType != null ? { channelType: input.channelType } : {}),
+        },
+      });
+      const change: ChannelChangeDraft = {
+        type: 'channel',
+        change: 'updated',
         channelId: channel.id,
         channelType: updated.channelType,
-      });
-    }
-    return updated;
+        previousType: channel.channelType,
+      };
+      return { result: updated, changes: [change] };
+    });
   }
 
   /** Admins, and members of the channel, add staff to public and private channels. */
@@ -130,26 +136,26 @@ export class ChannelService {
     if (viewer.role !== 'ADMIN' && !facts.isMember) throw forbidden('Only members may add people to this channel');
     const userIds = [...new Set(input.userIds)];
     await this.assertStaffMembers(viewer, userIds, 'input.userIds');
-    const { prisma } = this.deps.db;
-    const existing = await prisma.channelMember.findMany({
-      where: { channelId: input.channelId, userId: { in: userIds } },
-      select: { userId: true },
-    });
-    const known = new Set(existing.map((member) => member.userId));
-    const added = userIds.filter((id) => !known.has(id));
-    await prisma.channelMember.createMany({
-      data: added.map((userId) => ({ channelId: input.channelId, userId, organizationId: viewer.organizationId })),
-      skipDuplicates: true,
-    });
-    if (added.length > 0) {
-      this.publishAccess(viewer, {
-        type: 'access',
-        change: 'members-added',
-        channelId: input.channelId,
-        userIds: added,
+    return this.changing(viewer, async (tx) => {
+      const added = await tx.channelMember.createManyAndReturn({
+        data: userIds.map((userId) => ({ channelId: input.channelId, userId, organizationId: viewer.organizationId })),
+        skipDuplicates: true,
+        select: { userId: true },
       });
-    }
-    return prisma.channel.findUniqueOrThrow({ ...query, where: { id: input.channelId } });
+      const channel = await tx.channel.findUniqueOrThrow({ ...query, where: { id: input.channelId } });
+      const changes: ChannelChangeDraft[] =
+        added.length > 0
+          ? [
+              {
+                type: 'channel',
+                change: 'members-added',
+                channelId: input.channelId,
+                userIds: added.map((member) => member.userId),
+              },
+            ]
+          : [];
+      return { result: channel, changes };
+    });
   }
 
   /** Admins and the channel's creator remove people; anyone may leave. A client's place is its assignment. */
@@ -161,20 +167,22 @@ export class ChannelService {
     if (viewer.role !== 'ADMIN' && channel.createdBy !== viewer.id && input.userId !== viewer.id) {
       throw forbidden('Only an admin or the channel creator may remove others');
     }
-    const { prisma } = this.deps.db;
-    const assigned = await prisma.clientChannelAssignment.findFirst({
+    const assigned = await this.deps.db.prisma.clientChannelAssignment.findFirst({
       where: { clientUserId: input.userId, channelId: channel.id, isActive: true },
     });
     if (assigned) throw badInput('input.userId', 'a client leaves a channel by being assigned to another');
-    const removed = await prisma.channelMember.deleteMany({ where: { channelId: channel.id, userId: input.userId } });
-    if (removed.count === 0) throw notFound('Channel member');
-    this.publishAccess(viewer, {
-      type: 'access',
-      change: 'member-removed',
-      channelId: channel.id,
-      userId: input.userId,
+    return this.changing(viewer, async (tx) => {
+      const removed = await tx.channelMember.deleteMany({ where: { channelId: channel.id, userId: input.userId } });
+      if (removed.count === 0) throw notFound('Channel member');
+      const result = await tx.channel.findUniqueOrThrow({ ...query, where: { id: channel.id } });
+      const change: ChannelChangeDraft = {
+        type: 'channel',
+        change: 'member-removed',
+        channelId: channel.id,
+        userId: input.userId,
+      };
+      return { result, changes: [change] };
     });
-    return prisma.channel.findUniqueOrThrow({ ...query, where: { id: channel.id } });
   }
 
   /**
@@ -190,25 +198,26 @@ export class ChannelService {
     const where = { organizationId_directKey: { organizationId: viewer.organizationId, directKey } };
     const existing = await prisma.channel.findUnique({ ...query, where });
     if (existing) return existing;
-    const created = await prisma.$transaction(async (tx) => {
+    await this.changing(viewer, async (tx) => {
       const inserted = await tx.channel.createManyAndReturn({
         data: [{ organizationId: viewer.organizationId, channelType: 'DIRECT', createdBy: viewer.id, directKey }],
         skipDuplicates: true,
         select: { id: true },
       });
-      if (inserted.length === 0) return undefined;
+      if (inserted.length === 0) return { result: undefined, changes: [] };
+      const channelId = inserted[0]!.id;
       await tx.channelMember.createMany({
-        data: pair.map((memberId) => ({
-          channelId: inserted[0]!.id,
-          userId: memberId,
-          organizationId: viewer.organizationId,
-        })),
+        data: pair.map((memberId) => ({ channelId, userId: memberId, organizationId: viewer.organizationId })),
       });
-      return inserted[0]!.id;
+      const change: ChannelChangeDraft = {
+        type: 'channel',
+        change: 'created',
+        channelId,
+        channelType: 'DIRECT',
+        memberIds: pair,
+      };
+      return { result: channelId, changes: [change] };
     });
-    if (created) {
-      this.publishAccess(viewer, { type: 'access', change: 'members-added', channelId: created, userIds: pair });
-    }
     return prisma.channel.findUniqueOrThrow({ ...query, where });
   }
 
@@ -218,18 +227,33 @@ export class ChannelService {
    */
   async joinOnPost(viewer: Viewer, facts: ChannelFacts): Promise<void> {
     if (facts.isMember || viewer.role === 'CLIENT' || facts.channelType !== 'PUBLIC') return;
-    const added = await this.deps.db.prisma.channelMember.createMany({
-      data: [{ channelId: facts.channelId, userId: viewer.id, organizationId: viewer.organizationId }],
-      skipDuplicates: true,
-    });
-    if (added.count > 0) {
-      this.publishAccess(viewer, {
-        type: 'access',
-        change: 'members-added',
-        channelId: facts.channelId,
-        userIds: [viewer.id],
+    await this.changing(viewer, async (tx) => {
+      const added = await tx.channelMember.createMany({
+        data: [{ channelId: facts.channelId, userId: viewer.id, organizationId: viewer.organizationId }],
+        skipDuplicates: true,
       });
-    }
+      const changes: ChannelChangeDraft[] =
+        added.count > 0
+          ? [{ type: 'channel', change: 'members-added', channelId: facts.channelId, userIds: [viewer.id] }]
+          : [];
+      return { result: undefined, changes };
+    });
+  }
+
+  /**
+   * Runs a change to channels in one transaction that also logs it (numbered in the organization's sequence),
+   * then publishes what was logged, once committed.
+   */
+  private async changing<T>(
+    viewer: Viewer,
+    change: (tx: Prisma.TransactionClient) => Promise<{ result: T; changes: ChannelChangeDraft[] }>,
+  ): Promise<T> {
+    const { result, logged } = await this.deps.db.prisma.$transaction(async (tx) => {
+      const { result, changes } = await change(tx);
+      return { result, logged: await appendToLog(prismaRunner(tx), viewer.organizationId, changes) };
+    });
+    for (const event of logged) void this.deps.stream.publish(viewer.organizationId, event);
+    return result;
   }
 
   private async readableChannel(viewer: Viewer, channelId: string) {
@@ -253,9 +277,5 @@ export class ChannelService {
     if (unknown.length > 0) throw notFound(`User ${unknown.join(', ')}`);
     const clients = userIds.filter((id) => found.get(id) === 'CLIENT');
     if (clients.length > 0) throw badInput(field, 'clients are given their channel with assignClientToChannel');
-  }
-
-  private publishAccess(viewer: Viewer, event: AccessChange): void {
-    this.deps.stream.publish(viewer.organizationId, event);
   }
 }

@@ -2,6 +2,7 @@ import type { Session } from '../../auth/session.js';
 import { badInput, conflict, isUniqueViolation, notFound } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { Database } from '../../db/database.js';
+import { appendToLog, prismaRunner } from '../events/event-log.js';
 import type { OrganizationStream } from '../events/organization-stream.js';
 
 export interface AssignClientInput {
@@ -67,21 +68,24 @@ export class ClientAssignmentService {
         create: { channelId: channel.id, userId: input.clientUserId, organizationId },
         update: {},
       });
-      return { assignment, previousChannelId: previous?.channelId ?? null };
+      const logged = await appendToLog(prismaRunner(tx), organizationId, [
+        {
+          type: 'channel',
+          change: 'client-assigned',
+          clientUserId: input.clientUserId,
+          channelId: assignment.channelId,
+          previousChannelId: previous?.channelId ?? null,
+        },
+      ]);
+      return { assignment, logged };
     });
-    const { assignment, previousChannelId } = await transaction.catch((error: unknown) => {
+    const { assignment, logged } = await transaction.catch((error: unknown) => {
       // Two clients assigned to the same channel at the same moment: the index lets one through.
       throw isUniqueViolation(error) ? channelTaken() : error;
     });
-    // After the commit: the client's open subscriptions switch channels at once (the old one stops, the new one
-    // starts), and cached access to both channels is forgotten on every instance.
-    this.deps.stream.publish(organizationId, {
-      type: 'access',
-      change: 'client-assigned',
-      clientUserId: input.clientUserId,
-      channelId: assignment.channelId,
-      previousChannelId,
-    });
+    // After the commit: the client's open subscriptions switch channels (the old one stops, the new one starts),
+    // and cached access to both channels is forgotten on every instance.
+    for (const event of logged) void this.deps.stream.publish(organizationId, event);
     return assignment;
   }
 }

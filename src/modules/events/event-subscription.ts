@@ -6,20 +6,31 @@ import { isServiceUnavailable, unauthenticated } from '../../lib/errors.js';
 import type { Logger } from '../../logger.js';
 import { BoundedQueue } from '../../realtime/bounded-queue.js';
 import { ViewerChannels } from '../access/viewer-channels.js';
-import { cursorOfEvent } from '../messages/message-cursor.js';
-import { readChangedMessages } from '../messages/message-event-source.js';
 import type { MessageRecord } from '../messages/message-record.js';
+import { type SequenceCursor, type SequenceCursors, wholeUpTo } from '../messages/sequence-cursor.js';
 import type { UserDirectory } from '../users/user-directory.js';
-import type { AccessChange, MessageChange, MessageChangeKind, OrganizationEvent } from './organization-events.js';
+import { readChanges } from './organization-event-source.js';
+import {
+  type ChannelChange,
+  channelsOf,
+  type MessageChange,
+  type MessageChangeKind,
+  type OrganizationEvent,
+  type SequencedEvent,
+  type StatusChange,
+} from './organization-events.js';
 import type { OrganizationStream } from './organization-stream.js';
-import type { MessageEvent, MessageStatusEvent, ViewerEvent } from './subscriber-events.js';
+import type { ChannelEventKind, MessageEvent, ViewerEvent } from './subscriber-events.js';
 
 /** What a subscription delivers: one channel or all the viewer may see, and which kinds of event. */
 export interface SubscriptionScope {
   channelId?: string;
-  messages: boolean;
-  reactions: boolean;
-  statuses: boolean;
+  messages?: boolean;
+  reactions?: boolean;
+  statuses?: boolean;
+  channels?: boolean;
+  typing?: boolean;
+  presence?: boolean;
 }
 
 /** What every subscription of an instance shares. */
@@ -27,6 +38,7 @@ export interface SubscriptionDeps {
   pool: pg.Pool;
   stream: OrganizationStream;
   users: Pick<UserDirectory, 'watch' | 'get'>;
+  cursors: Pick<SequenceCursors, 'encode'>;
   logger: Logger;
   /** A message event as its subscribers receive it, built once per event for all of them. */
   messageEvent: (change: MessageChange) => MessageEvent;
@@ -39,34 +51,32 @@ const REPLAY_PAGE = 500;
 const QUEUE_CAPACITY = 1_000;
 
 /**
- * One subscriber's stream. Access is re-checked for every event, from a view of the viewer's channels that
- * access events keep current. Given a cursor, it first replays from the database every message changed after
- * it, then continues live: it joins the live stream before reading, so nothing committed in between is missed,
- * and skips live events the replay already covered, so nothing arrives twice. The replay reads a page at a time
- * as the client consumes, so a long absence is caught up at the client's pace.
+ * One subscriber's stream. Every change of the organization arrives in sequence order (message, reaction,
+ * status and channel changes share the organization's one sequence), is checked against the viewer's view of
+ * their channels (kept current by the channel changes themselves, in the same order) and queued for the client
+ * with its cursor. Given a cursor, the stream first replays from the database every change after it up to the
+ * moment it joined the live stream, then continues live: nothing committed in between is missed, nothing
+ * arrives twice. A replay respects what the viewer may see now, and reads a page at a time as the client
+ * consumes.
  *
- * The viewer is watched while the stream is open: deactivated, the stream ends (UNAUTHENTICATED); given another
- * role, live events wait while the view of their channels is rebuilt for it, then are checked against it.
+ * The viewer is watched while the stream is open: deactivated, the stream ends (UNAUTHENTICATED). A role change
+ * arrives as a channel change in the stream: live events wait while the view is rebuilt for the new role, and
+ * the channels gained and lost are announced.
  */
 export class EventSubscription {
   readonly queue: BoundedQueue<ViewerEvent>;
-  /** The sequence number of the last message change covered (delivered, skipped, or replayed). */
+  /** The last sequence number covered (delivered, skipped, or replayed). */
   private position = 0n;
-  /** While something holds the stream (the replay, a rebuild of the view), live events wait in `waiting`. */
+  /** While something holds the stream (opening, the replay, a rebuild of the view), live events wait. */
   private holds = 1;
   private waiting: (() => void)[] = [];
+  private channels: ViewerChannels | undefined;
   private stopStream = () => {};
   private stopWatchingViewer = () => {};
-  private rebuilds = 0;
-  /** Access changes that arrive while the view is rebuilt, to apply to the rebuilt view too. */
-  private accessDuringRebuild: AccessChange[] | undefined;
-  /** Settles once the view fits the viewer's current role: the replay checks rows against it. */
-  private viewRebuilt: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly deps: SubscriptionDeps,
     private viewer: Viewer,
-    private channels: ViewerChannels,
     private readonly scope: SubscriptionScope,
   ) {
     this.queue = new BoundedQueue<ViewerEvent>(
@@ -86,28 +96,31 @@ export class EventSubscription {
     );
   }
 
-  /** Starts receiving: live from now, after replaying what changed since `replayFrom` when given. */
-  async open(replayFrom: bigint | undefined, requestId?: string): Promise<void> {
+  /** Starts receiving: live from now, after replaying what changed since `after` when given. */
+  async open(after: SequenceCursor | undefined, requestId?: string): Promise<void> {
     this.stopWatchingViewer = this.deps.users.watch(this.viewer.id, (user) => this.viewerChanged(user));
-    // A change made before the watch began (while the view was read) is not announced again.
-    const current = await this.deps.users.get(this.viewer.id);
-    if (!current?.isActive || current.role !== this.viewer.role) this.viewerChanged(current);
     try {
+      // Joined before the view is read: a change committed meanwhile waits here and is applied to the view.
       const joined = await this.deps.stream.join(this.viewer.organizationId, (event) => this.receive(event));
       this.stopStream = () => joined.stop();
-      // Ended while joining (the viewer was deactivated): the queue has let go already.
       if (!this.queue.isOpen) this.stopStream();
       this.position = joined.startSeq;
+      // The account as it stands once joined (a change made earlier is not in the stream): read from the database,
+      // since another instance may have changed it a moment ago.
+      const { rows } = await this.deps.pool.query<{ role: User['role']; active: boolean }>(
+        'SELECT upper(role::text) AS role, is_active AS active FROM users WHERE id = $1 AND organization_id = $2',
+        [this.viewer.id, this.viewer.organizationId],
+      );
+      if (!rows[0]?.active) this.queue.fail(unauthenticated('This account was deactivated'));
+      else this.viewer = { ...this.viewer, role: rows[0].role };
+      this.channels = await ViewerChannels.load(this.deps.pool, this.viewer);
     } catch (error) {
       void this.queue.return();
       throw error;
     }
-    if (replayFrom === undefined || !this.scope.messages) return this.release();
-    this.replay(replayFrom).then(
-      (replayedTo) => {
-        if (replayedTo > this.position) this.position = replayedTo;
-        this.release();
-      },
+    if (!after) return this.release();
+    this.replay(after, this.position).then(
+      () => this.release(),
       (error: unknown) => {
         // Only an outage is worth retrying: the cursor itself was checked before subscribing.
         const outage = isServiceUnavailable(error);
@@ -125,46 +138,135 @@ export class EventSubscription {
     );
   }
 
+  private view(): ViewerChannels {
+    return this.channels!;
+  }
+
   private inScope(channelId: string): boolean {
-    return (!this.scope.channelId || this.scope.channelId === channelId) && this.channels.canSee(channelId);
+    return (!this.scope.channelId || this.scope.channelId === channelId) && this.view().canSee(channelId);
   }
 
   private receive(event: OrganizationEvent): void {
-    switch (event.type) {
-      case 'access':
-        this.channels.apply(event);
-        this.accessDuringRebuild?.push(event);
-        return;
-      case 'message':
-        if (this.scope.messages) this.later(() => this.emitMessage(event));
-        return;
-      case 'reaction':
-        if (this.scope.reactions) this.later(() => this.inScope(event.channelId) && this.queue.push(event));
-        return;
-      case 'status':
-        if (this.scope.statuses)
-          this.later(() => {
-            if (!this.inScope(event.channelId)) return;
-            for (const messageId of event.messageIds) {
-              const status: MessageStatusEvent = {
-                type: 'status',
-                channelId: event.channelId,
-                messageId,
-                userId: event.userId,
-                status: event.status,
-                timestamp: event.at,
-              };
-              this.queue.push(status);
-            }
-          });
-        return;
-    }
+    this.later(() => {
+      if ('seq' in event) {
+        if (event.seq <= this.position) return;
+        this.position = event.seq;
+      }
+      switch (event.type) {
+        case 'message':
+          if (this.scope.messages && this.inScope(event.message.channelId))
+            this.queue.push(this.deps.messageEvent(event));
+          return;
+        case 'reaction':
+          if (this.scope.reactions && this.inScope(event.channelId)) this.queue.push(this.reactionEvent(event));
+          return;
+        case 'status':
+          if (this.scope.statuses) this.pushStatuses(event, 0);
+          return;
+        case 'channel':
+          this.followChannelChange(event);
+          return;
+        case 'typing':
+          if (this.scope.typing && event.userId !== this.viewer.id && this.inScope(event.channelId))
+            this.queue.push(event);
+          return;
+        case 'presence':
+          if (this.scope.presence && this.viewer.role !== 'CLIENT' && event.userId !== this.viewer.id)
+            this.queue.push(event);
+          return;
+      }
+    });
   }
 
-  private emitMessage(change: MessageChange): void {
-    if (change.seq <= this.position) return;
-    this.position = change.seq;
-    if (this.inScope(change.message.channelId)) this.queue.push(this.deps.messageEvent(change));
+  /** A live channel change: applied to the view, and announced for each channel whose visibility it touched. */
+  private followChannelChange(change: ChannelChange): void {
+    if (change.change === 'role-changed') {
+      if (change.userId === this.viewer.id) this.rebuildView(change);
+      return;
+    }
+    const affected = channelsOf(change);
+    const before = affected.map((channelId) => change.change !== 'created' && this.view().canSee(channelId));
+    this.view().apply(change);
+    affected.forEach((channelId, part) => {
+      const now = this.view().canSee(channelId);
+      const kind: ChannelEventKind | null = now
+        ? before[part]
+          ? 'UPDATED'
+          : 'ADDED'
+        : before[part]
+          ? 'REMOVED'
+          : null;
+      this.pushChannelEvent(change, affected.length, part, channelId, kind);
+    });
+  }
+
+  /** The viewer's role changed: events wait while the view is rebuilt, then what it gained and lost is said. */
+  private rebuildView(change: Extract<ChannelChange, { change: 'role-changed' }>): void {
+    this.viewer = { ...this.viewer, role: change.role };
+    this.holds += 1;
+    ViewerChannels.load(this.deps.pool, this.viewer).then(
+      (rebuilt) => {
+        this.channels = rebuilt;
+        this.announceRoleChange(change, 0);
+        this.release();
+      },
+      (error: unknown) => {
+        this.deps.logger.warn({ err: error }, "could not rebuild a subscription's view after a role change");
+        this.queue.fail(
+          new GraphQLError('Your access changed; subscribe again with the last cursor you received', {
+            extensions: { code: 'SERVICE_UNAVAILABLE' },
+          }),
+        );
+      },
+    );
+  }
+
+  private announceRoleChange(change: Extract<ChannelChange, { change: 'role-changed' }>, fromPart: number): void {
+    const affected = channelsOf(change);
+    const lost = new Set(change.lost);
+    affected.forEach((channelId, part) => {
+      if (part < fromPart) return;
+      const now = this.view().canSee(channelId);
+      const kind = lost.has(channelId) ? (now ? null : 'REMOVED') : now ? 'ADDED' : null;
+      this.pushChannelEvent(change, affected.length, part, channelId, kind);
+    });
+  }
+
+  private pushChannelEvent(
+    change: ChannelChange,
+    parts: number,
+    part: number,
+    channelId: string,
+    kind: ChannelEventKind | null,
+  ): void {
+    if (!kind || !this.scope.channels) return;
+    if (this.scope.channelId && this.scope.channelId !== channelId) return;
+    this.queue.push({ type: 'channel', kind, channelId, cursor: this.cursor(change.seq, part, parts) });
+  }
+
+  private pushStatuses(change: StatusChange, fromPart: number): void {
+    if (!this.inScope(change.channelId)) return;
+    change.messageIds.forEach((messageId, part) => {
+      if (part < fromPart) return;
+      this.queue.push({
+        type: 'status',
+        channelId: change.channelId,
+        messageId,
+        userId: change.userId,
+        status: change.status,
+        timestamp: change.at,
+        cursor: this.cursor(change.seq, part, change.messageIds.length),
+      });
+    });
+  }
+
+  private reactionEvent({ seq, ...reaction }: Extract<OrganizationEvent, { type: 'reaction' }>) {
+    return { ...reaction, cursor: this.cursor(seq, 0, 1) };
+  }
+
+  /** The cursor of part `part` of `parts` of event `seq`: its last part says the event was seen whole. */
+  private cursor(seq: bigint, part: number, parts: number): string {
+    return this.deps.cursors.encode(this.viewer.organizationId, { seq, part: part === parts - 1 ? 0 : part + 1 });
   }
 
   private later(work: () => void): void {
@@ -182,70 +284,111 @@ export class EventSubscription {
   }
 
   private viewerChanged(user: User | null): void {
-    if (!user?.isActive || user.organizationId !== this.viewer.organizationId) {
+    if (!user?.isActive || user.organizationId !== this.viewer.organizationId)
       this.queue.fail(unauthenticated('This account was deactivated'));
-      return;
-    }
-    if (user.role === this.viewer.role) return;
-    this.viewer = { ...this.viewer, role: user.role };
-    const rebuild = ++this.rebuilds;
-    const changes: AccessChange[] = (this.accessDuringRebuild ??= []);
-    this.holds += 1;
-    const loading = ViewerChannels.load(this.deps.pool, this.viewer);
-    this.viewRebuilt = loading.catch(() => undefined);
-    loading.then(
-      (rebuilt) => {
-        if (rebuild === this.rebuilds) {
-          changes.forEach((event) => rebuilt.apply(event));
-          this.channels = rebuilt;
-          this.accessDuringRebuild = undefined;
-        }
-        this.release();
-      },
-      (error: unknown) => {
-        this.deps.logger.warn({ err: error }, "could not rebuild a subscription's view after a role change");
-        this.queue.fail(
-          new GraphQLError('Your access changed; subscribe again with the last cursor you received', {
-            extensions: { code: 'SERVICE_UNAVAILABLE' },
-          }),
-        );
-      },
-    );
   }
 
   /**
-   * Replays every message in scope whose latest change is after `from`, a page at a time, waiting for the
-   * client to consume each page before reading the next. Returns the last sequence number covered.
+   * Replays every change in scope after `from` up to `upTo` (where the live stream took over), a page at a time,
+   * waiting for the client to consume each page before reading the next. Channel changes are told as they
+   * stand now: a channel the viewer can see is ADDED or UPDATED, one they lost is REMOVED.
    */
-  private async replay(from: bigint): Promise<bigint> {
-    let position = from;
-    while (this.queue.isOpen) {
-      const rows = await readChangedMessages(this.deps.pool, this.viewer.organizationId, {
+  private async replay(from: SequenceCursor, upTo: bigint): Promise<void> {
+    const { channelId, messages, reactions, statuses, channels } = this.scope;
+    const logged = [
+      ...(reactions ? (['reaction'] as const) : []),
+      ...(statuses ? (['status'] as const) : []),
+      ...(channels ? (['channel'] as const) : []),
+    ];
+    const createdAfter = wholeUpTo(from);
+    let position = from.part > 0 ? from.seq - 1n : from.seq;
+    while (this.queue.isOpen && position < upTo) {
+      const page = await readChanges(this.deps.pool, this.viewer.organizationId, {
         after: position,
-        // Asked again for every page, since the viewer's access may change during the replay.
-        channelIds: this.scope.channelId ? [this.scope.channelId] : this.channels.visibleChannelIds(),
+        upTo,
+        // Asked again for every page: the view may change during the replay (a role change, say).
+        channelIds: channelId ? [channelId] : this.view().visibleChannelIds(),
+        messages,
+        logged,
         limit: REPLAY_PAGE,
+        kindOf: (row) => kindSince(row, createdAfter),
       });
-      await this.viewRebuilt;
-      for (const row of rows) {
-        if (!this.inScope(row.channelId)) continue;
-        this.queue.push({
-          type: 'message',
-          kind: kindSince(row, from),
-          message: row,
-          cursor: cursorOfEvent(row, row.eventSeq),
-        });
-      }
-      if (rows.length > 0) position = BigInt(rows.at(-1)!.eventSeq);
-      if (rows.length < REPLAY_PAGE) break;
-      await this.queue.whenBelow(REPLAY_PAGE / 5);
+      for (const change of page) this.replayed(change, change.seq === from.seq ? from.part : 0);
+      position = page.length === REPLAY_PAGE ? page.at(-1)!.seq : upTo;
+      if (page.length === REPLAY_PAGE) await this.queue.whenBelow(REPLAY_PAGE / 5);
     }
-    return position;
+  }
+
+  private replayed(change: SequencedEvent, fromPart: number): void {
+    switch (change.type) {
+      case 'message':
+        if (this.inScope(change.message.channelId)) this.queue.push(this.deps.messageEvent(change));
+        return;
+      case 'reaction':
+        if (this.inScope(change.channelId)) this.queue.push(this.reactionEvent(change));
+        return;
+      case 'status':
+        this.pushStatuses(change, fromPart);
+        return;
+      case 'channel':
+        this.replayedChannelChange(change, fromPart);
+        return;
+    }
+  }
+
+  private replayedChannelChange(change: ChannelChange, fromPart: number): void {
+    if (change.change === 'role-changed') {
+      if (change.userId === this.viewer.id) this.announceRoleChange(change, fromPart);
+      return;
+    }
+    const affected = channelsOf(change);
+    affected.forEach((channelId, part) => {
+      if (part < fromPart) return;
+      const now = this.view().canSee(channelId);
+      const kind = now
+        ? this.gains(change, channelId)
+          ? 'ADDED'
+          : 'UPDATED'
+        : this.loses(change, channelId)
+          ? 'REMOVED'
+          : null;
+      this.pushChannelEvent(change, affected.length, part, channelId, kind);
+    });
+  }
+
+  /** Whether a change gave the viewer a channel they did not see before it. */
+  private gains(change: ChannelChange, channelId: string): boolean {
+    switch (change.change) {
+      case 'created':
+        return true;
+      case 'updated':
+        return change.previousType !== 'PUBLIC' && change.channelType === 'PUBLIC';
+      case 'members-added':
+        return change.userIds.includes(this.viewer.id);
+      case 'client-assigned':
+        return change.clientUserId === this.viewer.id && change.channelId === channelId;
+      default:
+        return false;
+    }
+  }
+
+  /** Whether a change took a channel away from the viewer. */
+  private loses(change: ChannelChange, channelId: string): boolean {
+    switch (change.change) {
+      case 'updated':
+        return change.previousType === 'PUBLIC' && change.channelType !== 'PUBLIC';
+      case 'member-removed':
+        return change.userId === this.viewer.id;
+      case 'client-assigned':
+        return change.clientUserId === this.viewer.id && change.previousChannelId === channelId;
+      default:
+        return false;
+    }
   }
 }
 
-/** What a replayed row means to a client that had seen everything up to `from`. */
-function kindSince(row: MessageRecord, from: bigint): MessageChangeKind {
+/** What a replayed row means to a client that had seen every creation up to `createdUpTo`. */
+function kindSince(row: MessageRecord, createdUpTo: bigint): MessageChangeKind {
   if (row.deletedAt) return 'DELETED';
-  return BigInt(row.createdSeq) > from ? 'CREATED' : 'UPDATED';
+  return BigInt(row.createdSeq) > createdUpTo ? 'CREATED' : 'UPDATED';
 }

@@ -1,9 +1,17 @@
 import { uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
-import { messageCursorSchema } from '../messages/message-cursor.js';
+import { sequenceCursorSchema } from '../messages/sequence-cursor.js';
 import { MessageRef, MessageStatusEnum, requestDetails, userById } from '../messages/messages.schema.js';
 import { UserType } from '../users/users.schema.js';
-import type { MessageEvent, MessageStatusEvent, ReactionEvent, ViewerEvent } from './subscriber-events.js';
+import type {
+  ChannelEvent,
+  MessageEvent,
+  MessageStatusEvent,
+  PresenceEvent,
+  ReactionEvent,
+  TypingEvent,
+  ViewerEvent,
+} from './subscriber-events.js';
 
 const MessageEventKindEnum = builder.enumType('MessageEventKind', {
   values: ['CREATED', 'UPDATED', 'DELETED'] as const,
@@ -31,6 +39,7 @@ const ReactionEventRef = builder.objectRef<ReactionEvent>('ReactionEvent').imple
       resolve: (event, _args, context) => userById(requestDetails(context), event.userId),
     }),
     at: t.expose('at', { type: 'DateTime' }),
+    cursor: t.exposeString('cursor', { description: 'Resume from here with `after` after a disconnect.' }),
   }),
 });
 
@@ -45,11 +54,68 @@ const MessageStatusEventRef = builder.objectRef<MessageStatusEvent>('MessageStat
     }),
     status: t.expose('status', { type: MessageStatusEnum }),
     timestamp: t.expose('timestamp', { type: 'DateTime' }),
+    cursor: t.exposeString('cursor', { description: 'Resume from here with `after` after a disconnect.' }),
+  }),
+});
+
+const ChannelEventKindEnum = builder.enumType('ChannelEventKind', {
+  values: ['ADDED', 'UPDATED', 'REMOVED'] as const,
+});
+
+const ChannelEventRef = builder.objectRef<ChannelEvent>('ChannelEvent').implement({
+  description:
+    'ADDED: the viewer can now see the channel (created, made a member, a direct channel opened, a client ' +
+    'assigned, a role change). UPDATED: its name, description, type, members or conversation changed. ' +
+    'REMOVED: the viewer lost it (removed, reassigned, made private, a role change).',
+  isTypeOf: (value) => (value as ViewerEvent).type === 'channel',
+  fields: (t) => ({
+    kind: t.expose('kind', { type: ChannelEventKindEnum }),
+    channelId: t.exposeID('channelId'),
+    channel: t.prismaField({
+      type: 'Channel',
+      nullable: true,
+      description: 'The channel as it is now; null when it was REMOVED.',
+      resolve: (query, event, _args, context) =>
+        event.kind === 'REMOVED'
+          ? null
+          : context.prisma.channel.findFirst({
+              ...query,
+              where: { id: event.channelId, organizationId: context.session.organizationId },
+            }),
+    }),
+    cursor: t.exposeString('cursor', { description: 'Resume from here with `after` after a disconnect.' }),
+  }),
+});
+
+const TypingEventRef = builder.objectRef<TypingEvent>('TypingEvent').implement({
+  description: 'Someone started or stopped typing; typing ends by itself six seconds after its last signal.',
+  isTypeOf: (value) => (value as ViewerEvent).type === 'typing',
+  fields: (t) => ({
+    channelId: t.exposeID('channelId'),
+    user: t.field({
+      type: UserType,
+      resolve: (event, _args, context) => userById(requestDetails(context), event.userId),
+    }),
+    typing: t.exposeBoolean('typing'),
+  }),
+});
+
+export const PresenceEnum = builder.enumType('Presence', { values: ['ONLINE', 'AWAY', 'OFFLINE'] as const });
+
+const PresenceEventRef = builder.objectRef<PresenceEvent>('PresenceEvent').implement({
+  isTypeOf: (value) => (value as ViewerEvent).type === 'presence',
+  fields: (t) => ({
+    user: t.field({
+      type: UserType,
+      resolve: (event, _args, context) => userById(requestDetails(context), event.userId),
+    }),
+    presence: t.expose('presence', { type: PresenceEnum }),
+    lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', nullable: true }),
   }),
 });
 
 const ViewerEventRef = builder.unionType('ViewerEvent', {
-  types: [MessageEventRef, ReactionEventRef, MessageStatusEventRef],
+  types: [MessageEventRef, ReactionEventRef, MessageStatusEventRef, ChannelEventRef, TypingEventRef, PresenceEventRef],
 });
 
 builder.subscriptionFields((t) => ({
@@ -60,7 +126,7 @@ builder.subscriptionFields((t) => ({
       'that changed after it, then live: no gap and no duplicate in between.',
     args: {
       channelId: t.arg.id({ required: true, validate: uuid }),
-      after: t.arg.string({ validate: messageCursorSchema }),
+      after: t.arg.string({ validate: sequenceCursorSchema }),
     },
     subscribe: (_root, args, context) =>
       context.services.events.channelMessages(context.session, {
@@ -71,22 +137,46 @@ builder.subscriptionFields((t) => ({
   }),
   reactionEvents: t.field({
     type: ReactionEventRef,
-    args: { channelId: t.arg.id({ required: true, validate: uuid }) },
+    description: "A channel's reactions; resumable with `after` like `messageEvents`.",
+    args: {
+      channelId: t.arg.id({ required: true, validate: uuid }),
+      after: t.arg.string({ validate: sequenceCursorSchema }),
+    },
     subscribe: (_root, args, context) =>
-      context.services.events.channelReactions(context.session, { channelId: String(args.channelId) }),
+      context.services.events.channelReactions(context.session, {
+        channelId: String(args.channelId),
+        after: args.after,
+      }),
     resolve: (event) => event as ReactionEvent,
   }),
   messageStatusEvents: t.field({
     type: MessageStatusEventRef,
+    description: "A channel's delivery and read statuses; resumable with `after` like `messageEvents`.",
+    args: {
+      channelId: t.arg.id({ required: true, validate: uuid }),
+      after: t.arg.string({ validate: sequenceCursorSchema }),
+    },
+    subscribe: (_root, args, context) =>
+      context.services.events.channelStatuses(context.session, {
+        channelId: String(args.channelId),
+        after: args.after,
+      }),
+    resolve: (event) => event as MessageStatusEvent,
+  }),
+  typingEvents: t.field({
+    type: TypingEventRef,
+    description: 'Who is typing in a channel (never replayed).',
     args: { channelId: t.arg.id({ required: true, validate: uuid }) },
     subscribe: (_root, args, context) =>
-      context.services.events.channelStatuses(context.session, { channelId: String(args.channelId) }),
-    resolve: (event) => event as MessageStatusEvent,
+      context.services.events.channelTyping(context.session, { channelId: String(args.channelId) }),
+    resolve: (event) => event as TypingEvent,
   }),
   viewerEvents: t.field({
     type: ViewerEventRef,
-    description: 'Every message, reaction and status event of every channel the viewer may see, on one subscription.',
-    args: { after: t.arg.string({ validate: messageCursorSchema }) },
+    description:
+      'Everything the viewer may see, on one subscription: messages, reactions, statuses and channel changes ' +
+      '(each with a cursor; `after` replays what was missed, in order, then continues live), typing and presence.',
+    args: { after: t.arg.string({ validate: sequenceCursorSchema }) },
     subscribe: (_root, args, context) => context.services.events.viewerEvents(context.session, { after: args.after }),
     resolve: (event) => event as ViewerEvent,
   }),

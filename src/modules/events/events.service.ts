@@ -4,9 +4,8 @@ import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { assertReadable } from '../access/channel-rules.js';
 import { loadChannelFacts } from '../access/channel-visibility.js';
-import { ViewerChannels } from '../access/viewer-channels.js';
-import { cursorOfEvent, issuedCursor } from '../messages/message-cursor.js';
 import { MessageDetails, shareDetails, sharedDetailsFor } from '../messages/message-details.js';
+import type { SequenceCursors } from '../messages/sequence-cursor.js';
 import type { UserDirectory } from '../users/user-directory.js';
 import { EventSubscription, type SubscriptionDeps, type SubscriptionScope } from './event-subscription.js';
 import type { MessageChange } from './organization-events.js';
@@ -20,11 +19,15 @@ export interface EventServiceDeps {
   logger: Logger;
   metrics: Metrics;
   users: UserDirectory;
+  cursors: SequenceCursors;
 }
+
+type ChannelArgs = { channelId: string; after?: string | null };
 
 /** The subscriptions of the API: each is an EventSubscription over the organization's stream. */
 export class EventService {
   private readonly subscriptionDeps: SubscriptionDeps;
+  private readonly opened: () => void;
   private readonly messageEvents = new WeakMap<MessageChange, MessageEvent>();
 
   constructor(private readonly deps: EventServiceDeps) {
@@ -36,52 +39,48 @@ export class EventService {
       name: 'chat_subscription_overflows_total',
       help: 'Subscriptions ended because their client stopped reading',
     });
+    this.opened = () => active.inc();
     this.subscriptionDeps = {
       pool: deps.db.pool,
       stream: deps.stream,
       users: deps.users,
+      cursors: deps.cursors,
       logger: deps.logger,
       messageEvent: (change) => this.messageEvent(change),
       overflowed: () => overflows.inc(),
       closed: () => active.dec(),
     };
-    this.opened = () => active.inc();
   }
 
-  private readonly opened: () => void;
-
-  channelMessages(session: Session, args: { channelId: string; after?: string | null }) {
-    return this.subscribe(session, args.after, {
-      channelId: args.channelId,
-      messages: true,
-      reactions: false,
-      statuses: false,
-    });
+  channelMessages(session: Session, args: ChannelArgs) {
+    return this.subscribe(session, args.after, { channelId: args.channelId, messages: true });
   }
 
-  channelReactions(session: Session, args: { channelId: string }) {
-    return this.subscribe(session, null, {
-      channelId: args.channelId,
-      messages: false,
-      reactions: true,
-      statuses: false,
-    });
+  channelReactions(session: Session, args: ChannelArgs) {
+    return this.subscribe(session, args.after, { channelId: args.channelId, reactions: true });
   }
 
-  channelStatuses(session: Session, args: { channelId: string }) {
-    return this.subscribe(session, null, {
-      channelId: args.channelId,
-      messages: false,
-      reactions: false,
-      statuses: true,
-    });
+  channelStatuses(session: Session, args: ChannelArgs) {
+    return this.subscribe(session, args.after, { channelId: args.channelId, statuses: true });
   }
 
+  channelTyping(session: Session, args: { channelId: string }) {
+    return this.subscribe(session, null, { channelId: args.channelId, typing: true });
+  }
+
+  /** Everything the viewer may see, on one subscription. */
   viewerEvents(session: Session, args: { after?: string | null }) {
-    return this.subscribe(session, args.after, { messages: true, reactions: true, statuses: true });
+    return this.subscribe(session, args.after, {
+      messages: true,
+      reactions: true,
+      statuses: true,
+      channels: true,
+      typing: true,
+      presence: true,
+    });
   }
 
-  /** A channel the viewer cannot see is NOT_FOUND, as if it did not exist. */
+  /** A channel the viewer cannot see is NOT_FOUND, as if it did not exist; a cursor must be one this server gave. */
   private async subscribe(
     session: Session,
     after: string | null | undefined,
@@ -90,13 +89,12 @@ export class EventService {
     const viewer = session.viewer;
     const { pool } = this.deps.db;
     if (scope.channelId) assertReadable(viewer, await loadChannelFacts(pool, viewer, scope.channelId));
-    // A cursor the server did not issue is BAD_USER_INPUT here, before anything is subscribed.
-    const cursor =
-      after && scope.messages ? await issuedCursor(pool, viewer.organizationId, after, 'after') : undefined;
-    const channels = await ViewerChannels.load(pool, viewer);
-    const subscription = new EventSubscription(this.subscriptionDeps, viewer, channels, scope);
+    const cursor = after
+      ? await this.deps.cursors.issued(pool, viewer.organizationId, after, 'after', { resumable: true })
+      : undefined;
+    const subscription = new EventSubscription(this.subscriptionDeps, viewer, scope);
     this.opened();
-    await subscription.open(cursor?.seq, session.requestId);
+    await subscription.open(cursor, session.requestId);
     return subscription.queue;
   }
 
@@ -116,7 +114,7 @@ export class EventService {
         type: 'message',
         kind: change.kind,
         message: change.message,
-        cursor: cursorOfEvent(change.message, change.seq.toString()),
+        cursor: this.deps.cursors.encode(change.message.organizationId, { seq: change.seq, part: 0 }),
       };
       this.messageEvents.set(change, event);
     }

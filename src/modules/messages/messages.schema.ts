@@ -5,7 +5,7 @@ import { uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
 import type { GraphQLContext } from '../../schema/context.js';
 import { pageArgsSchema } from '../../schema/pagination.js';
-import { cursorOfMessage, messageCursorSchema } from './message-cursor.js';
+import { sequenceCursorSchema } from './sequence-cursor.js';
 import { MessageDetails, sharedDetailsFor } from './message-details.js';
 import type { Page } from './message-history.js';
 import { checkMessageShape, messageContent } from './message-input.js';
@@ -65,18 +65,21 @@ export const MessageConnection = builder.connectionObject(
   { name: 'MessageEdge' },
 );
 
-export const messagePageArgs = pageArgsSchema(messageCursorSchema);
+export const messagePageArgs = pageArgsSchema(sequenceCursorSchema);
 
 /** A history page as a Relay connection. */
-export const toConnection = (page: Page) => ({
-  edges: page.messages.map((message) => ({ cursor: cursorOfMessage(message), node: message })),
-  pageInfo: {
-    hasNextPage: page.hasNextPage,
-    hasPreviousPage: page.hasPreviousPage,
-    startCursor: page.messages[0] ? cursorOfMessage(page.messages[0]) : null,
-    endCursor: page.messages.at(-1) ? cursorOfMessage(page.messages.at(-1)!) : null,
-  },
-});
+export const toConnection = (page: Page, context: GraphQLContext) => {
+  const cursorOf = (message: MessageRecord) => context.services.cursors.ofMessage(message);
+  return {
+    edges: page.messages.map((message) => ({ cursor: cursorOf(message), node: message })),
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      hasPreviousPage: page.hasPreviousPage,
+      startCursor: page.messages[0] ? cursorOf(page.messages[0]) : null,
+      endCursor: page.messages.at(-1) ? cursorOf(page.messages.at(-1)!) : null,
+    },
+  };
+};
 
 MessageRef.implement({
   fields: (t) => ({
@@ -110,7 +113,8 @@ MessageRef.implement({
         type: MessageRef,
         description: "The thread's replies in chronological order (keyset pages, like `messages`).",
         validate: messagePageArgs,
-        resolve: async (message, args, context) => toConnection(await context.services.messages.replies(message, args)),
+        resolve: async (message, args, context) =>
+          toConnection(await context.services.messages.replies(message, args), context),
       },
       MessageConnection,
     ),
@@ -145,7 +149,7 @@ MessageRef.implement({
     deleted: t.boolean({ resolve: (message) => message.deletedAt !== null }),
     cursor: t.string({
       description: "This message's place in its channel: `after` for `messages` and for subscriptions.",
-      resolve: (message) => cursorOfMessage(message),
+      resolve: (message, _args, context) => context.services.cursors.ofMessage(message),
     }),
   }),
 });
@@ -160,7 +164,7 @@ builder.queryFields((t) => ({
       args: { channelId: t.arg.id({ required: true, validate: uuid }) },
       validate: messagePageArgs.loose(),
       resolve: async (_root, args, context) =>
-        toConnection(await context.services.messages.history(context.session, String(args.channelId), args)),
+        toConnection(await context.services.messages.history(context.session, String(args.channelId), args), context),
     },
     MessageConnection,
   ),

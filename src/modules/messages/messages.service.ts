@@ -5,6 +5,7 @@ import type { Database } from '../../db/database.js';
 import { assertReadable, canRead } from '../access/channel-rules.js';
 import { loadChannelFacts } from '../access/channel-visibility.js';
 import { type Page, type PageRequest, readPage } from './message-history.js';
+import type { SequenceCursors } from './sequence-cursor.js';
 import type { MessageEvents } from './message-events.js';
 import { acceptsResponses, MESSAGE_COLUMNS, type MessageRecord, refusedResponse } from './message-record.js';
 import type { InsertOutcome, MessageDraft, MessageWriter } from './message-writer.js';
@@ -19,6 +20,7 @@ export interface MessageServiceDeps {
   writer: MessageWriter;
   events: MessageEvents;
   users: UserDirectory;
+  cursors: SequenceCursors;
 }
 
 /** Messages once they exist: platform messages stored, edits, deletions, history. (Sending: send-message.ts.) */
@@ -106,13 +108,20 @@ export class MessageService {
   async history(session: Session, channelId: string, page: PageRequest): Promise<Page> {
     const viewer = session.viewer;
     assertReadable(viewer, await loadChannelFacts(this.deps.db.pool, viewer, channelId));
-    return readPage(this.deps.db.pool, viewer.organizationId, { channelId }, page, DEFAULT_HISTORY_PAGE);
+    return readPage(
+      this.deps.db.pool,
+      this.deps.cursors,
+      viewer.organizationId,
+      { channelId },
+      page,
+      DEFAULT_HISTORY_PAGE,
+    );
   }
 
   /** A thread's replies; the parent was already shown to the viewer, so its channel is readable. */
   replies(thread: MessageRecord, page: PageRequest): Promise<Page> {
     const scope = { threadId: thread.id };
-    return readPage(this.deps.db.pool, thread.organizationId, scope, page, DEFAULT_HISTORY_PAGE);
+    return readPage(this.deps.db.pool, this.deps.cursors, thread.organizationId, scope, page, DEFAULT_HISTORY_PAGE);
   }
 
   async byId(organizationId: string, messageId: string): Promise<MessageRecord | null> {

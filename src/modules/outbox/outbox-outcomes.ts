@@ -1,5 +1,8 @@
 import type pg from 'pg';
 import { withTransaction } from '../../db/transaction.js';
+import { pgRunner } from '../events/event-log.js';
+import type { StatusChange } from '../events/organization-events.js';
+import type { StatusEvents } from '../read-state/status-events.js';
 import { statusUpsertSql } from '../read-state/status-transitions.js';
 import type { SendOutcome } from './outbox-attempt.js';
 import type { ClaimedSend } from './outbox-claims.js';
@@ -8,11 +11,12 @@ const MAX_RETRY_DELAY_MS = 3600_000;
 
 /**
  * What recording an outcome did: `held` is false when another worker had taken the row over after this one's
- * lease expired (its outcome stands); `statusChanged`, whether the client's message_user_status moved.
+ * lease expired (its outcome stands); `statuses`, the client's status change when it moved, logged with the
+ * outcome, to publish now that it is committed.
  */
 export interface RecordedOutcome {
   held: boolean;
-  statusChanged: boolean;
+  statuses: StatusChange[];
 }
 
 /**
@@ -22,12 +26,25 @@ export interface RecordedOutcome {
  */
 export function recordOutcome(
   pool: pg.Pool,
+  statuses: Pick<StatusEvents, 'log'>,
   row: ClaimedSend,
   outcome: SendOutcome,
   retryBaseMs: number,
 ): Promise<RecordedOutcome> {
   return withTransaction(pool, async (client) => {
     const changed = (result: { rowCount: number | null }) => (result.rowCount ?? 0) > 0;
+    const logStatus = async (result: { rowCount: number | null }, status: 'SENT' | 'FAILED') =>
+      changed(result)
+        ? statuses.log(pgRunner(client), row.organization_id, [
+            {
+              channelId: row.channel_id,
+              userId: row.client_user_id,
+              status,
+              messageIds: [row.message_id],
+              at: new Date(),
+            },
+          ])
+        : [];
     if ('retry' in outcome) {
       const held = await client.query(
         `UPDATE outbound_messages
@@ -35,7 +52,7 @@ export function recordOutcome(
          WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
         [row.id, row.attempts, retryDelay(retryBaseMs, row.attempts), describeError(outcome.retry)],
       );
-      return { held: changed(held), statusChanged: false };
+      return { held: changed(held), statuses: [] };
     }
     if ('sent' in outcome) {
       const held = await client.query(
@@ -44,7 +61,7 @@ export function recordOutcome(
          WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
         [row.id, row.attempts, outcome.sent],
       );
-      if (!changed(held)) return { held: false, statusChanged: false };
+      if (!changed(held)) return { held: false, statuses: [] };
       // The message carries the id of its first send, so status webhooks and replies find it.
       await client.query(
         `UPDATE messages SET platform_integration_id = $2, external_message_id = $3
@@ -56,19 +73,19 @@ export function recordOutcome(
         statusUpsertSql("VALUES ($1::uuid, $2::uuid, 'sent'::message_status, now(), NULL, NULL)"),
         [row.message_id, row.client_user_id],
       );
-      return { held: true, statusChanged: changed(status) };
+      return { held: true, statuses: await logStatus(status, 'SENT') };
     }
     const held = await client.query(
       `UPDATE outbound_messages SET status = 'failed', locked_until = NULL, last_error = $3, updated_at = now()
        WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
       [row.id, row.attempts, describeError(outcome.failed)],
     );
-    if (!changed(held)) return { held: false, statusChanged: false };
+    if (!changed(held)) return { held: false, statuses: [] };
     const status = await client.query(
       statusUpsertSql("VALUES ($1::uuid, $2::uuid, 'failed'::message_status, now(), $3, $4)"),
       [row.message_id, row.client_user_id, outcome.failed.code, outcome.failed.title],
     );
-    return { held: true, statusChanged: changed(status) };
+    return { held: true, statuses: await logStatus(status, 'FAILED') };
   });
 }
 

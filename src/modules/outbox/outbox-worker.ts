@@ -14,8 +14,8 @@ export interface OutboxWorkerOptions extends SendAttemptDeps {
   /** How long a claimed row is this worker's; longer than a Graph API call can take. */
   leaseMs: number;
   batchSize?: number;
-  /** Announces the client's status once a send's outcome is committed. */
-  statuses: Pick<StatusEvents, 'publish'>;
+  /** Logs the client's status with a send's outcome, and announces it once committed. */
+  statuses: Pick<StatusEvents, 'log' | 'publish'>;
 }
 
 /** What OutboxWorker is built from. */
@@ -97,7 +97,13 @@ export class OutboxWorker {
   private async deliver(row: ClaimedSend): Promise<void> {
     try {
       const outcome = await attemptSend(row, this.options);
-      const recorded = await recordOutcome(this.deps.db.pool, row, outcome, this.options.retryBaseMs);
+      const recorded = await recordOutcome(
+        this.deps.db.pool,
+        this.options.statuses,
+        row,
+        outcome,
+        this.options.retryBaseMs,
+      );
       const kind = Object.keys(outcome)[0];
       this.attempts.inc({ outcome: kind });
       if (!recorded.held)
@@ -106,14 +112,7 @@ export class OutboxWorker {
           'outbound lease expired before the send was recorded',
         );
       this.deps.logger.info({ outboundId: row.id, attempt: row.attempts, outcome: kind }, 'outbound message attempt');
-      if (recorded.statusChanged)
-        this.options.statuses.publish(row.organization_id, {
-          channelId: row.channel_id,
-          userId: row.client_user_id,
-          status: 'sent' in outcome ? 'SENT' : 'FAILED',
-          messageIds: [row.message_id],
-          at: new Date(),
-        });
+      this.options.statuses.publish(row.organization_id, recorded.statuses);
     } catch (error) {
       // Not recorded: the lease expires and the row is tried again (its attempt is counted).
       this.deps.logger.error({ err: error, outboundId: row.id }, 'outbound send failed unexpectedly');

@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import type { Session } from '../../auth/session.js';
 import type { Database } from '../../db/database.js';
+import { withTransaction } from '../../db/transaction.js';
+import { appendToLog, pgRunner } from '../events/event-log.js';
 import type { OrganizationStream } from '../events/organization-stream.js';
 import type { MessageService } from '../messages/messages.service.js';
 import { acceptsResponses, type MessageRecord, refusedResponse } from '../messages/message-record.js';
@@ -41,14 +43,14 @@ export class ReactionService {
         'DELETE FROM message_reactions WHERE message_id = $1 AND user_id = $2 AND emoji IS DISTINCT FROM $3 RETURNING emoji',
         [message.id, userId, emoji],
       );
-      const changes = rows.map((row): ReactionChange => ({ emoji: row.emoji, kind: 'REMOVED' }));
+      const changes = rows.map((row): ReactionEdit => ({ emoji: row.emoji, kind: 'REMOVED' }));
       if (emoji && (await insertReaction(client, message.id, userId, emoji))) changes.push({ emoji, kind: 'ADDED' });
       return changes;
     });
   }
 
   private async set(message: MessageRecord, userId: string, emoji: string, present: boolean): Promise<void> {
-    await this.change(message, userId, async (client): Promise<ReactionChange[]> => {
+    await this.change(message, userId, async (client): Promise<ReactionEdit[]> => {
       const changed = present
         ? await insertReaction(client, message.id, userId, emoji)
         : ((
@@ -63,54 +65,35 @@ export class ReactionService {
   }
 
   /**
-   * Applies a change to one person's reactions on one message in a transaction and announces what really
-   * changed, under a lock on that message and person held until the announcement has left for the bus. Two
-   * changes made at once (two instances, two devices) are then stored one after the other and announced in
-   * the same order; were the lock released at the commit, the later change's REMOVED could overtake the
-   * earlier one's ADDED on its way to subscribers, who would keep a reaction that is gone.
+   * Applies a change to one person's reactions on one message in a transaction that also logs what really
+   * changed, numbered in the organization's sequence, and announces it once committed. Changes of one person on
+   * one message wait for each other (a transaction-scoped lock), so two made at once (two instances, two
+   * devices) leave one consistent set of reactions; subscribers receive them in their numbers' order.
    */
   private async change(
     message: MessageRecord,
     userId: string,
-    apply: (client: pg.PoolClient) => Promise<ReactionChange[]>,
+    apply: (client: pg.PoolClient) => Promise<ReactionEdit[]>,
   ): Promise<void> {
-    const client = await this.deps.db.pool.connect();
-    const lockKey = `reaction:${message.id}:${userId}`;
-    let broken: Error | undefined;
-    try {
-      await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [lockKey]);
-      try {
-        await client.query('BEGIN');
-        const changes = await apply(client);
-        await client.query('COMMIT');
-        await Promise.all(changes.map((change) => this.announce(message, userId, change)));
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        // A connection that cannot say unlock may still hold the lock: it leaves the pool instead of returning.
-        await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockKey]).catch((error: Error) => {
-          broken = error;
-        });
-      }
-    } catch (error) {
-      broken ??= error instanceof Error ? error : new Error(String(error));
-      throw error;
-    } finally {
-      client.release(broken);
-    }
-  }
-
-  private announce(message: MessageRecord, userId: string, change: ReactionChange): Promise<void> {
-    return this.deps.stream.publish(message.organizationId, {
-      type: 'reaction',
-      kind: change.kind,
-      channelId: message.channelId,
-      messageId: message.id,
-      emoji: change.emoji,
-      userId,
-      at: new Date(),
+    const logged = await withTransaction(this.deps.db.pool, async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`reaction:${message.id}:${userId}`]);
+      const edits = await apply(client);
+      const at = new Date();
+      return appendToLog(
+        pgRunner(client),
+        message.organizationId,
+        edits.map((edit) => ({
+          type: 'reaction' as const,
+          kind: edit.kind,
+          channelId: message.channelId,
+          messageId: message.id,
+          emoji: edit.emoji,
+          userId,
+          at,
+        })),
+      );
     });
+    for (const event of logged) void this.deps.stream.publish(message.organizationId, event);
   }
 
   private async reactable(session: Session, messageId: string): Promise<MessageRecord> {
@@ -120,7 +103,7 @@ export class ReactionService {
   }
 }
 
-interface ReactionChange {
+interface ReactionEdit {
   emoji: string;
   kind: 'ADDED' | 'REMOVED';
 }

@@ -6,6 +6,8 @@ import type { Database } from '../../db/database.js';
 import { assertReadable } from '../access/channel-rules.js';
 import { channelVisibleSql, loadChannelFacts } from '../access/channel-visibility.js';
 import type { ChannelService } from '../channels/channels.service.js';
+import { withTransaction } from '../../db/transaction.js';
+import { pgRunner } from '../events/event-log.js';
 import type { StatusEvents } from './status-events.js';
 import { statusUpsertSql } from './status-transitions.js';
 
@@ -31,8 +33,9 @@ export class ReadStateService {
     const viewer = session.viewer;
     const facts = assertReadable(viewer, await loadChannelFacts(this.deps.db.pool, viewer, input.channelId));
     await this.channels.joinOnPost(viewer, facts);
-    const { rows } = await this.deps.db.pool.query<{ messageId: string; missing: boolean }>(
-      `WITH target AS (
+    const { messageIds, logged } = await withTransaction(this.deps.db.pool, async (client) => {
+      const { rows } = await client.query<{ messageId: string; missing: boolean }>(
+        `WITH target AS (
          SELECT m.id, m.created_at FROM messages m
          WHERE m.channel_id = $1 AND ($3::uuid IS NULL OR m.id = $3)
          ORDER BY m.created_at DESC, m.id DESC LIMIT 1
@@ -55,17 +58,16 @@ export class ReadStateService {
        SELECT message_id AS "messageId", false AS missing FROM marked
        UNION ALL
        SELECT NULL, true WHERE $3::uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM target)`,
-      [input.channelId, viewer.id, input.upToMessageId ?? null],
-    );
-    if (rows.some((row) => row.missing)) throw notFound('Message');
-    const messageIds = rows.map((row) => row.messageId);
-    this.deps.statuses.publish(viewer.organizationId, {
-      channelId: input.channelId,
-      userId: viewer.id,
-      status: 'READ',
-      messageIds,
-      at: new Date(),
+        [input.channelId, viewer.id, input.upToMessageId ?? null],
+      );
+      if (rows.some((row) => row.missing)) throw notFound('Message');
+      const messageIds = rows.map((row) => row.messageId);
+      const logged = await this.deps.statuses.log(pgRunner(client), viewer.organizationId, [
+        { channelId: input.channelId, userId: viewer.id, status: 'READ', messageIds, at: new Date() },
+      ]);
+      return { messageIds, logged };
     });
+    this.deps.statuses.publish(viewer.organizationId, logged);
     return messageIds;
   }
 
@@ -76,8 +78,9 @@ export class ReadStateService {
   async markDelivered(session: Session, messageIds: readonly string[]): Promise<string[]> {
     const viewer = session.viewer;
     const ids = [...new Set(messageIds)];
-    const { rows } = await this.deps.db.pool.query<{ messageId: string | null; channelId: string; visible: number }>(
-      `WITH wanted AS (
+    const { delivered, logged } = await withTransaction(this.deps.db.pool, async (client) => {
+      const { rows } = await client.query<{ messageId: string | null; channelId: string; visible: number }>(
+        `WITH wanted AS (
          SELECT m.id, m.channel_id, m.user_id FROM messages m
          WHERE m.id = ANY($1::uuid[]) AND m.organization_id = $3 AND ${channelVisibleSql('m.channel_id', '$2::uuid', '$4::text')}
        ), marked AS (
@@ -89,25 +92,30 @@ export class ReadStateService {
        FROM wanted w JOIN marked ON marked.message_id = w.id
        UNION ALL
        SELECT NULL, NULL, (SELECT count(*) FROM wanted)::int`,
-      [ids, viewer.id, viewer.organizationId, viewer.role],
-    );
-    if ((rows.at(-1)?.visible ?? 0) !== ids.length) throw notFound('Message');
-    const byChannel = new Map<string, string[]>();
-    for (const row of rows) {
-      if (!row.messageId) continue;
-      byChannel.set(row.channelId, [...(byChannel.get(row.channelId) ?? []), row.messageId]);
-    }
-    const at = new Date();
-    byChannel.forEach((changed, channelId) =>
-      this.deps.statuses.publish(viewer.organizationId, {
-        channelId,
-        userId: viewer.id,
-        status: 'DELIVERED',
-        messageIds: changed,
-        at,
-      }),
-    );
-    return rows.flatMap((row) => (row.messageId ? [row.messageId] : []));
+        [ids, viewer.id, viewer.organizationId, viewer.role],
+      );
+      if ((rows.at(-1)?.visible ?? 0) !== ids.length) throw notFound('Message');
+      const byChannel = new Map<string, string[]>();
+      for (const row of rows) {
+        if (!row.messageId) continue;
+        byChannel.set(row.channelId, [...(byChannel.get(row.channelId) ?? []), row.messageId]);
+      }
+      const at = new Date();
+      const logged = await this.deps.statuses.log(
+        pgRunner(client),
+        viewer.organizationId,
+        [...byChannel].map(([channelId, changed]) => ({
+          channelId,
+          userId: viewer.id,
+          status: 'DELIVERED' as const,
+          messageIds: changed,
+          at,
+        })),
+      );
+      return { delivered: rows.flatMap((row) => (row.messageId ? [row.messageId] : [])), logged };
+    });
+    this.deps.statuses.publish(viewer.organizationId, logged);
+    return delivered;
   }
 
   /**
@@ -124,20 +132,24 @@ export class ReadStateService {
     errorCode?: string | null;
     errorTitle?: string | null;
   }): Promise<boolean> {
-    const result = await this.deps.db.pool.query(
-      statusUpsertSql('VALUES ($1::uuid, $2::uuid, lower($3)::message_status, $4::timestamptz, $5, $6)'),
-      [input.messageId, input.userId, input.status, input.at, input.errorCode ?? null, input.errorTitle ?? null],
-    );
-    const changed = (result.rowCount ?? 0) > 0;
-    if (changed)
-      this.deps.statuses.publish(input.organizationId, {
-        channelId: input.channelId,
-        userId: input.userId,
-        status: input.status,
-        messageIds: [input.messageId],
-        at: input.at,
-      });
-    return changed;
+    const logged = await withTransaction(this.deps.db.pool, async (client) => {
+      const result = await client.query(
+        statusUpsertSql('VALUES ($1::uuid, $2::uuid, lower($3)::message_status, $4::timestamptz, $5, $6)'),
+        [input.messageId, input.userId, input.status, input.at, input.errorCode ?? null, input.errorTitle ?? null],
+      );
+      if ((result.rowCount ?? 0) === 0) return [];
+      return this.deps.statuses.log(pgRunner(client), input.organizationId, [
+        {
+          channelId: input.channelId,
+          userId: input.userId,
+          status: input.status,
+          messageIds: [input.messageId],
+          at: input.at,
+        },
+      ]);
+    });
+    this.deps.statuses.publish(input.organizationId, logged);
+    return logged.length > 0;
   }
 
   /**

@@ -4,6 +4,9 @@ import { conflict, forbidden, isUniqueViolation, notFound } from '../../lib/erro
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import { USER_CHANGES_TOPIC, type UserChangedEvent } from '../../realtime/topics.js';
 import type { Database } from '../../db/database.js';
+import { channelVisibleSql } from '../access/channel-visibility.js';
+import { appendToLog, prismaRunner } from '../events/event-log.js';
+import type { OrganizationStream } from '../events/organization-stream.js';
 import type { EventBus } from '../../realtime/event-bus.js';
 import type { UserDirectory } from './user-directory.js';
 
@@ -28,6 +31,7 @@ export interface UserServiceDeps {
   db: Database;
   bus: EventBus;
   users: UserDirectory;
+  stream: OrganizationStream;
 }
 
 export class UserService {
@@ -75,7 +79,7 @@ export class UserService {
       throw forbidden('Only an organization admin may change this');
     }
     const { prisma } = this.deps.db;
-    const updated = await prisma.$transaction(async (tx) => {
+    const { updated, logged } = await prisma.$transaction(async (tx) => {
       const target = await tx.user.findFirst({ where: { id: input.id, organizationId: viewer.organizationId } });
       if (!target) throw notFound('User');
       const losesAdmin =
@@ -90,8 +94,9 @@ export class UserService {
         });
         if (otherAdmins === 0) throw conflict('The organization must keep at least one active admin');
       }
+      let updated;
       try {
-        return await tx.user.update({
+        updated = await tx.user.update({
           ...query,
           where: { id: target.id },
           data: {
@@ -106,7 +111,29 @@ export class UserService {
         if (isUniqueViolation(error)) throw conflict(`A user with email ${input.email} already exists`);
         throw error;
       }
+      if (updated.role === target.role) return { updated, logged: [] };
+      // What the user can see changes with their role: the channels they lose and gain, logged with the change.
+      const run = prismaRunner(tx);
+      const { rows } = await run(
+        `SELECT c.id, ${channelVisibleSql('c.id', '$2::uuid', '$3::text')} AS before,
+                ${channelVisibleSql('c.id', '$2::uuid', '$4::text')} AS after
+         FROM channels c WHERE c.organization_id = $1::uuid`,
+        [viewer.organizationId, target.id, target.role, updated.role],
+      );
+      const visibility = rows as { id: string; before: boolean; after: boolean }[];
+      const logged = await appendToLog(run, viewer.organizationId, [
+        {
+          type: 'channel',
+          change: 'role-changed',
+          userId: target.id,
+          role: updated.role,
+          lost: visibility.filter((row) => row.before && !row.after).map((row) => row.id),
+          gained: visibility.filter((row) => !row.before && row.after).map((row) => row.id),
+        },
+      ]);
+      return { updated, logged };
     });
+    for (const event of logged) void this.deps.stream.publish(viewer.organizationId, event);
     this.deps.users.forget(input.id);
     const event: UserChangedEvent = { type: 'user.changed', organizationId: viewer.organizationId, userId: input.id };
     // Awaited, so that once the change is answered, every instance has been told (open connections and
