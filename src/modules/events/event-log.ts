@@ -51,7 +51,7 @@ export async function appendToLog<C extends LoggedChange>(
 
 /**
  * Logged changes of an organization numbered in (after, upTo] (no bound: up to now), in order: all of them, or
- * those of some channels plus the changes that concern several (a role change, a client moving channels).
+ * those of some channels plus every channel change (a viewer is told of channels they lost, too).
  */
 export async function readLog(
   db: pg.Pool,
@@ -61,7 +61,7 @@ export async function readLog(
   const { rows } = await db.query<{ seq: string; type: Logged['type']; payload: Record<string, unknown> }>(
     `SELECT e.seq::text AS seq, e.type::text AS type, e.payload FROM organization_events e
      WHERE e.organization_id = $1 AND e.seq > $2 AND ($3::bigint IS NULL OR e.seq <= $3)
-       AND ($4::uuid[] IS NULL OR e.channel_id = ANY($4::uuid[]) OR e.channel_id IS NULL)
+       AND ($4::uuid[] IS NULL OR e.channel_id = ANY($4::uuid[]) OR e.type = 'channel')
        AND ($5::organization_event_type[] IS NULL OR e.type = ANY($5::organization_event_type[]))
      ORDER BY e.seq LIMIT $6`,
     [

@@ -44,10 +44,12 @@ export interface PresenceStore {
 interface Entry {
   state: Presence;
   claims: Record<string, [expiresAt: number, activeAt: number]>;
+  /** When an instance's last socket of the user closed (memory store only). */
+  leftAt?: number;
 }
 
 function stateOf(entry: Entry, now: number, timing: PresenceTiming): { presence: Presence; lastSeenAt: number } {
-  let lastSeenAt = 0;
+  let lastSeenAt = entry.leftAt ?? 0;
   let live = false;
   let active = false;
   for (const [expiresAt, activeAt] of Object.values(entry.claims)) {
@@ -75,6 +77,8 @@ export class MemoryPresenceStore implements PresenceStore {
   leave(organizationId: string, instanceId: string, userId: string, now: number) {
     return this.update(organizationId, [userId], now, (entry) => {
       delete entry.claims[instanceId];
+      // A socket that just closed was there until now.
+      entry.leftAt = now;
     });
   }
 
@@ -152,7 +156,8 @@ for _, user in ipairs(touched) do
   if op == 'connect' then entry.c[instance] = { now + ttl, now }
   elseif op == 'disconnect' then entry.c[instance] = nil
   elseif activity[user] then entry.c[instance] = { now + ttl, activity[user] } end
-  local seen, live, active, remaining = 0, false, false, 0
+  -- A socket that just closed was there until now.
+  local seen, live, active, remaining = (op == 'disconnect') and now or 0, false, false, 0
   for name, claim in pairs(entry.c) do
     seen = math.max(seen, claim[2], claim[1] - ttl)
     if claim[1] <= now then entry.c[name] = nil

@@ -140,7 +140,7 @@ export class PresenceService {
       return;
     }
     for (const transition of transitions) {
-      void this.deps.stream.publish(organizationId, { type: 'presence', ...transition });
+      // Remembered before it is announced, so that whoever reacts to OFFLINE reads when the user was last seen.
       if (transition.presence === 'OFFLINE')
         await this.deps.db.pool
           .query('UPDATE users SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id = $1 AND organization_id = $3', [
@@ -149,6 +149,7 @@ export class PresenceService {
             organizationId,
           ])
           .catch((error: unknown) => this.deps.logger.debug({ err: error }, 'last seen time not stored'));
+      void this.deps.stream.publish(organizationId, { type: 'presence', ...transition });
     }
   }
 }
