@@ -1,6 +1,6 @@
 // `npm run bench`: measures the hot paths and prints each figure beside the ceiling measured in the same run,
 // as a ratio (machines here are noisy; ratios are not). Writes the results to BENCHMARKS.md when every
-// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,history,webhooks,soak
+// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,history,webhooks,replay,typing,soak
 // picks scenarios; SOAK_SECONDS (default 120, at most 600) sets the soak run.
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,13 +11,14 @@ import { seedBenchPlatform } from './lib/platform.js';
 import { startServerProcess } from './lib/server-process.js';
 import { BENCH_ENCRYPTION_KEY, BENCH_JWT_SECRET, createBenchDatabase, seedBenchOrganization } from './lib/setup.js';
 import { measureCeilings } from './scenarios/ceilings.js';
+import { benchReplay, benchTyping, MISSED_EVENTS, TYPING_SUBSCRIBERS } from './scenarios/events.js';
 import { benchFanOut, benchRawBroadcast, SUBSCRIBERS } from './scenarios/fan-out.js';
 import { benchHistory, fillHistory, HISTORY_SIZE } from './scenarios/history.js';
 import { benchSendMessageAgainstTransport } from './scenarios/send-message.js';
 import { benchSoak } from './scenarios/soak.js';
 import { benchWebhooks, WEBHOOK_CONCURRENCY } from './scenarios/webhooks.js';
 
-const ALL = ['send', 'fanout', 'history', 'webhooks', 'soak'];
+const ALL = ['send', 'fanout', 'history', 'webhooks', 'replay', 'typing', 'soak'];
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const soakSeconds = Math.min(600, Number(process.env.SOAK_SECONDS ?? 120));
 const only = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(','));
@@ -145,6 +146,30 @@ async function main(): Promise<void> {
           goal: '≥ 1,000 msg/s',
         },
       );
+    }
+    if (only.has('replay')) {
+      console.log(`replay: a client back after ${MISSED_EVENTS.toLocaleString('en')} missed events`);
+      const replayOrg = await seedBenchOrganization(bench, 2);
+      const replay = await benchReplay(bench, server.url, replayOrg);
+      rows.push({
+        figure: `replay of ${MISSED_EVENTS.toLocaleString('en')} missed events (messages and reactions), subscribe → last event`,
+        value: `${fmt(replay.replayMs, 0)} ms (${fmt((replay.events / replay.replayMs) * 1000, 0)} events/s)`,
+        ceiling: `raw SELECT of the same rows: ${fmt(replay.rawMs, 1)} ms`,
+        ratio: `${fmt(replay.replayMs / Math.max(replay.rawMs, 0.001))}× the raw SELECT`,
+        goal: '',
+      });
+    }
+    if (only.has('typing')) {
+      console.log(`typing: signals to ${TYPING_SUBSCRIBERS} subscribers`);
+      const typingOrg = await seedBenchOrganization(bench, 21);
+      const typing = await benchTyping(server.url, typingOrg);
+      rows.push({
+        figure: `typing to ${TYPING_SUBSCRIBERS} subscribers, response → last receipt`,
+        value: `p50 ${fmt(typing.p50)} ms, p99 ${fmt(typing.p99)} ms`,
+        ceiling: '',
+        ratio: '',
+        goal: 'p99 < 100 ms',
+      });
     }
     if (only.has('soak')) {
       console.log(`soak: ${soakSeconds}s of mixed traffic`);
