@@ -4,6 +4,7 @@ import { SecretBox } from './lib/secrets.js';
 import { ChannelService } from './modules/channels/channels.service.js';
 import { ClientAssignmentService } from './modules/client-links/assignments.service.js';
 import { ClientLinkService } from './modules/client-links/links.service.js';
+import { ConversationService } from './modules/conversations/conversations.service.js';
 import { pruneLog } from './modules/events/event-log.js';
 import { EventService } from './modules/events/events.service.js';
 import { OrganizationStream } from './modules/events/organization-stream.js';
@@ -77,8 +78,16 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
   const customerWindow = new CustomerServiceWindow({ db });
 
   const channels = new ChannelService({ db, stream });
+  const conversations = new ConversationService({ db, stream, channels });
   const messages = new MessageService({ db, writer, events: messageEvents, users: directory, cursors });
-  const sendMessage = new SendMessage({ channels, messages, customerWindow, writer, events: messageEvents });
+  const sendMessage = new SendMessage({
+    channels,
+    messages,
+    customerWindow,
+    writer,
+    events: messageEvents,
+    conversations,
+  });
   const reactions = new ReactionService({ db, stream }, messages);
   const readState = new ReadStateService({ db, statuses }, channels);
   const clientLinks = new ClientLinkService({ db });
@@ -87,7 +96,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     {
       router: new InboundRouter({ db }, clientLinks),
       links: clientLinks,
-      handler: new InboundMessaging({ db }, messages, reactions, readState),
+      handler: new InboundMessaging({ db }, messages, reactions, readState, conversations),
       sweepIntervalMs: config.webhookSweepIntervalMs,
     },
   );
@@ -115,6 +124,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     organizations: new OrganizationService({ db }),
     users: new UserService({ db, bus, users: directory, stream }),
     channels,
+    conversations,
     messages,
     sendMessage,
     reactions,

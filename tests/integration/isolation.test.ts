@@ -379,6 +379,46 @@ const cases: Record<string, () => Promise<void>> = {
     );
     await adminOnly(query, { i: { clientUserId: a.client.id, channelId: a.clientChannelId } });
   },
+  'Query.conversations': async () => {
+    const query = 'query($a: ID) { conversations(first: 100, assigneeId: $a) { edges { node { channel { id } } } } }';
+    // The staff member created A's client channel, so reads it like the admin.
+    for (const user of [a.org.admin, a.staff]) {
+      const all = await call(query, {}, user);
+      expect(all.data).toEqual({ conversations: { edges: [{ node: { channel: { id: a.clientChannelId } } }] } });
+      mentionsNothingOfB(all);
+    }
+    expect((await call(query, { a: b.staff.id }, a.org.admin)).data).toEqual({ conversations: { edges: [] } });
+    expect(codes(await call(query, {}, a.client))).toEqual(['FORBIDDEN']);
+  },
+  'Mutation.setConversationStatus': async () => {
+    const query = 'mutation($i: SetConversationStatusInput!) { setConversationStatus(input: $i) { id } }';
+    for (const user of [a.org.admin, a.staff])
+      expect(codes(await call(query, { i: { channelId: b.clientChannelId, status: 'RESOLVED' } }, user))).toEqual([
+        'NOT_FOUND',
+      ]);
+    expect(codes(await call(query, { i: { channelId: a.clientChannelId, status: 'RESOLVED' } }, a.client))).toEqual([
+      'FORBIDDEN',
+    ]);
+    const untouched = await server.app.db.prisma.channel.findUniqueOrThrow({ where: { id: b.clientChannelId } });
+    expect(untouched.conversationStatus).toBe('OPEN');
+  },
+  'Mutation.assignConversation': async () => {
+    const query = 'mutation($i: AssignConversationInput!) { assignConversation(input: $i) { id } }';
+    expect(
+      codes(await call(query, { i: { channelId: b.clientChannelId, assigneeId: a.org.admin.id } }, a.org.admin)),
+    ).toEqual(['NOT_FOUND']);
+    expect(
+      codes(await call(query, { i: { channelId: a.clientChannelId, assigneeId: b.staff.id } }, a.org.admin)),
+    ).toEqual(['NOT_FOUND']);
+    expect(codes(await call(query, { i: { channelId: a.clientChannelId, assigneeId: a.staff.id } }, a.client))).toEqual(
+      ['FORBIDDEN'],
+    );
+    const channels = await server.app.db.prisma.channel.findMany({
+      where: { id: { in: [a.clientChannelId, b.clientChannelId] } },
+      select: { assigneeId: true },
+    });
+    expect(channels).toEqual([{ assigneeId: null }, { assigneeId: null }]);
+  },
   'Mutation.createClientPlatformLink': async () => {
     const query =
       'mutation($i: CreateClientPlatformLinkInput!) { createClientPlatformLink(input: $i) { id verificationCode } }';

@@ -1,6 +1,6 @@
 import type { Viewer } from '../../auth/session.js';
 import type { ChannelType } from '../../generated/prisma/enums.js';
-import { forbidden, notFound } from '../../lib/errors.js';
+import { badInput, forbidden, notFound } from '../../lib/errors.js';
 
 // The contract's "Roles and visibility", written once. Admins see every channel of their organization; staff
 // see public channels and the private, direct and client channels they are members of; a client sees only the
@@ -42,4 +42,19 @@ export function assertPostable(viewer: Viewer, facts: ChannelFacts | null): Chan
   const readable = assertReadable(viewer, facts);
   if (!canPost(viewer, readable)) throw forbidden('You cannot post in this channel');
   return readable;
+}
+
+// Staff-only parts of a client conversation: internal notes, and its status, assignee and timeline. A client
+// never sees them, wherever they would show (history, events, replays, last messages, unread counts).
+export const seesStaffOnly = (viewer: Viewer): boolean => viewer.role !== 'CLIENT';
+
+/**
+ * The viewer may change a client conversation's status or assignee: staff who may post in the channel, and
+ * the channel is a client conversation (BAD_USER_INPUT naming `field` for a staff channel).
+ */
+export function assertConversationManageable(viewer: Viewer, facts: ChannelFacts | null, field: string): ChannelFacts {
+  const postable = assertPostable(viewer, facts);
+  if (!seesStaffOnly(viewer)) throw forbidden('Only staff manage conversations');
+  if (!postable.hasClients) throw badInput(field, 'is not a client conversation (no client is assigned to it)');
+  return postable;
 }

@@ -77,6 +77,7 @@ export class ViewerChannels {
         if (event.clientUserId === this.viewer.id) this.assignedChannel = event.channelId;
         return;
       case 'role-changed':
+      case 'conversation':
         return;
     }
   }

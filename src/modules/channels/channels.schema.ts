@@ -17,7 +17,7 @@ import { MessageRef, requestDetails } from '../messages/messages.schema.js';
 
 export const ChannelTypeEnum = builder.enumType(ChannelType, { name: 'ChannelType' });
 
-const membershipsOf = (context: GraphQLContext) =>
+export const membershipsOf = (context: GraphQLContext) =>
   context.loaders.once('memberships', () => context.services.readState.membershipLoader(context.session.viewer));
 
 const channelName = z

@@ -5,6 +5,7 @@ import type { User } from '../../generated/prisma/client.js';
 import { isServiceUnavailable, unauthenticated } from '../../lib/errors.js';
 import type { Logger } from '../../logger.js';
 import { BoundedQueue } from '../../realtime/bounded-queue.js';
+import { seesStaffOnly } from '../access/channel-rules.js';
 import { ViewerChannels } from '../access/viewer-channels.js';
 import type { MessageRecord } from '../messages/message-record.js';
 import { type SequenceCursor, type SequenceCursors, wholeUpTo } from '../messages/sequence-cursor.js';
@@ -240,6 +241,8 @@ export class EventSubscription {
     kind: ChannelEventKind | null,
   ): void {
     if (!kind || !this.scope.channels) return;
+    // A conversation's status and assignee are the staff's; its client is not told they changed.
+    if (change.change === 'conversation' && !seesStaffOnly(this.viewer)) return;
     if (this.scope.channelId && this.scope.channelId !== channelId) return;
     this.queue.push({ type: 'channel', kind, channelId, cursor: this.cursor(change.seq, part, parts) });
   }

@@ -1,4 +1,4 @@
-import type { ChannelType, MessageStatus, UserRole } from '../../generated/prisma/enums.js';
+import type { ChannelType, ConversationStatus, MessageStatus, UserRole } from '../../generated/prisma/enums.js';
 import type { StreamCodec } from '../../realtime/stream-hubs.js';
 import { fromWire, type MessageRecord, type MessageWire, toWire } from '../messages/message-record.js';
 
@@ -48,6 +48,8 @@ export type ChannelChange = { type: 'channel'; seq: bigint } & (
   | { change: 'members-added'; channelId: string; userIds: string[] }
   | { change: 'member-removed'; channelId: string; userId: string }
   | { change: 'client-assigned'; clientUserId: string; channelId: string | null; previousChannelId: string | null }
+  /** A client conversation's status or assignee changed (its timeline gained a row). */
+  | { change: 'conversation'; channelId: string; status: ConversationStatus; assigneeId: string | null }
   /** A user's role changed: the channels they could see and no longer can, and the reverse. */
   | { change: 'role-changed'; userId: string; role: UserRole; lost: string[]; gained: string[] }
 );

@@ -1,6 +1,7 @@
 import type { Session } from '../../auth/session.js';
 import type { MessageType } from '../../generated/prisma/enums.js';
 import type { ChannelService } from '../channels/channels.service.js';
+import type { ConversationService } from '../conversations/conversations.service.js';
 import { assertPostable } from '../access/channel-rules.js';
 import type { CustomerServiceWindow } from '../outbox/customer-window.js';
 import { templateOf } from '../outbox/send-body.js';
@@ -28,6 +29,8 @@ export interface SendMessageDeps {
   /** Numbers and stores the message, with its platform deliveries in the same transaction. */
   writer: MessageWriter;
   events: MessageEvents;
+  /** A client's message reopens their resolved conversation. */
+  conversations: Pick<ConversationService, 'reopenOnClientMessage'>;
 }
 
 /** Sending a message, step by step: the one path for in-app messages (GraphQL and the CLI's seed). */
@@ -35,7 +38,7 @@ export class SendMessage {
   constructor(private readonly deps: SendMessageDeps) {}
 
   async execute(session: Session, input: SendMessageInput): Promise<MessageRecord> {
-    const { channels, messages, customerWindow, writer, events } = this.deps;
+    const { channels, messages, customerWindow, writer, events, conversations } = this.deps;
     const viewer = session.viewer;
     // 1. Access: the viewer may post in the channel.
     const channel = assertPostable(viewer, await channels.cachedFacts(viewer, input.channelId));
@@ -57,6 +60,8 @@ export class SendMessage {
     const { message } = await writer.insert(viewer.organizationId, draft);
     // 4. Publish, now that it is committed.
     events.publish('CREATED', message, session.requestId);
+    if (viewer.role === 'CLIENT')
+      await conversations.reopenOnClientMessage(viewer.organizationId, message.channelId, viewer.id);
     return message;
   }
 }

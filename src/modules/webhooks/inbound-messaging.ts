@@ -1,4 +1,5 @@
 import type { Database } from '../../db/database.js';
+import type { ConversationService } from '../conversations/conversations.service.js';
 import { acceptsResponses } from '../messages/message-record.js';
 import type { MessageService } from '../messages/messages.service.js';
 import type { ReactionService } from '../reactions/reactions.service.js';
@@ -29,6 +30,7 @@ export class InboundMessaging implements InboundEventHandler {
     private readonly messageService: MessageService,
     private readonly reactions: ReactionService,
     private readonly readState: ReadStateService,
+    private readonly conversations: Pick<ConversationService, 'reopenOnClientMessage'>,
   ) {}
 
   /**
@@ -39,9 +41,17 @@ export class InboundMessaging implements InboundEventHandler {
     const drafts = [];
     for (const routed of run) drafts.push(await this.draftOf(routed));
     const outcomes = await Promise.allSettled(
-      drafts.map((draft, index) =>
-        this.messageService.ingest(run[index]!.integration.organizationId, draft, run[index]!.requestId),
-      ),
+      drafts.map(async (draft, index) => {
+        const routed = run[index]!;
+        await this.messageService.ingest(routed.integration.organizationId, draft, routed.requestId);
+        // After the message: a failure here fails the item, and the delivery's replay (the message is stored
+        // once however often it comes) reopens the conversation then.
+        await this.conversations.reopenOnClientMessage(
+          routed.integration.organizationId,
+          routed.channelId,
+          routed.clientUserId,
+        );
+      }),
     );
     return outcomes.map((outcome) =>
       outcome.status === 'rejected'
