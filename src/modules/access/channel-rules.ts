@@ -58,3 +58,7 @@ export function assertConversationManageable(viewer: Viewer, facts: ChannelFacts
   if (!postable.hasClients) throw badInput(field, 'is not a client conversation (no client is assigned to it)');
   return postable;
 }
+
+/** Whether the viewer, who may read the message's channel, may see the message: internal notes are staff-only. */
+export const canSeeMessage = (viewer: Viewer, message: { internal: boolean }): boolean =>
+  !message.internal || seesStaffOnly(viewer);

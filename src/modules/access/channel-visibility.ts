@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Viewer } from '../../auth/session.js';
 import type { Prisma } from '../../generated/prisma/client.js';
-import type { ChannelFacts } from './channel-rules.js';
+import { type ChannelFacts, seesStaffOnly } from './channel-rules.js';
 
 // canRead (channel-rules.ts) for statements over many channels: as SQL and as a Prisma filter. Both are
 // checked against canRead for every viewer and channel of generated organizations (channel-visibility.test).
@@ -55,3 +55,10 @@ export async function loadChannelFacts(
   });
   return rows[0] ?? null;
 }
+
+/**
+ * canSeeMessage (channel-rules.ts) as a SQL condition on the messages row aliased `message`, for statements
+ * that read many messages of channels the viewer may read.
+ */
+export const messageVisibleSql = (viewer: Viewer, message = 'm'): string =>
+  seesStaffOnly(viewer) ? 'TRUE' : `NOT ${message}.internal`;

@@ -5,7 +5,7 @@ import type { User } from '../../generated/prisma/client.js';
 import { isServiceUnavailable, unauthenticated } from '../../lib/errors.js';
 import type { Logger } from '../../logger.js';
 import { BoundedQueue } from '../../realtime/bounded-queue.js';
-import { seesStaffOnly } from '../access/channel-rules.js';
+import { canSeeMessage, seesStaffOnly } from '../access/channel-rules.js';
 import { ViewerChannels } from '../access/viewer-channels.js';
 import type { MessageRecord } from '../messages/message-record.js';
 import { type SequenceCursor, type SequenceCursors, wholeUpTo } from '../messages/sequence-cursor.js';
@@ -18,6 +18,7 @@ import {
   type MessageChangeKind,
   type OrganizationEvent,
   type SequencedEvent,
+  type ReactionChange,
   type StatusChange,
 } from './organization-events.js';
 import type { OrganizationStream } from './organization-stream.js';
@@ -147,6 +148,14 @@ export class EventSubscription {
     return (!this.scope.channelId || this.scope.channelId === channelId) && this.view().canSee(channelId);
   }
 
+  private seesReaction(change: ReactionChange): boolean {
+    return this.inScope(change.channelId) && canSeeMessage(this.viewer, { internal: change.internal ?? false });
+  }
+
+  private seesMessage(message: MessageRecord): boolean {
+    return this.inScope(message.channelId) && canSeeMessage(this.viewer, message);
+  }
+
   private receive(event: OrganizationEvent): void {
     this.later(() => {
       if ('seq' in event) {
@@ -155,11 +164,10 @@ export class EventSubscription {
       }
       switch (event.type) {
         case 'message':
-          if (this.scope.messages && this.inScope(event.message.channelId))
-            this.queue.push(this.deps.messageEvent(event));
+          if (this.scope.messages && this.seesMessage(event.message)) this.queue.push(this.deps.messageEvent(event));
           return;
         case 'reaction':
-          if (this.scope.reactions && this.inScope(event.channelId)) this.queue.push(this.reactionEvent(event));
+          if (this.scope.reactions && this.seesReaction(event)) this.queue.push(this.reactionEvent(event));
           return;
         case 'status':
           if (this.scope.statuses) this.pushStatuses(event, 0);
@@ -325,10 +333,10 @@ export class EventSubscription {
   private replayed(change: SequencedEvent, fromPart: number): void {
     switch (change.type) {
       case 'message':
-        if (this.inScope(change.message.channelId)) this.queue.push(this.deps.messageEvent(change));
+        if (this.seesMessage(change.message)) this.queue.push(this.deps.messageEvent(change));
         return;
       case 'reaction':
-        if (this.inScope(change.channelId)) this.queue.push(this.reactionEvent(change));
+        if (this.seesReaction(change)) this.queue.push(this.reactionEvent(change));
         return;
       case 'status':
         this.pushStatuses(change, fromPart);

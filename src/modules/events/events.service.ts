@@ -106,7 +106,8 @@ export class EventService {
     let event = this.messageEvents.get(change);
     if (!event) {
       if (!sharedDetailsFor(change.message)) {
-        const details = new MessageDetails(this.deps.db.pool, this.deps.users);
+        // Staff's view (internal notes counted among replies); a client reads its own (see detailsOf).
+        const details = new MessageDetails(this.deps.db.pool, this.deps.users, 'TRUE');
         if (change.kind === 'CREATED') details.primeNew(change.message);
         shareDetails(change.message, details);
       }

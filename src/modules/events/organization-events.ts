@@ -27,6 +27,8 @@ export interface ReactionChange {
   emoji: string;
   userId: string;
   at: Date;
+  /** The message is an internal note, so the reaction is for staff only (absent: it is not). */
+  internal?: boolean;
 }
 
 /** One recipient's status, newly set on some messages of one channel. */

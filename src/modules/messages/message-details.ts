@@ -31,7 +31,8 @@ export class MessageDetails {
   /** The newest message of each channel (by channel id). */
   readonly lastMessages: SettledLoader<string, MessageRecord | null>;
 
-  constructor(db: pg.Pool, users: UserDirectory) {
+  /** `visible`: which messages the reader may see, as a SQL condition on the messages row `m` (see messageVisibleSql). */
+  constructor(db: pg.Pool, users: UserDirectory, visible: string) {
     this.authors = new SettledLoader(
       async (ids) => {
         const found = await users.getMany(ids);
@@ -50,8 +51,8 @@ export class MessageDetails {
     // What `replies` lists: a thread's replies that are not deleted.
     this.replyCounts = new SettledLoader(async (ids) => {
       const { rows } = await db.query<{ threadId: string; count: number }>(
-        `SELECT thread_id AS "threadId", count(*)::int AS count FROM messages
-         WHERE thread_id = ANY($1::uuid[]) AND deleted_at IS NULL GROUP BY thread_id`,
+        `SELECT m.thread_id AS "threadId", count(*)::int AS count FROM messages m
+         WHERE m.thread_id = ANY($1::uuid[]) AND m.deleted_at IS NULL AND ${visible} GROUP BY m.thread_id`,
         [ids],
       );
       const counts = new Map(rows.map((row) => [row.threadId, row.count]));
@@ -69,7 +70,8 @@ export class MessageDetails {
       const { rows } = await db.query<MessageRecord>(
         `SELECT last.* FROM unnest($1::uuid[]) AS c(id)
          CROSS JOIN LATERAL (
-           SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.channel_id = c.id ORDER BY m.created_at DESC, m.id DESC LIMIT 1
+           SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.channel_id = c.id AND ${visible}
+           ORDER BY m.created_at DESC, m.id DESC LIMIT 1
          ) last`,
         [channelIds],
       );

@@ -2,8 +2,11 @@ import type pg from 'pg';
 import { type SequenceCursors, wholeUpTo } from './sequence-cursor.js';
 import { MESSAGE_COLUMNS, type MessageRecord } from './message-record.js';
 
-/** A channel's messages, or a thread's replies. */
-export type HistoryScope = { channelId: string } | { threadId: string };
+/**
+ * A channel's messages, or a thread's replies, of those the viewer may see (`visible`: a SQL condition on the
+ * messages row `m`, from messageVisibleSql).
+ */
+export type HistoryScope = ({ channelId: string } | { threadId: string }) & { visible: string };
 
 export interface PageRequest {
   first?: number | null;
@@ -42,7 +45,10 @@ export async function readPage(
   const params: unknown[] = ['channelId' in scope ? scope.channelId : scope.threadId];
   // A channel shows its deleted messages as tombstones; a thread leaves its deleted replies out (its
   // `replyCount` counts what it shows).
-  const conditions = ['channelId' in scope ? 'm.channel_id = $1' : 'm.thread_id = $1 AND m.deleted_at IS NULL'];
+  const conditions = [
+    'channelId' in scope ? 'm.channel_id = $1' : 'm.thread_id = $1 AND m.deleted_at IS NULL',
+    scope.visible,
+  ];
   if (after) {
     params.push(wholeUpTo(after).toString());
     conditions.push(`m.created_seq > $${params.length}::bigint`);

@@ -23,6 +23,8 @@ export interface MessageRecord {
   updatedAt: Date;
   editedAt: Date | null;
   deletedAt: Date | null;
+  /** An internal note: staff only (see canSeeMessage), never sent to a platform. */
+  internal: boolean;
   createdAtUs: string;
   eventSeq: string;
   createdSeq: string;
@@ -37,7 +39,7 @@ export const MESSAGE_COLUMNS = `
   upper(m.message_type::text) AS "messageType", m.metadata, m.thread_id AS "threadId",
   m.platform_integration_id AS "platformIntegrationId", m.external_message_id AS "externalMessageId",
   upper(m.message_source::text) AS "messageSource", m.created_at AS "createdAt", m.updated_at AS "updatedAt",
-  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt",
+  m.edited_at AS "editedAt", m.deleted_at AS "deletedAt", m.internal,
   (extract(epoch FROM m.created_at) * 1000000)::bigint::text AS "createdAtUs",
   m.event_seq::text AS "eventSeq", m.created_seq::text AS "createdSeq"`;
 

@@ -9,6 +9,8 @@ export type MessageDraft = Pick<
   MessageRecord,
   'channelId' | 'userId' | 'content' | 'messageType' | 'metadata' | 'threadId' | 'messageSource'
 > & {
+  /** An internal note (default: no). */
+  internal?: boolean;
   /** Set for platform messages; the pair is unique, so a redelivered platform message is stored once. */
   platformIntegrationId?: string | null;
   externalMessageId?: string | null;
@@ -166,6 +168,7 @@ export class MessageWriter {
           unique.map((d) => d.platformIntegrationId ?? null),
           unique.map((d) => d.externalMessageId ?? null),
           unique.map((d) => d.messageSource.toLowerCase()),
+          unique.map((d) => d.internal ?? false),
         ],
       });
       const inClientChannels = rows.filter((row) => row.inClientChannel).map(withoutFlag);
@@ -227,9 +230,9 @@ const externalKey = (draft: MessageDraft) =>
 const INSERT_BATCH_SQL = `
   WITH input AS (
     SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::message_type[], $7::jsonb[],
-                         $8::uuid[], $9::uuid[], $10::text[], $11::message_source[])
+                         $8::uuid[], $9::uuid[], $10::text[], $11::message_source[], $12::boolean[])
       WITH ORDINALITY AS i(id, channel_id, user_id, content, message_type, metadata, thread_id,
-                           platform_integration_id, external_message_id, message_source, ord)
+                           platform_integration_id, external_message_id, message_source, internal, ord)
   ), fresh AS (
     SELECT i.*, row_number() OVER (ORDER BY i.ord) AS n
     FROM input i
@@ -241,18 +244,19 @@ const INSERT_BATCH_SQL = `
     FROM message_sequences WHERE organization_id = $1
   ), inserted AS (
     INSERT INTO messages AS m (id, organization_id, channel_id, user_id, content, message_type, metadata, thread_id,
-                               platform_integration_id, external_message_id, message_source,
+                               platform_integration_id, external_message_id, message_source, internal,
                                event_seq, created_seq, created_at, updated_at)
     SELECT f.id, $1, f.channel_id, f.user_id, f.content, f.message_type, f.metadata, f.thread_id,
-           f.platform_integration_id, f.external_message_id, f.message_source,
+           f.platform_integration_id, f.external_message_id, f.message_source, f.internal,
            clock.last_seq + f.n, clock.last_seq + f.n,
            clock.first_at + (f.n - 1) * interval '1 microsecond', clock.first_at + (f.n - 1) * interval '1 microsecond'
     FROM fresh f CROSS JOIN clock
     ORDER BY f.n
     RETURNING ${MESSAGE_COLUMNS},
       -- Whether the message may have platform deliveries (the outbox): asked here, in the same statement, so
-      -- that the common case (no client in the channel) costs no extra round trip.
-      EXISTS (SELECT 1 FROM client_channel_assignments a WHERE a.channel_id = m.channel_id AND a.is_active)
+      -- that the common case (no client in the channel) costs no extra round trip. An internal note has none.
+      NOT m.internal
+        AND EXISTS (SELECT 1 FROM client_channel_assignments a WHERE a.channel_id = m.channel_id AND a.is_active)
         AS "inClientChannel"
   ), bump AS (
     UPDATE message_sequences s

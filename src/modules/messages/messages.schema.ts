@@ -11,6 +11,7 @@ import type { Page } from './message-history.js';
 import { checkMessageShape, messageContent } from './message-input.js';
 import type { MessageRecord } from './message-record.js';
 import { UserType } from '../users/users.schema.js';
+import { seesStaffOnly } from '../access/channel-rules.js';
 
 export const MessageTypeEnum = builder.enumType(MessageType, { name: 'MessageType' });
 export const MessageSourceEnum = builder.enumType(MessageSource, { name: 'MessageSource' });
@@ -20,11 +21,14 @@ export const MessageRef = builder.objectRef<MessageRecord>('Message');
 
 /** The request's detail loaders. */
 export const requestDetails = (context: GraphQLContext) =>
-  context.loaders.once('messageDetails', () => context.services.messages.details());
+  context.loaders.once('messageDetails', () => context.services.messages.details(context.session.viewer));
 
-/** Details from the event's shared set when the message came from a realtime event, else the request's. */
+/**
+ * Details from the event's shared set when the message came from a realtime event, else the request's. The
+ * shared set is staff's view: a client, who may not see internal notes, reads details of their own.
+ */
 export const detailsOf = (message: MessageRecord, context: GraphQLContext) =>
-  sharedDetailsFor(message) ?? requestDetails(context);
+  (seesStaffOnly(context.session.viewer) ? sharedDetailsFor(message) : undefined) ?? requestDetails(context);
 
 /** A user by id through the given loaders (users are cached per instance; this batches the rest). */
 export const userById = (details: MessageDetails, userId: string) =>
@@ -114,7 +118,7 @@ MessageRef.implement({
         description: "The thread's replies in chronological order (keyset pages, like `messages`).",
         validate: messagePageArgs,
         resolve: async (message, args, context) =>
-          toConnection(await context.services.messages.replies(message, args), context),
+          toConnection(await context.services.messages.replies(context.session.viewer, message, args), context),
       },
       MessageConnection,
     ),
@@ -145,6 +149,9 @@ MessageRef.implement({
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     editedAt: t.expose('editedAt', { type: 'DateTime', nullable: true }),
     edited: t.boolean({ resolve: (message) => message.editedAt !== null }),
+    internal: t.exposeBoolean('internal', {
+      description: 'An internal note: staff see it, the client never does, and it is never sent to a platform.',
+    }),
     deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
     deleted: t.boolean({ resolve: (message) => message.deletedAt !== null }),
     cursor: t.string({
@@ -183,6 +190,10 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
     messageType: t.field({ type: MessageTypeEnum, defaultValue: 'TEXT' }),
     metadata: t.field({ type: 'JSON' }),
     threadId: t.id({ validate: uuid, description: 'Reply in the thread of this message (same channel).' }),
+    internal: t.boolean({
+      defaultValue: false,
+      description: 'An internal note: visible to staff only, never to the client, never sent to a platform.',
+    }),
   }),
   validate: z.any().superRefine(checkMessageShape),
 });

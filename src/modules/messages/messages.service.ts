@@ -2,8 +2,8 @@ import type { Session, Viewer } from '../../auth/session.js';
 import type { MessageSource } from '../../generated/prisma/enums.js';
 import { badInput, forbidden, notFound } from '../../lib/errors.js';
 import type { Database } from '../../db/database.js';
-import { assertReadable, canRead } from '../access/channel-rules.js';
-import { loadChannelFacts } from '../access/channel-visibility.js';
+import { assertReadable, canRead, canSeeMessage } from '../access/channel-rules.js';
+import { loadChannelFacts, messageVisibleSql } from '../access/channel-visibility.js';
 import { type Page, type PageRequest, readPage } from './message-history.js';
 import type { SequenceCursors } from './sequence-cursor.js';
 import type { MessageEvents } from './message-events.js';
@@ -28,8 +28,8 @@ export class MessageService {
   constructor(private readonly deps: MessageServiceDeps) {}
 
   /** A fresh set of detail loaders (authors, reactions, reply counts, readers) for one request or event. */
-  details(): MessageDetails {
-    return new MessageDetails(this.deps.db.pool, this.deps.users);
+  details(viewer: Viewer): MessageDetails {
+    return new MessageDetails(this.deps.db.pool, this.deps.users, messageVisibleSql(viewer));
   }
 
   /**
@@ -92,7 +92,7 @@ export class MessageService {
   async find(session: Session, messageId: string): Promise<MessageRecord | null> {
     const viewer = session.viewer;
     const message = await this.byId(viewer.organizationId, messageId);
-    if (!message) return null;
+    if (!message || !canSeeMessage(viewer, message)) return null;
     const facts = await loadChannelFacts(this.deps.db.pool, viewer, message.channelId);
     return facts && canRead(viewer, facts) ? message : null;
   }
@@ -101,7 +101,7 @@ export class MessageService {
   async readable(viewer: Viewer, messageId: string): Promise<MessageRecord> {
     const message = await this.byId(viewer.organizationId, messageId);
     const facts = message ? await loadChannelFacts(this.deps.db.pool, viewer, message.channelId) : null;
-    if (!message || !facts || !canRead(viewer, facts)) throw notFound('Message');
+    if (!message || !canSeeMessage(viewer, message) || !facts || !canRead(viewer, facts)) throw notFound('Message');
     return message;
   }
 
@@ -112,15 +112,15 @@ export class MessageService {
       this.deps.db.pool,
       this.deps.cursors,
       viewer.organizationId,
-      { channelId },
+      { channelId, visible: messageVisibleSql(viewer) },
       page,
       DEFAULT_HISTORY_PAGE,
     );
   }
 
   /** A thread's replies; the parent was already shown to the viewer, so its channel is readable. */
-  replies(thread: MessageRecord, page: PageRequest): Promise<Page> {
-    const scope = { threadId: thread.id };
+  replies(viewer: Viewer, thread: MessageRecord, page: PageRequest): Promise<Page> {
+    const scope = { threadId: thread.id, visible: messageVisibleSql(viewer) };
     return readPage(this.deps.db.pool, this.deps.cursors, thread.organizationId, scope, page, DEFAULT_HISTORY_PAGE);
   }
 
@@ -152,6 +152,10 @@ export class MessageService {
 
   /** The thread a reply to `parentId` joins (NOT_FOUND-like refusals name the field). */
   async threadForReply(viewer: Viewer, channelId: string, parentId: string): Promise<string> {
+    // A message the viewer may not see (another channel's, an internal note for a client) is refused alike.
+    const parent = await this.byId(viewer.organizationId, parentId);
+    if (parent && !canSeeMessage(viewer, parent))
+      throw badInput('input.threadId', 'must be a message of the same channel');
     const thread = await this.threadOf(viewer.organizationId, channelId, parentId);
     if ('threadId' in thread) return thread.threadId;
     if (thread.refused === 'deleted') throw refusedResponse('input.threadId');

@@ -2,7 +2,8 @@ import type { Session } from '../../auth/session.js';
 import type { MessageType } from '../../generated/prisma/enums.js';
 import type { ChannelService } from '../channels/channels.service.js';
 import type { ConversationService } from '../conversations/conversations.service.js';
-import { assertPostable } from '../access/channel-rules.js';
+import { assertPostable, seesStaffOnly } from '../access/channel-rules.js';
+import { forbidden } from '../../lib/errors.js';
 import type { CustomerServiceWindow } from '../outbox/customer-window.js';
 import { templateOf } from '../outbox/send-body.js';
 import type { MessageEvents } from './message-events.js';
@@ -16,6 +17,8 @@ export interface SendMessageInput {
   messageType?: MessageType | null;
   metadata?: unknown;
   threadId?: string | null;
+  /** An internal note: staff only, never sent to the client's platform. */
+  internal?: boolean | null;
 }
 
 /** What SendMessage is built from. */
@@ -42,6 +45,8 @@ export class SendMessage {
     const viewer = session.viewer;
     // 1. Access: the viewer may post in the channel.
     const channel = assertPostable(viewer, await channels.cachedFacts(viewer, input.channelId));
+    const internal = input.internal ?? false;
+    if (internal && !seesStaffOnly(viewer)) throw forbidden('Only staff write internal notes');
     const draft: MessageDraft = {
       channelId: input.channelId,
       userId: viewer.id,
@@ -50,10 +55,11 @@ export class SendMessage {
       metadata: input.metadata ?? null,
       threadId: input.threadId ? await messages.threadForReply(viewer, input.channelId, input.threadId) : null,
       messageSource: 'INTERNAL',
+      internal,
     };
     // 2. Policy: staff writing to clients reach their platforms, which take free-form messages only within the
-    //    customer-service window (a WhatsApp template may open a closed one).
-    if (channel.hasClients && viewer.role !== 'CLIENT' && !templateOf(draft.metadata))
+    //    customer-service window (a WhatsApp template may open a closed one). An internal note goes nowhere.
+    if (channel.hasClients && viewer.role !== 'CLIENT' && !internal && !templateOf(draft.metadata))
       await customerWindow.assertOpen(viewer.organizationId, channel.channelId);
     await channels.joinOnPost(viewer, channel);
     // 3. Write: numbered in the organization's order; its platform deliveries are queued in the same transaction.

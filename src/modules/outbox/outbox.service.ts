@@ -16,14 +16,14 @@ export class OutboxService implements PlatformDeliveries {
    */
   async enqueueInTransaction(
     client: Pick<ClientBase, 'query'>,
-    messages: Pick<MessageRecord, 'id' | 'organizationId' | 'channelId' | 'userId' | 'messageSource'>[],
+    messages: Pick<MessageRecord, 'id' | 'organizationId' | 'channelId' | 'userId' | 'messageSource' | 'internal'>[],
   ): Promise<number> {
     if (messages.length === 0) return 0;
     const { rowCount } = await client.query(
       `INSERT INTO outbound_messages (organization_id, message_id, platform_integration_id, client_platform_link_id)
        SELECT DISTINCT ON (m.id, a.client_user_id) m.organization_id, m.id, l.platform_integration_id, l.id
-       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[])
-              AS m(id, organization_id, channel_id, user_id, message_source)
+       FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::boolean[])
+              AS m(id, organization_id, channel_id, user_id, message_source, internal)
        JOIN users author ON author.id = m.user_id AND author.organization_id = m.organization_id
                         AND author.role <> 'client'
        JOIN client_channel_assignments a ON a.channel_id = m.channel_id AND a.is_active
@@ -31,7 +31,8 @@ export class OutboxService implements PlatformDeliveries {
        JOIN client_platform_links l ON l.client_user_id = c.id AND l.verification_status = 'verified'
        JOIN platform_integrations i ON i.id = l.platform_integration_id AND i.organization_id = m.organization_id
                                    AND i.is_active
-       WHERE m.message_source = 'INTERNAL'
+       -- Written in the app, and not an internal note (a note is never sent, so no retry can send it either).
+       WHERE m.message_source = 'INTERNAL' AND NOT m.internal
        ORDER BY m.id, a.client_user_id, ${CHOSEN_LINK_ORDER}
        ON CONFLICT (message_id, client_platform_link_id) DO NOTHING`,
       [
@@ -40,6 +41,7 @@ export class OutboxService implements PlatformDeliveries {
         messages.map((message) => message.channelId),
         messages.map((message) => message.userId),
         messages.map((message) => message.messageSource),
+        messages.map((message) => message.internal),
       ],
     );
     return rowCount ?? 0;

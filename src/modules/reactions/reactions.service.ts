@@ -90,6 +90,7 @@ export class ReactionService {
           emoji: edit.emoji,
           userId,
           at,
+          ...(message.internal ? { internal: true } : {}),
         })),
       );
     });

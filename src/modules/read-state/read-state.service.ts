@@ -4,7 +4,7 @@ import type { MessageStatus } from '../../generated/prisma/enums.js';
 import { notFound } from '../../lib/errors.js';
 import type { Database } from '../../db/database.js';
 import { assertReadable } from '../access/channel-rules.js';
-import { channelVisibleSql, loadChannelFacts } from '../access/channel-visibility.js';
+import { channelVisibleSql, loadChannelFacts, messageVisibleSql } from '../access/channel-visibility.js';
 import type { ChannelService } from '../channels/channels.service.js';
 import { withTransaction } from '../../db/transaction.js';
 import { pgRunner } from '../events/event-log.js';
@@ -37,7 +37,7 @@ export class ReadStateService {
       const { rows } = await client.query<{ messageId: string; missing: boolean }>(
         `WITH target AS (
          SELECT m.id, m.created_at FROM messages m
-         WHERE m.channel_id = $1 AND ($3::uuid IS NULL OR m.id = $3)
+         WHERE m.channel_id = $1 AND ($3::uuid IS NULL OR m.id = $3) AND ${messageVisibleSql(viewer)}
          ORDER BY m.created_at DESC, m.id DESC LIMIT 1
        ), member AS (
          SELECT cm.last_read_at, cm.last_read_message_id, cm.joined_at
@@ -51,7 +51,7 @@ export class ReadStateService {
          ${statusUpsertSql(`
            SELECT m.id, $2::uuid, 'read'::message_status, clock_timestamp(), NULL, NULL
            FROM messages m, target t, member p
-           WHERE m.channel_id = $1 AND m.user_id <> $2 AND m.deleted_at IS NULL
+           WHERE m.channel_id = $1 AND m.user_id <> $2 AND m.deleted_at IS NULL AND ${messageVisibleSql(viewer)}
              AND (m.created_at, m.id) <= (t.created_at, t.id)
              AND (m.created_at, m.id) > (COALESCE(p.last_read_at, p.joined_at), COALESCE(p.last_read_message_id, '00000000-0000-0000-0000-000000000000'::uuid))`)}
        )
@@ -82,7 +82,8 @@ export class ReadStateService {
       const { rows } = await client.query<{ messageId: string | null; channelId: string; visible: number }>(
         `WITH wanted AS (
          SELECT m.id, m.channel_id, m.user_id FROM messages m
-         WHERE m.id = ANY($1::uuid[]) AND m.organization_id = $3 AND ${channelVisibleSql('m.channel_id', '$2::uuid', '$4::text')}
+         WHERE m.id = ANY($1::uuid[]) AND m.organization_id = $3 AND ${messageVisibleSql(viewer)}
+           AND ${channelVisibleSql('m.channel_id', '$2::uuid', '$4::text')}
        ), marked AS (
          ${statusUpsertSql(`
            SELECT w.id, $2::uuid, 'delivered'::message_status, clock_timestamp(), NULL, NULL FROM wanted w
@@ -162,6 +163,7 @@ export class ReadStateService {
         `SELECT cm.channel_id AS "channelId",
                 (SELECT count(*) FROM messages m
                  WHERE m.channel_id = cm.channel_id AND m.user_id <> $1 AND m.deleted_at IS NULL
+                   AND ${messageVisibleSql(viewer)}
                    AND (m.created_at, m.id) > (COALESCE(cm.last_read_at, cm.joined_at),
                                                COALESCE(cm.last_read_message_id, '00000000-0000-0000-0000-000000000000'::uuid))
                 )::int AS "unreadCount"
