@@ -22,6 +22,7 @@ import { OutboxService } from './modules/outbox/outbox.service.js';
 import { OutboxWorker } from './modules/outbox/outbox-worker.js';
 import { PresenceService } from './modules/presence/presence.service.js';
 import { ReactionService } from './modules/reactions/reactions.service.js';
+import { TemplateService } from './modules/templates/templates.service.js';
 import { ReadStateService } from './modules/read-state/read-state.service.js';
 import { StatusEvents } from './modules/read-state/status-events.js';
 import { TypingService } from './modules/typing/typing.service.js';
@@ -59,10 +60,11 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     { db, bus, config },
     new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
   );
+  const graph = new GraphApiClient(config.meta);
   const outboxWorker = new OutboxWorker(
     { db, logger, metrics },
     {
-      graph: new GraphApiClient(config.meta),
+      graph,
       integrations,
       maxAttempts: config.outbox.maxAttempts,
       retryBaseMs: config.outbox.retryBaseMs,
@@ -89,6 +91,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     conversations,
   });
   const reactions = new ReactionService({ db, stream }, messages);
+  const templates = new TemplateService({ db, graph, integrations, channels, sendMessage });
   const readState = new ReadStateService({ db, statuses }, channels);
   const clientLinks = new ClientLinkService({ db });
   const webhookProcessor = new WebhookProcessor(
@@ -96,7 +99,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     {
       router: new InboundRouter({ db }, clientLinks),
       links: clientLinks,
-      handler: new InboundMessaging({ db }, messages, reactions, readState, conversations),
+      handler: new InboundMessaging({ db }, messages, reactions, readState, conversations, templates),
       sweepIntervalMs: config.webhookSweepIntervalMs,
     },
   );
@@ -125,6 +128,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     users: new UserService({ db, bus, users: directory, stream }),
     channels,
     conversations,
+    templates,
     messages,
     sendMessage,
     reactions,

@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'BAD_USER_INPUT'
   | 'CONFLICT'
+  /** A service the request needs (the database, Redis, Meta's Graph API) failed; the request may be retried. */
+  | 'SERVICE_UNAVAILABLE'
   | 'RATE_LIMITED'
   /** A query over one of the GraphQL limits: depth, aliases, tokens, directives or cost. */
   | 'QUERY_TOO_COMPLEX'

@@ -12,5 +12,6 @@ import '../modules/integrations/integrations.schema.js';
 import '../modules/client-links/client-links.schema.js';
 import '../modules/webhooks/webhooks.schema.js';
 import '../modules/conversations/conversations.schema.js';
+import '../modules/templates/templates.schema.js';
 
 export const schema = builder.toSchema();

@@ -419,6 +419,27 @@ const cases: Record<string, () => Promise<void>> = {
     });
     expect(channels).toEqual([{ assigneeId: null }, { assigneeId: null }]);
   },
+  'Query.messageTemplates': async () => {
+    const query = 'query($i: ID!) { messageTemplates(integrationId: $i) { name } }';
+    for (const user of [a.org.admin, a.staff])
+      expect(codes(await call(query, { i: b.integration.id }, user))).toEqual(['NOT_FOUND']);
+    expect((await call(query, { i: a.integration.id }, a.staff)).data).toEqual({ messageTemplates: [] });
+    expect(codes(await call(query, { i: a.integration.id }, a.client))).toEqual(['FORBIDDEN']);
+  },
+  'Mutation.syncMessageTemplates': async () => {
+    const query = 'mutation($i: ID!) { syncMessageTemplates(integrationId: $i) { name } }';
+    expect(codes(await call(query, { i: b.integration.id }, a.org.admin))).toEqual(['NOT_FOUND']);
+    await adminOnly(query, { i: a.integration.id });
+  },
+  'Mutation.sendTemplateMessage': async () => {
+    const query = 'mutation($i: SendTemplateMessageInput!) { sendTemplateMessage(input: $i) { id } }';
+    const input = (channelId: string) => ({
+      i: { channelId, templateName: 'hello', language: 'en_US', parameters: [] },
+    });
+    for (const user of [a.org.admin, a.staff])
+      expect(codes(await call(query, input(b.clientChannelId), user))).toEqual(['NOT_FOUND']);
+    expect(codes(await call(query, input(a.clientChannelId), a.client))).toEqual(['FORBIDDEN']);
+  },
   'Mutation.createClientPlatformLink': async () => {
     const query =
       'mutation($i: CreateClientPlatformLinkInput!) { createClientPlatformLink(input: $i) { id verificationCode } }';

@@ -98,3 +98,33 @@ export async function startFakeGraph(): Promise<FakeGraph> {
       }),
   };
 }
+
+/** What the fake answers GET /{business account id}/message_templates with: templates, or an error. */
+export type TemplateListing = { templates: object[]; pageSize: number } | GraphReply;
+
+/**
+ * Meta's template list for the accounts `listings` names, paged as Meta pages it: `data`, then
+ * `paging.cursors.after` and a `paging.next` link while more follow. Null for any other request.
+ */
+export function templateReply(request: GraphRequest, listings: Map<string, TemplateListing>): GraphReply | null {
+  const url = new URL(request.path, 'http://fake');
+  const match = /\/([^/]+)\/message_templates$/.exec(url.pathname);
+  if (request.method !== 'GET' || !match) return null;
+  const listing = listings.get(decodeURIComponent(match[1]!));
+  if (!listing) return graphError(400, 100, 'Unsupported get request: unknown business account');
+  if (!('templates' in listing)) return listing;
+  const start = Number(url.searchParams.get('after') ?? '0');
+  const data = listing.templates.slice(start, start + listing.pageSize);
+  const next = start + listing.pageSize;
+  const more = next < listing.templates.length;
+  return {
+    status: 200,
+    body: {
+      data,
+      paging: {
+        cursors: { before: String(start), after: String(next) },
+        ...(more ? { next: `https://graph.facebook.com/v22.0/${match[1]}/message_templates?after=${next}` } : {}),
+      },
+    },
+  };
+}

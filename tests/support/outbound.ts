@@ -1,6 +1,14 @@
 import { graphql } from '../gql/index.js';
 import type { SendMessageInput } from '../gql/graphql.js';
-import { type FakeGraph, type GraphReply, type GraphRequest, graphSuccess, startFakeGraph } from './fake-graph.js';
+import {
+  type FakeGraph,
+  type GraphReply,
+  type GraphRequest,
+  graphSuccess,
+  startFakeGraph,
+  type TemplateListing,
+  templateReply,
+} from './fake-graph.js';
 import { gql } from './graphql.js';
 import type { TestUser } from './seed.js';
 import { holdSenderLock } from './sender-lock.js';
@@ -38,6 +46,8 @@ export interface SendingWorld {
   env: Record<string, string>;
   /** How the fake answers requests to a recipient (default: success with a new id). */
   respondTo(recipient: string, responder: Responder): void;
+  /** What the fake lists as a WhatsApp Business account's templates (or answers instead). */
+  serveTemplates(accountId: string, listing: TemplateListing): void;
   requestsTo(recipient: string): GraphRequest[];
   stop(): Promise<void>;
 }
@@ -56,8 +66,11 @@ export async function startSendingWorld(): Promise<SendingWorld> {
 async function startWith(lock: { release(): Promise<void> }): Promise<SendingWorld> {
   const fake = await startFakeGraph();
   const responders = new Map<string, Responder>();
+  const templateListings = new Map<string, TemplateListing>();
   const requestsTo = (recipient: string) => fake.requests.filter((request) => recipientOf(request) === recipient);
   fake.respond((request, index) => {
+    const templates = templateReply(request, templateListings);
+    if (templates) return templates;
     const recipient = recipientOf(request);
     const responder = responders.get(recipient);
     return responder ? responder(request, requestsTo(recipient).length - 1) : graphSuccess(request, index);
@@ -76,6 +89,7 @@ async function startWith(lock: { release(): Promise<void> }): Promise<SendingWor
     fake,
     env,
     respondTo: (recipient, responder) => responders.set(recipient, responder),
+    serveTemplates: (accountId, listing) => templateListings.set(accountId, listing),
     requestsTo,
     stop: async () => {
       await server.stop();

@@ -28,6 +28,13 @@ export interface SendError {
 
 export type SendResult = { ok: true; externalMessageId: string } | { ok: false; error: SendError };
 
+/** One page of a WhatsApp Business account's templates, and the cursor of the next (null: the last page). */
+export type TemplatePage = { ok: true; templates: unknown[]; after: string | null } | { ok: false; error: SendError };
+
+/** The template fields syncMessageTemplates keeps. */
+const TEMPLATE_FIELDS = 'id,name,language,category,status,components';
+export const TEMPLATE_PAGE_SIZE = 100;
+
 // Graph error codes that mean "not now" rather than "never": throttling and Meta-side hiccups.
 // 1/2 unknown/temporary, 4/17/32/613 API rate limits, 80007 Instagram rate limit, 130429 WhatsApp throughput,
 // 131048 spam rate limit, 131056 too many messages to one user, 131000 "something went wrong".
@@ -68,6 +75,38 @@ export class GraphApiClient {
     }
     return parseSendResponse(request.platform, response.status, body);
   }
+
+  /**
+   * One page of GET {graph}/{business account id}/message_templates. The next page is asked for with the
+   * `after` cursor on our own URL, never by following Meta's `paging.next` link (a URL from a response).
+   */
+  async templatePage(accessToken: string, businessAccountId: string, after: string | null): Promise<TemplatePage> {
+    const query = new URLSearchParams({ fields: TEMPLATE_FIELDS, limit: String(TEMPLATE_PAGE_SIZE) });
+    if (after) query.set('after', after);
+    const url = `${this.settings.graphApiUrl}/${encodeURIComponent(businessAccountId)}/message_templates?${query}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        headers: { authorization: `Bearer ${accessToken}` },
+        signal: AbortSignal.timeout(this.settings.timeoutMs),
+      });
+    } catch (error) {
+      const reason = (error as Error).name === 'TimeoutError' ? 'timed out' : 'unreachable';
+      return failure(null, 'network', `Graph API ${reason}`, true);
+    }
+    const body = (await response.json().catch(() => undefined)) as
+      { data?: unknown; paging?: { cursors?: { after?: unknown }; next?: unknown } } | undefined;
+    if (!response.ok || !Array.isArray(body?.data)) {
+      const refused = parseSendResponse('WHATSAPP', response.ok ? 502 : response.status, body);
+      return refused.ok ? failure(response.status, 'unexpected-response', 'No template list', false) : refused;
+    }
+    const cursor = body.paging?.cursors?.after;
+    return {
+      ok: true,
+      templates: body.data,
+      after: typeof body.paging?.next === 'string' && typeof cursor === 'string' ? cursor : null,
+    };
+  }
 }
 
 /** A Send API answer as a result: the new message's id, or Meta's error and whether to retry. */
@@ -98,7 +137,12 @@ export function parseSendResponse(platform: Platform, status: number, body: unkn
   return failure(status, code, title, transient);
 }
 
-const failure = (httpStatus: number | null, code: string, title: string, transient: boolean): SendResult => ({
+const failure = (
+  httpStatus: number | null,
+  code: string,
+  title: string,
+  transient: boolean,
+): { ok: false; error: SendError } => ({
   ok: false,
   error: { httpStatus, code, title, transient },
 });

@@ -146,6 +146,10 @@ export class DeliveryApplication {
       if (send) await handler.status({ ...base, event, ...send });
       return null;
     }
+    if (event.kind === 'template-status') {
+      await handler.templateStatus({ ...base, event });
+      return null;
+    }
     if (event.kind === 'echo') {
       if (await router.isOwnSend(integration, event.externalMessageId)) return null;
       const route = await batch.routeCustomer(integration, event.customer, null);

@@ -97,8 +97,26 @@ export interface InboundEcho extends EventBase {
   metadata: JsonObject;
 }
 
+/** Meta changed the status of one of the business account's templates (`message_template_status_update`). */
+export interface InboundTemplateStatus extends EventBase {
+  kind: 'template-status';
+  templateId: string | null;
+  name: string | null;
+  language: string | null;
+  /** Meta's event: APPROVED, REJECTED, PAUSED, DISABLED, ... */
+  status: string;
+  /** Meta's reason (null for its "NONE"). */
+  reason: string | null;
+}
+
 export type InboundEvent =
-  InboundMessage | InboundReaction | InboundStatus | InboundDeletion | InboundSeen | InboundEcho;
+  | InboundMessage
+  | InboundReaction
+  | InboundStatus
+  | InboundDeletion
+  | InboundSeen
+  | InboundEcho
+  | InboundTemplateStatus;
 
 /** Part of a delivery that could not be understood; the rest is still processed. */
 export interface ParseProblem {

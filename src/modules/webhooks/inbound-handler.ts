@@ -6,6 +6,7 @@ import type {
   InboundReaction,
   InboundSeen,
   InboundStatus,
+  InboundTemplateStatus,
 } from './inbound-events.js';
 
 // The seam between webhook ingestion and messaging. The processor parses a delivery, routes each event
@@ -73,6 +74,13 @@ export interface RoutedStatus {
   clientUserId: string;
 }
 
+/** A template status of the integration's business account (no customer: nothing to route). */
+export interface RoutedTemplateStatus {
+  event: InboundTemplateStatus;
+  integration: RoutedIntegration;
+  deliveryId: string;
+}
+
 export interface InboundEventHandler {
   /**
    * A run of consecutive customer messages, in Meta's order: stored together (one write for the run) and in
@@ -84,4 +92,5 @@ export interface InboundEventHandler {
   deletion(routed: RoutedDeletion): Promise<void>;
   seen(routed: RoutedSeen): Promise<void>;
   echo(routed: RoutedEcho): Promise<void>;
+  templateStatus(routed: RoutedTemplateStatus): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Database } from '../../db/database.js';
 import type { ConversationService } from '../conversations/conversations.service.js';
+import type { TemplateService } from '../templates/templates.service.js';
 import { acceptsResponses } from '../messages/message-record.js';
 import type { MessageService } from '../messages/messages.service.js';
 import type { ReactionService } from '../reactions/reactions.service.js';
@@ -12,6 +13,7 @@ import type {
   RoutedReaction,
   RoutedSeen,
   RoutedStatus,
+  RoutedTemplateStatus,
 } from './inbound-handler.js';
 
 /** What InboundMessaging is built from. */
@@ -31,6 +33,7 @@ export class InboundMessaging implements InboundEventHandler {
     private readonly reactions: ReactionService,
     private readonly readState: ReadStateService,
     private readonly conversations: Pick<ConversationService, 'reopenOnClientMessage'>,
+    private readonly templates: Pick<TemplateService, 'applyStatusUpdate'>,
   ) {}
 
   /**
@@ -96,6 +99,18 @@ export class InboundMessaging implements InboundEventHandler {
       at: routed.event.timestamp,
       errorCode: routed.event.error?.code ?? null,
       errorTitle: routed.event.error?.title ?? null,
+    });
+  }
+
+  /** Meta's word on a template: sendable or not from now on. */
+  async templateStatus(routed: RoutedTemplateStatus): Promise<void> {
+    const { event, integration } = routed;
+    await this.templates.applyStatusUpdate(integration, {
+      templateId: event.templateId,
+      name: event.name,
+      language: event.language,
+      status: event.status,
+      reason: event.reason,
     });
   }
 

@@ -46,6 +46,7 @@ function recordingHandler(options: { failOn?: (routed: Record<string, unknown>) 
     deletion: record('deletion'),
     seen: record('seen'),
     echo: record('echo'),
+    templateStatus: record('templateStatus'),
   };
   return { handler, calls };
 }

@@ -126,7 +126,17 @@ const valueSchema = z
 const envelopeSchema = z
   .object({
     object: z.literal('whatsapp_business_account', { error: 'must be "whatsapp_business_account"' }),
-    entry: z.array(z.object({ changes: z.array(z.unknown()) }).loose()),
+    entry: z.array(z.object({ changes: z.array(z.unknown()), time: unixSeconds.optional() }).loose()),
+  })
+  .loose();
+
+const templateStatusSchema = z
+  .object({
+    event: z.string().min(1).max(64),
+    message_template_id: z.union([z.string(), z.number()]).optional(),
+    message_template_name: z.string().min(1).max(512).optional(),
+    message_template_language: z.string().min(1).max(32).optional(),
+    reason: z.string().max(1000).nullish(),
   })
   .loose();
 
@@ -151,7 +161,12 @@ export function parseWhatsAppDelivery(body: unknown): ParsedDelivery {
   envelope.entry.forEach((entry, entryIndex) => {
     for (const change of itemsOf(entry.changes, `entry[${entryIndex}].changes`)) {
       const parsedChange = parseItem(changeSchema, change.value, change.path, problems);
-      // Other fields (template status, account updates, ...) are not conversations.
+      if (parsedChange?.field === 'message_template_status_update') {
+        const update = parseItem(templateStatusSchema, parsedChange.value, `${change.path}.value`, problems);
+        if (update) events.push(templateStatusEvent(update, entry.time ?? new Date(), `${change.path}.value`));
+        continue;
+      }
+      // Other fields (account updates, quality ratings, ...) are not conversations.
       if (!parsedChange || parsedChange.field !== 'messages') continue;
       const valuePath = `${change.path}.value`;
       const value = parseItem(valueSchema, parsedChange.value, valuePath, problems);
@@ -185,6 +200,24 @@ export function parseWhatsAppDelivery(body: unknown): ParsedDelivery {
     }
   });
   return { events, problems };
+}
+
+function templateStatusEvent(
+  update: z.output<typeof templateStatusSchema>,
+  timestamp: Date,
+  path: string,
+): InboundEvent {
+  return {
+    kind: 'template-status',
+    path,
+    businessAccountId: null,
+    timestamp,
+    templateId: update.message_template_id === undefined ? null : String(update.message_template_id),
+    name: update.message_template_name ?? null,
+    language: update.message_template_language ?? null,
+    status: update.event.toUpperCase(),
+    reason: update.reason && update.reason !== 'NONE' ? update.reason : null,
+  };
 }
 
 function messageEvent(
