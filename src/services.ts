@@ -72,6 +72,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
       // Longer than any Graph API call may take, so a live worker never loses a row it is sending.
       leaseMs: config.meta.timeoutMs * 2 + 10_000,
       statuses,
+      stream,
     },
   );
   const outbox = new OutboxService(outboxWorker);

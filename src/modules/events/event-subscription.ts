@@ -33,6 +33,8 @@ export interface SubscriptionScope {
   channels?: boolean;
   typing?: boolean;
   presence?: boolean;
+  /** Integration health changes, for admins. */
+  integrations?: boolean;
 }
 
 /** What every subscription of an instance shares. */
@@ -182,6 +184,9 @@ export class EventSubscription {
         case 'presence':
           if (this.scope.presence && this.viewer.role !== 'CLIENT' && event.userId !== this.viewer.id)
             this.queue.push(event);
+          return;
+        case 'integration-health':
+          if (this.scope.integrations && this.viewer.role === 'ADMIN') this.queue.push(event);
           return;
       }
     });

@@ -3,8 +3,10 @@ import { builder } from '../../schema/builder.js';
 import { sequenceCursorSchema } from '../messages/sequence-cursor.js';
 import { MessageRef, MessageStatusEnum, requestDetails, userById } from '../messages/messages.schema.js';
 import { UserType } from '../users/users.schema.js';
+import { IntegrationHealthEnum } from '../integrations/integrations.schema.js';
 import type {
   ChannelEvent,
+  IntegrationHealthEvent,
   MessageEvent,
   MessageStatusEvent,
   PresenceEvent,
@@ -114,8 +116,37 @@ const PresenceEventRef = builder.objectRef<PresenceEvent>('PresenceEvent').imple
   }),
 });
 
+const IntegrationHealthEventRef = builder.objectRef<IntegrationHealthEvent>('IntegrationHealthEvent').implement({
+  description: "An integration's health changed (Meta's answers to its sends); for admins, live only.",
+  isTypeOf: (value) => (value as ViewerEvent).type === 'integration-health',
+  fields: (t) => ({
+    integrationId: t.exposeID('integrationId'),
+    integration: t.prismaField({
+      type: 'PlatformIntegration',
+      nullable: true,
+      resolve: (query, event, _args, context) =>
+        context.prisma.platformIntegration.findFirst({
+          ...query,
+          where: { id: event.integrationId, organizationId: context.session.organizationId },
+        }),
+    }),
+    status: t.expose('status', { type: IntegrationHealthEnum }),
+    previous: t.expose('previous', { type: IntegrationHealthEnum }),
+    lastError: t.exposeString('lastError', { nullable: true }),
+    checkedAt: t.expose('checkedAt', { type: 'DateTime' }),
+  }),
+});
+
 const ViewerEventRef = builder.unionType('ViewerEvent', {
-  types: [MessageEventRef, ReactionEventRef, MessageStatusEventRef, ChannelEventRef, TypingEventRef, PresenceEventRef],
+  types: [
+    MessageEventRef,
+    ReactionEventRef,
+    MessageStatusEventRef,
+    ChannelEventRef,
+    TypingEventRef,
+    PresenceEventRef,
+    IntegrationHealthEventRef,
+  ],
 });
 
 builder.subscriptionFields((t) => ({

@@ -77,6 +77,7 @@ export class EventService {
       channels: true,
       typing: true,
       presence: true,
+      integrations: true,
     });
   }
 

@@ -1,4 +1,10 @@
-import type { ChannelType, ConversationStatus, MessageStatus, UserRole } from '../../generated/prisma/enums.js';
+import type {
+  ChannelType,
+  ConversationStatus,
+  IntegrationHealth,
+  MessageStatus,
+  UserRole,
+} from '../../generated/prisma/enums.js';
 import type { StreamCodec } from '../../realtime/stream-hubs.js';
 import { fromWire, type MessageRecord, type MessageWire, toWire } from '../messages/message-record.js';
 
@@ -73,8 +79,18 @@ export interface PresenceChange {
   lastSeenAt: Date | null;
 }
 
+/** An integration's health changed (Meta's answers to sends): for admins, live only (the state is readable). */
+export interface IntegrationHealthChange {
+  type: 'integration-health';
+  integrationId: string;
+  status: IntegrationHealth;
+  previous: IntegrationHealth;
+  lastError: string | null;
+  checkedAt: Date;
+}
+
 export type SequencedEvent = MessageChange | ReactionChange | StatusChange | ChannelChange;
-export type OrganizationEvent = SequencedEvent | TypingChange | PresenceChange;
+export type OrganizationEvent = SequencedEvent | TypingChange | PresenceChange | IntegrationHealthChange;
 
 /** The event-log changes, before the log numbers them. */
 export type LoggedChange = DistributiveOmit<ReactionChange | StatusChange | ChannelChange, 'seq'>;
@@ -87,7 +103,8 @@ type Wire =
   | (Omit<StatusChange, 'seq' | 'at'> & { seq: string; at: string })
   | (DistributiveOmit<ChannelChange, 'seq'> & { seq: string })
   | TypingChange
-  | (Omit<PresenceChange, 'lastSeenAt'> & { lastSeenAt: string | null });
+  | (Omit<PresenceChange, 'lastSeenAt'> & { lastSeenAt: string | null })
+  | (Omit<IntegrationHealthChange, 'checkedAt'> & { checkedAt: string });
 
 export const organizationEventCodec: StreamCodec<OrganizationEvent> = {
   encode(event): Wire {
@@ -103,6 +120,8 @@ export const organizationEventCodec: StreamCodec<OrganizationEvent> = {
         return event;
       case 'presence':
         return { ...event, lastSeenAt: event.lastSeenAt?.toISOString() ?? null };
+      case 'integration-health':
+        return { ...event, checkedAt: event.checkedAt.toISOString() };
     }
   },
   decode(raw): OrganizationEvent {
@@ -119,6 +138,8 @@ export const organizationEventCodec: StreamCodec<OrganizationEvent> = {
         return wire;
       case 'presence':
         return { ...wire, lastSeenAt: wire.lastSeenAt ? new Date(wire.lastSeenAt) : null };
+      case 'integration-health':
+        return { ...wire, checkedAt: new Date(wire.checkedAt) };
     }
   },
   seqOf: (event) => ('seq' in event ? event.seq : undefined),

@@ -1,6 +1,6 @@
 import type { MessageStatus } from '../../generated/prisma/enums.js';
 import type { MessageRecord } from '../messages/message-record.js';
-import type { MessageChangeKind, Presence, ReactionChange } from './organization-events.js';
+import type { IntegrationHealthChange, MessageChangeKind, Presence, ReactionChange } from './organization-events.js';
 
 // What a subscriber receives: the GraphQL members of the ViewerEvent union, as their resolvers read them. Each
 // event of the organization's sequence carries a cursor (resume after it); typing and presence do not.
@@ -49,5 +49,14 @@ export interface PresenceEvent {
   lastSeenAt: Date | null;
 }
 
+/** An integration's health changed (admins only; never replayed). */
+export type IntegrationHealthEvent = IntegrationHealthChange;
+
 export type ViewerEvent =
-  MessageEvent | ReactionEvent | MessageStatusEvent | ChannelEvent | TypingEvent | PresenceEvent;
+  | MessageEvent
+  | ReactionEvent
+  | MessageStatusEvent
+  | ChannelEvent
+  | TypingEvent
+  | PresenceEvent
+  | IntegrationHealthEvent;

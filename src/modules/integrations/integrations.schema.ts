@@ -1,4 +1,4 @@
-import { Platform } from '../../generated/prisma/enums.js';
+import { IntegrationHealth, Platform } from '../../generated/prisma/enums.js';
 import { uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
 import {
@@ -12,6 +12,24 @@ import {
 } from './integrations.validation.js';
 
 export const PlatformEnum = builder.enumType(Platform, { name: 'Platform' });
+export const IntegrationHealthEnum = builder.enumType(IntegrationHealth, { name: 'IntegrationHealthStatus' });
+
+interface HealthView {
+  status: IntegrationHealth;
+  lastError: string | null;
+  checkedAt: Date | null;
+}
+
+const IntegrationHealthRef = builder.objectRef<HealthView>('IntegrationHealth').implement({
+  description:
+    "How Meta last answered the integration's sends. TOKEN_INVALID: Meta refused the access token (expired or " +
+    'revoked); sends wait until the token is updated. FAILING: several sends in a row failed.',
+  fields: (t) => ({
+    status: t.expose('status', { type: IntegrationHealthEnum }),
+    lastError: t.exposeString('lastError', { nullable: true, description: "Meta's last refusal: code and title." }),
+    checkedAt: t.expose('checkedAt', { type: 'DateTime', nullable: true }),
+  }),
+});
 
 // The secrets (access token, app secret, verify token) are write-only: there is no field that reads them.
 builder.prismaObject('PlatformIntegration', {
@@ -31,6 +49,15 @@ builder.prismaObject('PlatformIntegration', {
       description: 'WhatsApp: the phone number id that sends and receives. Instagram: the account id (null: "me").',
     }),
     settings: t.expose('settings', { type: 'JSON' }),
+    health: t.field({
+      type: IntegrationHealthRef,
+      select: { healthStatus: true, healthError: true, healthCheckedAt: true },
+      resolve: (integration) => ({
+        status: integration.healthStatus,
+        lastError: integration.healthError,
+        checkedAt: integration.healthCheckedAt,
+      }),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),

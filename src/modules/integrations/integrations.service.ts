@@ -143,6 +143,10 @@ export class IntegrationService {
           appSecret: secret('appSecret'),
           verifyToken: secret('verifyToken'),
           webhookUrl: this.webhookUrl(current),
+          // A new access token is a fresh start: its sends (those that waited on a refused token too) go ahead.
+          ...(input.accessToken != null
+            ? { healthStatus: 'OK' as const, healthError: null, consecutiveFailures: 0, healthCheckedAt: new Date() }
+            : {}),
         },
       });
     });

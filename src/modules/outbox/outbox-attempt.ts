@@ -4,10 +4,20 @@ import type { IntegrationService } from '../integrations/integrations.service.js
 import { INSTAGRAM_STANDARD_WINDOW_MS } from './customer-window.js';
 import type { GraphApiClient, SendError } from './graph-api.js';
 import type { ClaimedSend } from './outbox-claims.js';
+import { meansPairLimited, meansTokenInvalid } from './integration-health.js';
 import { buildSendBody } from './send-body.js';
 
-/** What became of one attempt: sent (Meta's id), to be retried, or failed for good (with the reason). */
-export type SendOutcome = { sent: string } | { retry: SendError } | { failed: { code: string; title: string } };
+/**
+ * What became of one attempt: sent (Meta's id); to be retried; `paced`, Meta's per-recipient limit (retried later,
+ * not counted as an attempt); `paused`, the integration's token is invalid (the row waits, not counted, until a
+ * new token); or failed for good (with the reason, and Meta's answer when it came from Meta).
+ */
+export type SendOutcome =
+  | { sent: string }
+  | { retry: SendError }
+  | { paced: SendError }
+  | { paused: SendError }
+  | { failed: { code: string; title: string }; meta?: SendError };
 
 export interface SendAttemptDeps {
   graph: GraphApiClient;
@@ -50,6 +60,8 @@ export async function attemptSend(row: ClaimedSend, deps: SendAttemptDeps): Prom
   const result = await deps.graph.send({ platform, accountId: row.platform_account_id, accessToken, body: body.body });
   if (result.ok) return { sent: result.externalMessageId };
   const { error } = result;
+  if (meansTokenInvalid(error)) return { paused: error };
+  if (meansPairLimited(error)) return { paced: error };
   if (error.transient && row.attempts < deps.maxAttempts) return { retry: error };
-  return { failed: { code: error.code, title: error.title } };
+  return { failed: { code: error.code, title: error.title }, meta: error };
 }

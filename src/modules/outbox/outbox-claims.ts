@@ -28,13 +28,16 @@ export interface ClaimedSend {
 /**
  * Claims up to `limit` due rows for `leaseMs`: FOR UPDATE SKIP LOCKED, so instances never claim the same row at
  * once, and a lease (locked_until), so a row whose worker died is claimed again when it expires. Each claim
- * counts as an attempt.
+ * counts as an attempt. Rows of an integration whose token is invalid (see integration-health.ts) wait.
  */
 export async function claimDueSends(pool: pg.Pool, limit: number, leaseMs: number): Promise<ClaimedSend[]> {
   const { rows } = await pool.query<ClaimedSend>(
     `WITH due AS (
          SELECT id FROM outbound_messages
          WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+           -- An integration whose token Meta refused is not asked again until the token is updated.
+           AND NOT EXISTS (SELECT 1 FROM platform_integrations hi
+                           WHERE hi.id = outbound_messages.platform_integration_id AND hi.health_status = 'token_invalid')
          ORDER BY next_attempt_at, id
          LIMIT $1
          FOR UPDATE SKIP LOCKED

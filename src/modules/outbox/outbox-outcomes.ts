@@ -6,8 +6,14 @@ import type { StatusEvents } from '../read-state/status-events.js';
 import { statusUpsertSql } from '../read-state/status-transitions.js';
 import type { SendOutcome } from './outbox-attempt.js';
 import type { ClaimedSend } from './outbox-claims.js';
+import { type HealthChange, recordHealth } from './integration-health.js';
 
 const MAX_RETRY_DELAY_MS = 3600_000;
+/**
+ * After Meta's pair rate limit (131056), the next try at the same customer: WhatsApp allows about one message
+ * every six seconds to one customer.
+ */
+export const PAIR_RETRY_DELAY_MS = 6_000;
 
 /**
  * What recording an outcome did: `held` is false when another worker had taken the row over after this one's
@@ -17,6 +23,8 @@ const MAX_RETRY_DELAY_MS = 3600_000;
 export interface RecordedOutcome {
   held: boolean;
   statuses: StatusChange[];
+  /** The integration's health, when this outcome changed it (announced to admins after the commit). */
+  health: HealthChange | null;
 }
 
 /**
@@ -32,61 +40,85 @@ export function recordOutcome(
   retryBaseMs: number,
 ): Promise<RecordedOutcome> {
   return withTransaction(pool, async (client) => {
-    const changed = (result: { rowCount: number | null }) => (result.rowCount ?? 0) > 0;
-    const logStatus = async (result: { rowCount: number | null }, status: 'SENT' | 'FAILED') =>
-      changed(result)
-        ? statuses.log(pgRunner(client), row.organization_id, [
-            {
-              channelId: row.channel_id,
-              userId: row.client_user_id,
-              status,
-              messageIds: [row.message_id],
-              at: new Date(),
-            },
-          ])
-        : [];
-    if ('retry' in outcome) {
-      const held = await client.query(
-        `UPDATE outbound_messages
+    const recorded = await recordRow(client, statuses, row, outcome, retryBaseMs);
+    const health = recorded.held ? await recordHealth(client, row.platform_integration_id, outcome) : null;
+    return { ...recorded, health };
+  });
+}
+
+async function recordRow(
+  client: pg.PoolClient,
+  statuses: Pick<StatusEvents, 'log'>,
+  row: ClaimedSend,
+  outcome: SendOutcome,
+  retryBaseMs: number,
+): Promise<Omit<RecordedOutcome, 'health'>> {
+  const changed = (result: { rowCount: number | null }) => (result.rowCount ?? 0) > 0;
+  const logStatus = async (result: { rowCount: number | null }, status: 'SENT' | 'FAILED') =>
+    changed(result)
+      ? statuses.log(pgRunner(client), row.organization_id, [
+          {
+            channelId: row.channel_id,
+            userId: row.client_user_id,
+            status,
+            messageIds: [row.message_id],
+            at: new Date(),
+          },
+        ])
+      : [];
+  if ('paced' in outcome || 'paused' in outcome) {
+    // Not the message's fault: the try is not counted. A paused row waits for the claim to allow it again.
+    const error = 'paced' in outcome ? outcome.paced : outcome.paused;
+    const held = await client.query(
+      `UPDATE outbound_messages
+         SET next_attempt_at = now() + $3::int * interval '1 millisecond', locked_until = NULL, last_error = $4,
+             attempts = attempts - 1, updated_at = now()
+         WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
+      [row.id, row.attempts, 'paced' in outcome ? PAIR_RETRY_DELAY_MS : 0, describeError(error)],
+    );
+    return { held: changed(held), statuses: [] };
+  }
+  if ('retry' in outcome) {
+    const held = await client.query(
+      `UPDATE outbound_messages
          SET next_attempt_at = now() + $3::int * interval '1 millisecond', locked_until = NULL, last_error = $4, updated_at = now()
          WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
-        [row.id, row.attempts, retryDelay(retryBaseMs, row.attempts), describeError(outcome.retry)],
-      );
-      return { held: changed(held), statuses: [] };
-    }
-    if ('sent' in outcome) {
-      const held = await client.query(
-        `UPDATE outbound_messages
+      [row.id, row.attempts, retryDelay(retryBaseMs, row.attempts), describeError(outcome.retry)],
+    );
+    return { held: changed(held), statuses: [] };
+  }
+  if ('sent' in outcome) {
+    const held = await client.query(
+      `UPDATE outbound_messages
          SET status = 'sent', external_message_id = $3, locked_until = NULL, last_error = NULL, updated_at = now()
          WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
-        [row.id, row.attempts, outcome.sent],
-      );
-      if (!changed(held)) return { held: false, statuses: [] };
-      // The message carries the id of its first send, so status webhooks and replies find it.
-      await client.query(
-        `UPDATE messages SET platform_integration_id = $2, external_message_id = $3
-         WHERE id = $1 AND external_message_id IS NULL`,
-        [row.message_id, row.platform_integration_id, outcome.sent],
-      );
-      // A delivered/read status that came first (the client may also read in the app) is kept.
-      const status = await client.query(
-        statusUpsertSql("VALUES ($1::uuid, $2::uuid, 'sent'::message_status, now(), NULL, NULL)"),
-        [row.message_id, row.client_user_id],
-      );
-      return { held: true, statuses: await logStatus(status, 'SENT') };
-    }
-    const held = await client.query(
-      `UPDATE outbound_messages SET status = 'failed', locked_until = NULL, last_error = $3, updated_at = now()
-       WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
-      [row.id, row.attempts, describeError(outcome.failed)],
+      [row.id, row.attempts, outcome.sent],
     );
     if (!changed(held)) return { held: false, statuses: [] };
-    const status = await client.query(
-      statusUpsertSql("VALUES ($1::uuid, $2::uuid, 'failed'::message_status, now(), $3, $4)"),
-      [row.message_id, row.client_user_id, outcome.failed.code, outcome.failed.title],
+    // The message carries the id of its first send, so status webhooks and replies find it.
+    await client.query(
+      `UPDATE messages SET platform_integration_id = $2, external_message_id = $3
+         WHERE id = $1 AND external_message_id IS NULL`,
+      [row.message_id, row.platform_integration_id, outcome.sent],
     );
-    return { held: true, statuses: await logStatus(status, 'FAILED') };
-  });
+    // A delivered/read status that came first (the client may also read in the app) is kept.
+    const status = await client.query(
+      statusUpsertSql("VALUES ($1::uuid, $2::uuid, 'sent'::message_status, now(), NULL, NULL)"),
+      [row.message_id, row.client_user_id],
+    );
+    return { held: true, statuses: await logStatus(status, 'SENT') };
+  }
+  const held = await client.query(
+    `UPDATE outbound_messages SET status = 'failed', locked_until = NULL, last_error = $3, updated_at = now()
+       WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
+    [row.id, row.attempts, describeError(outcome.failed)],
+  );
+  if (!changed(held)) return { held: false, statuses: [] };
+  const status = await client.query(
+    statusUpsertSql("VALUES ($1::uuid, $2::uuid, 'failed'::message_status, now(), $3, $4)"),
+    [row.message_id, row.client_user_id, outcome.failed.code, outcome.failed.title],
+  );
+  return { held: true, statuses: await logStatus(status, 'FAILED') };
 }
 
 function retryDelay(baseMs: number, attempts: number): number {

@@ -2,6 +2,7 @@ import type { Database } from '../../db/database.js';
 import { WorkerLoop } from '../../lib/worker-loop.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import type { OrganizationStream } from '../events/organization-stream.js';
 import type { StatusEvents } from '../read-state/status-events.js';
 import { attemptSend, type SendAttemptDeps } from './outbox-attempt.js';
 import { type ClaimedSend, claimDueSends } from './outbox-claims.js';
@@ -16,6 +17,8 @@ export interface OutboxWorkerOptions extends SendAttemptDeps {
   batchSize?: number;
   /** Logs the client's status with a send's outcome, and announces it once committed. */
   statuses: Pick<StatusEvents, 'log' | 'publish'>;
+  /** Where an integration's health change is announced to its organization's admins. */
+  stream: Pick<OrganizationStream, 'publish'>;
 }
 
 /** What OutboxWorker is built from. */
@@ -113,6 +116,10 @@ export class OutboxWorker {
         );
       this.deps.logger.info({ outboundId: row.id, attempt: row.attempts, outcome: kind }, 'outbound message attempt');
       this.options.statuses.publish(row.organization_id, recorded.statuses);
+      if (recorded.health) {
+        this.deps.logger.warn({ ...recorded.health }, 'integration health changed');
+        void this.options.stream.publish(row.organization_id, { type: 'integration-health', ...recorded.health });
+      }
     } catch (error) {
       // Not recorded: the lease expires and the row is tried again (its attempt is counted).
       this.deps.logger.error({ err: error, outboundId: row.id }, 'outbound send failed unexpectedly');
