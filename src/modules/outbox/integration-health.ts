@@ -1,7 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { IntegrationHealth } from '../../generated/prisma/enums.js';
 import type { SendError } from './graph-api.js';
-import type { SendOutcome } from './outbox-attempt.js';
 
 // `PlatformIntegration.health`, from Meta's answers to sends. An expired or revoked token (Graph OAuthException
 // 190 with any of its subcodes, 102 session errors, or an HTTP 401) sets TOKEN_INVALID at once: the outbox then
@@ -28,6 +27,13 @@ export interface HealthChange {
   checkedAt: Date;
 }
 
+/** What one send's outcome says about its integration. */
+export interface HealthSignal {
+  kind: 'ok' | 'token-invalid' | 'failure';
+  /** Meta's refusal (null for a success). */
+  error: SendError | null;
+}
+
 /**
  * Records what a send's outcome says about its integration, in the caller's transaction; returns the change
  * when the status moved (to announce to admins after the commit). A success writes only when there is
@@ -36,10 +42,8 @@ export interface HealthChange {
 export async function recordHealth(
   client: Pick<PoolClient, 'query'>,
   integrationId: string,
-  outcome: SendOutcome,
+  signal: HealthSignal,
 ): Promise<HealthChange | null> {
-  const update = healthUpdateOf(outcome);
-  if (!update) return null;
   const { rows } = await client.query<{ status: string; previous: string; lastError: string | null; checkedAt: Date }>(
     `WITH before AS (
        SELECT health_status FROM platform_integrations WHERE id = $1 FOR UPDATE
@@ -58,7 +62,7 @@ export async function recordHealth(
      WHERE i.id = $1 AND ($2 <> 'ok' OR i.health_status <> 'ok' OR i.consecutive_failures > 0)
      RETURNING upper(i.health_status::text) AS status, upper(before.health_status::text) AS previous,
                i.health_error AS "lastError", i.health_checked_at AS "checkedAt"`,
-    [integrationId, update.kind, update.error, FAILING_AFTER],
+    [integrationId, signal.kind, signal.error ? describe(signal.error) : null, FAILING_AFTER],
   );
   const row = rows[0];
   if (!row || row.status === row.previous) return null;
@@ -69,16 +73,6 @@ export async function recordHealth(
     lastError: row.lastError,
     checkedAt: row.checkedAt,
   };
-}
-
-function healthUpdateOf(
-  outcome: SendOutcome,
-): { kind: 'ok' | 'token-invalid' | 'failure'; error: string | null } | null {
-  if ('sent' in outcome) return { kind: 'ok', error: null };
-  if ('paused' in outcome) return { kind: 'token-invalid', error: describe(outcome.paused) };
-  if ('retry' in outcome) return { kind: 'failure', error: describe(outcome.retry) };
-  if ('failed' in outcome && outcome.meta) return { kind: 'failure', error: describe(outcome.meta) };
-  return null;
 }
 
 const describe = (error: SendError) => `${error.code}: ${error.title}`;

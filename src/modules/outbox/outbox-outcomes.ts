@@ -6,7 +6,7 @@ import type { StatusEvents } from '../read-state/status-events.js';
 import { statusUpsertSql } from '../read-state/status-transitions.js';
 import type { SendOutcome } from './outbox-attempt.js';
 import type { ClaimedSend } from './outbox-claims.js';
-import { type HealthChange, recordHealth } from './integration-health.js';
+import { type HealthChange, type HealthSignal, recordHealth } from './integration-health.js';
 
 const MAX_RETRY_DELAY_MS = 3600_000;
 /**
@@ -41,7 +41,8 @@ export function recordOutcome(
 ): Promise<RecordedOutcome> {
   return withTransaction(pool, async (client) => {
     const recorded = await recordRow(client, statuses, row, outcome, retryBaseMs);
-    const health = recorded.held ? await recordHealth(client, row.platform_integration_id, outcome) : null;
+    const signal = healthSignalOf(outcome);
+    const health = recorded.held && signal ? await recordHealth(client, row.platform_integration_id, signal) : null;
     return { ...recorded, health };
   });
 }
@@ -119,6 +120,15 @@ async function recordRow(
     [row.message_id, row.client_user_id, outcome.failed.code, outcome.failed.title],
   );
   return { held: true, statuses: await logStatus(status, 'FAILED') };
+}
+
+/** What an outcome says about the integration: nothing when Meta was not asked or spoke of one recipient only. */
+function healthSignalOf(outcome: SendOutcome): HealthSignal | null {
+  if ('sent' in outcome) return { kind: 'ok', error: null };
+  if ('paused' in outcome) return { kind: 'token-invalid', error: outcome.paused };
+  if ('retry' in outcome) return { kind: 'failure', error: outcome.retry };
+  if ('failed' in outcome && outcome.meta) return { kind: 'failure', error: outcome.meta };
+  return null;
 }
 
 function retryDelay(baseMs: number, attempts: number): number {
