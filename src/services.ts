@@ -100,7 +100,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     {
       router: new InboundRouter({ db }, clientLinks),
       links: clientLinks,
-      handler: new InboundMessaging({ db }, messages, reactions, readState, conversations, templates),
+      handler: new InboundMessaging({ db }, messages, reactions, readState, conversations, templates, clientLinks),
       sweepIntervalMs: config.webhookSweepIntervalMs,
     },
   );

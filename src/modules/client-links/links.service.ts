@@ -211,6 +211,19 @@ export class ClientLinkService {
   }
 
   /**
+   * The customer's WhatsApp number changed (Meta's `user_changed_number`): the link now matches the new number,
+   * so the old one no longer routes to this client. A new number already linked to someone else is refused.
+   */
+  async followNumberChange(linkId: string, newPlatformUserId: string): Promise<void> {
+    await this.deps.db.prisma.clientPlatformLink
+      .update({ where: { id: linkId }, data: { platformUserId: newPlatformUserId } })
+      .catch((error: unknown) => {
+        if (isUniqueViolation(error)) throw new Error('the new number is already linked to another client');
+        throw error;
+      });
+  }
+
+  /**
    * Notes when customers wrote (Meta's time; never moves back, so replays and out-of-order deliveries are
    * harmless), and learns a sender's business-scoped id when the link did not know it yet, unless another link
    * already holds it (a number that changed hands). One statement for any number of links.

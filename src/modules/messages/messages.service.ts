@@ -79,6 +79,26 @@ export class MessageService {
     return deleted;
   }
 
+  /**
+   * A platform edit (WhatsApp `edit`): the author's message takes the new content and details, marked edited at
+   * Meta's time. An edit older than the message's last one changes nothing, so edits applied out of order (or
+   * again, on a replay) leave the newest.
+   */
+  async editFromPlatform(
+    organizationId: string,
+    messageId: string,
+    authorId: string,
+    edit: { content: string | null; metadata: Record<string, unknown>; editedAt: Date },
+  ): Promise<MessageRecord | null> {
+    const edited = await this.deps.writer.change(organizationId, messageId, {
+      assignments: `content = $3, metadata = COALESCE(m.metadata, '{}'::jsonb) || $4::jsonb, edited_at = $5`,
+      conditions: 'm.user_id = $6 AND (m.edited_at IS NULL OR m.edited_at < $5)',
+      params: [edit.content, JSON.stringify(edit.metadata), edit.editedAt, authorId],
+    });
+    if (edited) this.deps.events.publish('UPDATED', edited);
+    return edited;
+  }
+
   /** A platform unsend (Instagram `is_deleted`): the same tombstone, done on the client's behalf. */
   async deleteFromPlatform(organizationId: string, messageId: string): Promise<MessageRecord | null> {
     const deleted = await this.deps.writer.change(organizationId, messageId, {

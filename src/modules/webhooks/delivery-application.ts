@@ -6,12 +6,14 @@ import {
   type DeliveryError,
   type DeliveryOutcome,
   failedEvent,
+  failsDelivery,
   foreignAccount,
+  platformErrors,
   unknownTarget,
   unroutable,
 } from './delivery-outcome.js';
 import type { DeliveryRow } from './delivery-store.js';
-import type { InboundEvent, InboundMessage } from './inbound-events.js';
+import type { InboundEvent, InboundMessage, InboundPlatformErrors } from './inbound-events.js';
 import type { InboundEventHandler, RoutedMessage } from './inbound-handler.js';
 import type { DeliveryIntegration, InboundRouter } from './inbound-router.js';
 import { parseDelivery } from './parsing/parse-delivery.js';
@@ -86,6 +88,10 @@ export class DeliveryApplication {
             }
             continue;
           }
+          if (event.kind === 'platform-errors') {
+            errors.get(delivery.id)!.push(...platformErrors(event));
+            continue;
+          }
           await storeRun();
           const error = await this.applyEvent(event, integration, delivery.id, verified.get(delivery.id)!, batch);
           if (error) errors.get(delivery.id)!.push(error);
@@ -101,7 +107,7 @@ export class DeliveryApplication {
       const found = errors.get(delivery.id)!;
       return {
         delivery,
-        outcome: { status: found.length > 0 ? 'FAILED' : 'PROCESSED', errors: found },
+        outcome: { status: found.some(failsDelivery) ? 'FAILED' : 'PROCESSED', errors: found },
         verified: verified.get(delivery.id)!,
       };
     });
@@ -129,7 +135,7 @@ export class DeliveryApplication {
 
   /** Any event but a customer's message (those go through prepareMessage and a run). */
   private async applyEvent(
-    event: Exclude<InboundEvent, InboundMessage>,
+    event: Exclude<InboundEvent, InboundMessage | InboundPlatformErrors>,
     urlIntegration: DeliveryIntegration,
     deliveryId: string,
     verified: PlatformSender[],
@@ -177,6 +183,14 @@ export class DeliveryApplication {
         await handler.deletion({ ...routed, event, targetMessageId });
         return null;
       }
+      case 'edit':
+        // Applied even before the original is known: the edit then stores it as edited (see InboundMessaging).
+        batch.noteInbound(route.linkId, event.timestamp, event.customer.scopedUserId);
+        await handler.edit({ ...routed, event });
+        return null;
+      case 'number-change':
+        await handler.numberChange({ ...routed, event });
+        return null;
       case 'seen': {
         // Read receipts of messages sent outside this server are not ours to track.
         const targetMessageId = await router.messageIdFor(integration, event.targetExternalId);

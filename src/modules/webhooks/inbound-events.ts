@@ -73,7 +73,31 @@ export interface InboundStatus extends EventBase {
   error: PlatformError | null;
 }
 
-/** The customer unsent a message (Instagram `is_deleted`). */
+/** The customer changed what a message of theirs says (WhatsApp `edit`). */
+export interface InboundEdit extends EventBase {
+  kind: 'edit';
+  customer: Customer;
+  targetExternalId: string;
+  /** The message as it reads now: its text or caption, type and details, like an InboundMessage's. */
+  messageType: MessageType;
+  content: string | null;
+  metadata: JsonObject;
+}
+
+/** The customer's WhatsApp number changed (`system` `user_changed_number`): their link follows it. */
+export interface InboundNumberChange extends EventBase {
+  kind: 'number-change';
+  customer: Customer;
+  newPlatformUserId: string;
+}
+
+/** Meta's errors about a change as a whole (`value.errors`), kept with the delivery for admins. */
+export interface InboundPlatformErrors extends EventBase {
+  kind: 'platform-errors';
+  errors: PlatformError[];
+}
+
+/** The customer unsent a message (Instagram `is_deleted`, WhatsApp `revoke`). */
 export interface InboundDeletion extends EventBase {
   kind: 'deletion';
   customer: Customer;
@@ -116,7 +140,10 @@ export type InboundEvent =
   | InboundDeletion
   | InboundSeen
   | InboundEcho
-  | InboundTemplateStatus;
+  | InboundTemplateStatus
+  | InboundEdit
+  | InboundNumberChange
+  | InboundPlatformErrors;
 
 /** Part of a delivery that could not be understood; the rest is still processed. */
 export interface ParseProblem {

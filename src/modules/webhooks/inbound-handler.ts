@@ -2,6 +2,8 @@ import type { Platform } from '../../generated/prisma/enums.js';
 import type {
   InboundDeletion,
   InboundEcho,
+  InboundEdit,
+  InboundNumberChange,
   InboundMessage,
   InboundReaction,
   InboundSeen,
@@ -60,6 +62,9 @@ export interface RoutedSeen extends RoutedCustomerEvent<InboundSeen> {
   targetMessageId: string;
 }
 
+export type RoutedEdit = RoutedCustomerEvent<InboundEdit>;
+export type RoutedNumberChange = RoutedCustomerEvent<InboundNumberChange>;
+
 /** A message the business account sent from outside this server (echoes of our own sends never get here). */
 export type RoutedEcho = RoutedCustomerEvent<InboundEcho>;
 
@@ -93,4 +98,8 @@ export interface InboundEventHandler {
   seen(routed: RoutedSeen): Promise<void>;
   echo(routed: RoutedEcho): Promise<void>;
   templateStatus(routed: RoutedTemplateStatus): Promise<void>;
+  /** The customer edited a message: it changes and is marked edited (stored as edited if it never arrived). */
+  edit(routed: RoutedEdit): Promise<void>;
+  /** The customer's number changed: their link follows it, the old number stops routing. */
+  numberChange(routed: RoutedNumberChange): Promise<void>;
 }

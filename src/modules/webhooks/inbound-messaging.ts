@@ -1,4 +1,5 @@
 import type { Database } from '../../db/database.js';
+import type { ClientLinkService } from '../client-links/links.service.js';
 import type { ConversationService } from '../conversations/conversations.service.js';
 import type { TemplateService } from '../templates/templates.service.js';
 import { acceptsResponses } from '../messages/message-record.js';
@@ -9,6 +10,8 @@ import type {
   InboundEventHandler,
   RoutedDeletion,
   RoutedEcho,
+  RoutedEdit,
+  RoutedNumberChange,
   RoutedMessage,
   RoutedReaction,
   RoutedSeen,
@@ -34,6 +37,7 @@ export class InboundMessaging implements InboundEventHandler {
     private readonly readState: ReadStateService,
     private readonly conversations: Pick<ConversationService, 'reopenOnClientMessage'>,
     private readonly templates: Pick<TemplateService, 'applyStatusUpdate'>,
+    private readonly links: Pick<ClientLinkService, 'followNumberChange'>,
   ) {}
 
   /**
@@ -112,6 +116,37 @@ export class InboundMessaging implements InboundEventHandler {
       status: event.status,
       reason: event.reason,
     });
+  }
+
+  /**
+   * An edit applies to the customer's own message. When the original has not arrived (yet: Meta may deliver
+   * the two at once, in either order), the edit stores it as it reads now under the original's id; the
+   * original, arriving later, is then the same message and changes nothing.
+   */
+  async edit(routed: RoutedEdit): Promise<void> {
+    const { event, integration } = routed;
+    const organizationId = integration.organizationId;
+    const { message } = await this.messageService.ingest(organizationId, {
+      channelId: routed.channelId,
+      userId: routed.clientUserId,
+      content: event.content,
+      messageType: event.messageType,
+      metadata: event.metadata,
+      threadId: null,
+      platformIntegrationId: integration.id,
+      externalMessageId: event.targetExternalId,
+      messageSource: integration.platform,
+    });
+    if (message.userId !== routed.clientUserId) return;
+    await this.messageService.editFromPlatform(organizationId, message.id, routed.clientUserId, {
+      content: event.content,
+      metadata: event.metadata,
+      editedAt: event.timestamp,
+    });
+  }
+
+  async numberChange(routed: RoutedNumberChange): Promise<void> {
+    await this.links.followNumberChange(routed.linkId, routed.event.newPlatformUserId);
   }
 
   /** A customer unsends only what they wrote. */

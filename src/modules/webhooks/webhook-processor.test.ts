@@ -47,6 +47,8 @@ function recordingHandler(options: { failOn?: (routed: Record<string, unknown>) 
     seen: record('seen'),
     echo: record('echo'),
     templateStatus: record('templateStatus'),
+    edit: record('edit'),
+    numberChange: record('numberChange'),
   };
   return { handler, calls };
 }

@@ -117,7 +117,12 @@ describe('WhatsApp messages', () => {
   });
 
   it("unsupported types are kept and flagged with Meta's error", () => {
-    expect(only('wa_inbound_unsupported.json')).toMatchObject({
+    const { events, problems } = parse('wa_inbound_unsupported.json');
+    expect(problems).toEqual([]);
+    // Meta's errors about the message are also an event of their own, kept with the delivery for admins.
+    expect(events).toHaveLength(2);
+    expect(events[1]).toMatchObject({ kind: 'platform-errors', errors: [{ code: '131051' }] });
+    expect(events[0]).toMatchObject({
       kind: 'message',
       messageType: 'TEXT',
       content: null,

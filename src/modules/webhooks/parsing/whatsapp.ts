@@ -75,6 +75,10 @@ const messageSchema = z
           .object({ id: z.string(), title: z.string(), description: z.string().optional() })
           .loose()
           .optional(),
+        nfm_reply: z
+          .object({ name: z.string().optional(), body: z.string().optional(), response_json: z.string().optional() })
+          .loose()
+          .optional(),
       })
       .loose()
       .optional(),
@@ -91,6 +95,33 @@ const messageSchema = z
       .optional(),
     contacts: z.array(z.json()).optional(),
     errors: z.array(errorSchema).optional(),
+    referral: z.record(z.string(), z.json()).optional(),
+    order: z
+      .object({
+        catalog_id: z.string().optional(),
+        text: z.string().optional(),
+        product_items: z.array(z.json()).optional(),
+      })
+      .loose()
+      .optional(),
+    edit: z
+      .object({ original_message_id: z.string().min(1), message: z.record(z.string(), z.unknown()) })
+      .loose()
+      .optional(),
+    revoke: z
+      .object({ original_message_id: z.string().min(1) })
+      .loose()
+      .optional(),
+    system: z
+      .object({
+        type: z.string().optional(),
+        body: z.string().optional(),
+        new_wa_id: z.string().optional(),
+        wa_id: z.string().optional(),
+      })
+      .loose()
+      .optional(),
+    unsupported: z.object({ type: z.string().optional() }).loose().optional(),
   })
   .loose()
   .refine((message) => message.from || message.from_user_id, { error: 'has neither from nor from_user_id' });
@@ -120,6 +151,7 @@ const valueSchema = z
     contacts: z.array(z.unknown()).optional(),
     messages: z.array(z.unknown()).optional(),
     statuses: z.array(z.unknown()).optional(),
+    errors: z.array(z.unknown()).optional(),
   })
   .loose();
 
@@ -176,9 +208,31 @@ export function parseWhatsAppDelivery(body: unknown): ParsedDelivery {
         const parsed = parseItem(contactSchema, contact.value, contact.path, problems);
         return parsed ? [parsed] : [];
       });
+      const changeErrors = itemsOf(value.errors, `${valuePath}.errors`).flatMap((item) => {
+        const parsed = parseItem(errorSchema, item.value, item.path, problems);
+        return parsed ? [platformError(parsed)] : [];
+      });
+      if (changeErrors.length > 0)
+        events.push({
+          kind: 'platform-errors',
+          path: `${valuePath}.errors`,
+          businessAccountId,
+          timestamp: entry.time ?? new Date(),
+          errors: changeErrors,
+        });
       for (const item of itemsOf(value.messages, `${valuePath}.messages`)) {
         const message = parseItem(messageSchema, item.value, item.path, problems);
-        if (message) events.push(messageEvent(message, contacts, businessAccountId, item.path));
+        if (!message) continue;
+        events.push(messageEvent(message, contacts, businessAccountId, item.path));
+        // Errors Meta attached to a message are kept with the delivery too, where admins look for them.
+        if (message.errors?.length)
+          events.push({
+            kind: 'platform-errors',
+            path: `${item.path}.errors`,
+            businessAccountId,
+            timestamp: message.timestamp,
+            errors: message.errors.map(platformError),
+          });
       }
       for (const item of itemsOf(value.statuses, `${valuePath}.statuses`)) {
         const status = parseItem(statusSchema, item.value, item.path, problems);
@@ -236,6 +290,32 @@ function messageEvent(
       emoji: message.reaction.emoji ? message.reaction.emoji : null,
     };
   }
+  if (message.type === 'revoke' && message.revoke)
+    return { ...base, kind: 'deletion', targetExternalId: message.revoke.original_message_id };
+  if (message.type === 'edit' && message.edit) {
+    // The edited message has a message's shape (type and content) under `edit.message`.
+    const edited = messageSchema.safeParse({
+      ...message.edit.message,
+      id: message.id,
+      from: message.from,
+      from_user_id: message.from_user_id,
+      timestamp: Math.floor(message.timestamp.getTime() / 1000),
+    });
+    if (edited.success) {
+      const { messageType, content, details } = describe(edited.data);
+      return {
+        ...base,
+        kind: 'edit',
+        targetExternalId: message.edit.original_message_id,
+        messageType,
+        content,
+        metadata: compact({ platformType: edited.data.type, ...details }),
+      };
+    }
+  }
+  const newNumber = message.system?.new_wa_id ?? message.system?.wa_id;
+  if (message.type === 'system' && message.system?.type === 'user_changed_number' && newNumber)
+    return { ...base, kind: 'number-change', newPlatformUserId: newNumber };
   const { messageType, content, details } = describe(message);
   return {
     ...base,
@@ -248,6 +328,8 @@ function messageEvent(
       ...details,
       forwarded: message.context?.forwarded,
       frequentlyForwarded: message.context?.frequently_forwarded,
+      // A click-to-WhatsApp ad or post the customer came from: kept for staff.
+      referral: message.referral,
     }),
     replyToExternalId: message.context?.id ?? null,
   };
@@ -291,7 +373,32 @@ function describe(message: WhatsAppMessage): {
     case 'video':
       if (message.video) return media('FILE', message.video);
       break;
+    case 'order':
+      if (message.order) {
+        const { catalog_id, text, product_items } = message.order;
+        return {
+          messageType: 'TEXT',
+          content: text ?? null,
+          details: { order: compact({ catalogId: catalog_id, text, productItems: product_items }) },
+        };
+      }
+      break;
     case 'interactive': {
+      const flow = message.interactive?.nfm_reply;
+      if (message.interactive?.type === 'nfm_reply' && flow) {
+        return {
+          messageType: 'TEXT',
+          content: flow.body ?? null,
+          details: {
+            interactive: compact({
+              type: 'nfm_reply',
+              name: flow.name,
+              body: flow.body,
+              response: flow.response_json === undefined ? undefined : jsonOrText(flow.response_json),
+            }),
+          },
+        };
+      }
       const reply = message.interactive?.button_reply ?? message.interactive?.list_reply;
       if (reply && message.interactive) {
         return {
@@ -333,9 +440,20 @@ function describe(message: WhatsAppMessage): {
     content: null,
     details: {
       unsupported: true,
+      // What Meta says it was (`unsupported.type`, e.g. a video note), else the type it gave.
+      unsupportedType: message.unsupported?.type ?? (message.type === 'unsupported' ? undefined : message.type),
       errors: message.errors?.map((error) => compact({ ...platformError(error) })),
     },
   };
+}
+
+/** A flow's answer (`response_json`, a JSON string) as JSON, or as the text it is when it is not JSON. */
+function jsonOrText(text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    return text;
+  }
 }
 
 function customerOf(message: WhatsAppMessage, contacts: WhatsAppContact[]): Customer {
