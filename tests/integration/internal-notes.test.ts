@@ -75,6 +75,18 @@ const Events = graphql(`
       ... on ReactionEvent {
         messageId
       }
+      ... on MessageStatusEvent {
+        statusOf: messageId
+        status
+      }
+    }
+  }
+`);
+
+const MarkRead = graphql(`
+  mutation NotesMarkRead($input: MarkMessagesReadInput!) {
+    markMessagesRead(input: $input) {
+      markedMessageIds
     }
   }
 `);
@@ -84,7 +96,7 @@ let org: TestOrganization;
 
 beforeAll(async () => {
   world = await startSendingWorld();
-  org = await seedOrganization(world.server);
+  org = await seedOrganization(world.server, { users: ['Agent'] });
 }, SENDER_LOCK_WAIT_MS);
 afterAll(async () => {
   await world?.stop();
@@ -249,6 +261,59 @@ describe('internal notes', () => {
       staffEvents.stop();
       await clientSocket.dispose();
       await staffSocket.dispose();
+    }
+  });
+
+  it('keep their read receipts from the client: a colleague reading a note is a staff-only status', async () => {
+    const server = world.server;
+    const agent = org.users.Agent!;
+    const conversation = await openConversation(server, org, 'WHATSAPP');
+    await server.app.services.channels.addMembers(org.admin.session, {
+      channelId: conversation.channelId,
+      userIds: [agent.id],
+    });
+    await customerWrites(server, conversation);
+    const clientSocket = wsClient(server.wsUrl, conversation.client.token);
+    const clientEvents = subscribe(clientSocket, Events, {});
+    try {
+      const probe = dataOf(
+        await call(SendNote, { input: { channelId: conversation.channelId, content: 'hello' } }, agent),
+      ).sendMessage;
+      await clientEvents.waitFor((events) =>
+        events.some(
+          (event) => event.viewerEvents.__typename === 'MessageEvent' && event.viewerEvents.message.id === probe.id,
+        ),
+      );
+      const note = dataOf(
+        await call(SendNote, { input: { channelId: conversation.channelId, content: 'vip', internal: true } }, agent),
+      ).sendMessage;
+      const visible = dataOf(
+        await call(SendNote, { input: { channelId: conversation.channelId, content: 'anything else?' } }, agent),
+      ).sendMessage;
+      const marked = dataOf(await call(MarkRead, { input: { channelId: conversation.channelId } }, org.admin));
+      expect(marked.markMessagesRead.markedMessageIds).toEqual(expect.arrayContaining([probe.id, note.id, visible.id]));
+      // The client sees the admin's reads of what it may see, and nothing about the note.
+      const statuses = (events: typeof clientEvents.events) =>
+        events.flatMap((event) =>
+          event.viewerEvents.__typename === 'MessageStatusEvent' && event.viewerEvents.status === 'READ'
+            ? [event.viewerEvents.statusOf]
+            : [],
+        );
+      await clientEvents.waitFor((events) => statuses(events).includes(visible.id));
+      // A message after the reads: once the client has it, any status event before it would have arrived.
+      const last = dataOf(
+        await call(SendNote, { input: { channelId: conversation.channelId, content: 'bye' } }, agent),
+      ).sendMessage;
+      await clientEvents.waitFor((events) =>
+        events.some(
+          (event) => event.viewerEvents.__typename === 'MessageEvent' && event.viewerEvents.message.id === last.id,
+        ),
+      );
+      expect(statuses(clientEvents.events)).not.toContain(note.id);
+      expect(statuses(clientEvents.events)).toContain(probe.id);
+    } finally {
+      clientEvents.stop();
+      await clientSocket.dispose();
     }
   });
 });

@@ -150,6 +150,10 @@ export class EventSubscription {
     return (!this.scope.channelId || this.scope.channelId === channelId) && this.view().canSee(channelId);
   }
 
+  private seesStatus(change: StatusChange): boolean {
+    return canSeeMessage(this.viewer, { internal: change.internal ?? false });
+  }
+
   private seesReaction(change: ReactionChange): boolean {
     return this.inScope(change.channelId) && canSeeMessage(this.viewer, { internal: change.internal ?? false });
   }
@@ -172,7 +176,7 @@ export class EventSubscription {
           if (this.scope.reactions && this.seesReaction(event)) this.queue.push(this.reactionEvent(event));
           return;
         case 'status':
-          if (this.scope.statuses) this.pushStatuses(event, 0);
+          if (this.scope.statuses && this.seesStatus(event)) this.pushStatuses(event, 0);
           return;
         case 'channel':
           this.followChannelChange(event);
@@ -344,7 +348,7 @@ export class EventSubscription {
         if (this.seesReaction(change)) this.queue.push(this.reactionEvent(change));
         return;
       case 'status':
-        this.pushStatuses(change, fromPart);
+        if (this.seesStatus(change)) this.pushStatuses(change, fromPart);
         return;
       case 'channel':
         this.replayedChannelChange(change, fromPart);

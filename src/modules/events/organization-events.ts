@@ -46,6 +46,8 @@ export interface StatusChange {
   status: MessageStatus;
   messageIds: string[];
   at: Date;
+  /** The messages are internal notes, so the change is for staff only (absent: they are not). */
+  internal?: boolean;
 }
 
 /** A change to a channel, or to who may see it. */

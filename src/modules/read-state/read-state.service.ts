@@ -34,7 +34,7 @@ export class ReadStateService {
     const facts = assertReadable(viewer, await loadChannelFacts(this.deps.db.pool, viewer, input.channelId));
     await this.channels.joinOnPost(viewer, facts);
     const { messageIds, logged } = await withTransaction(this.deps.db.pool, async (client) => {
-      const { rows } = await client.query<{ messageId: string; missing: boolean }>(
+      const { rows } = await client.query<{ messageId: string; missing: boolean; internal: boolean }>(
         `WITH target AS (
          SELECT m.id, m.created_at FROM messages m
          WHERE m.channel_id = $1 AND ($3::uuid IS NULL OR m.id = $3) AND ${messageVisibleSql(viewer)}
@@ -55,16 +55,26 @@ export class ReadStateService {
              AND (m.created_at, m.id) <= (t.created_at, t.id)
              AND (m.created_at, m.id) > (COALESCE(p.last_read_at, p.joined_at), COALESCE(p.last_read_message_id, '00000000-0000-0000-0000-000000000000'::uuid))`)}
        )
-       SELECT message_id AS "messageId", false AS missing FROM marked
+       SELECT message_id AS "messageId", false AS missing,
+              EXISTS (SELECT 1 FROM messages mi WHERE mi.id = marked.message_id AND mi.internal) AS internal
+       FROM marked
        UNION ALL
-       SELECT NULL, true WHERE $3::uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM target)`,
+       SELECT NULL, true, false WHERE $3::uuid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM target)`,
         [input.channelId, viewer.id, input.upToMessageId ?? null],
       );
       if (rows.some((row) => row.missing)) throw notFound('Message');
       const messageIds = rows.map((row) => row.messageId);
-      const logged = await this.deps.statuses.log(pgRunner(client), viewer.organizationId, [
-        { channelId: input.channelId, userId: viewer.id, status: 'READ', messageIds, at: new Date() },
-      ]);
+      const at = new Date();
+      const read = (internal: boolean) => ({
+        channelId: input.channelId,
+        userId: viewer.id,
+        status: 'READ' as const,
+        messageIds: rows.filter((row) => row.internal === internal).map((row) => row.messageId),
+        at,
+        // Reads of internal notes are a change of their own, which the client is never told of.
+        ...(internal ? { internal } : {}),
+      });
+      const logged = await this.deps.statuses.log(pgRunner(client), viewer.organizationId, [read(false), read(true)]);
       return { messageIds, logged };
     });
     this.deps.statuses.publish(viewer.organizationId, logged);
@@ -79,9 +89,14 @@ export class ReadStateService {
     const viewer = session.viewer;
     const ids = [...new Set(messageIds)];
     const { delivered, logged } = await withTransaction(this.deps.db.pool, async (client) => {
-      const { rows } = await client.query<{ messageId: string | null; channelId: string; visible: number }>(
+      const { rows } = await client.query<{
+        messageId: string | null;
+        channelId: string;
+        visible: number;
+        internal: boolean;
+      }>(
         `WITH wanted AS (
-         SELECT m.id, m.channel_id, m.user_id FROM messages m
+         SELECT m.id, m.channel_id, m.user_id, m.internal FROM messages m
          WHERE m.id = ANY($1::uuid[]) AND m.organization_id = $3 AND ${messageVisibleSql(viewer)}
            AND ${channelVisibleSql('m.channel_id', '$2::uuid', '$4::text')}
        ), marked AS (
@@ -89,28 +104,32 @@ export class ReadStateService {
            SELECT w.id, $2::uuid, 'delivered'::message_status, clock_timestamp(), NULL, NULL FROM wanted w
            WHERE w.user_id <> $2 AND (SELECT count(*) FROM wanted) = cardinality($1::uuid[])`)}
        )
-       SELECT w.id AS "messageId", w.channel_id AS "channelId", (SELECT count(*) FROM wanted)::int AS visible
+       SELECT w.id AS "messageId", w.channel_id AS "channelId", (SELECT count(*) FROM wanted)::int AS visible,
+              w.internal
        FROM wanted w JOIN marked ON marked.message_id = w.id
        UNION ALL
-       SELECT NULL, NULL, (SELECT count(*) FROM wanted)::int`,
+       SELECT NULL, NULL, (SELECT count(*) FROM wanted)::int, false`,
         [ids, viewer.id, viewer.organizationId, viewer.role],
       );
       if ((rows.at(-1)?.visible ?? 0) !== ids.length) throw notFound('Message');
+      // One change per channel, and internal notes' deliveries apart (the client is never told of them).
       const byChannel = new Map<string, string[]>();
       for (const row of rows) {
         if (!row.messageId) continue;
-        byChannel.set(row.channelId, [...(byChannel.get(row.channelId) ?? []), row.messageId]);
+        const key = `${row.channelId}:${row.internal}`;
+        byChannel.set(key, [...(byChannel.get(key) ?? []), row.messageId]);
       }
       const at = new Date();
       const logged = await this.deps.statuses.log(
         pgRunner(client),
         viewer.organizationId,
-        [...byChannel].map(([channelId, changed]) => ({
-          channelId,
+        [...byChannel].map(([key, changed]) => ({
+          channelId: key.slice(0, key.indexOf(':')),
           userId: viewer.id,
           status: 'DELIVERED' as const,
           messageIds: changed,
           at,
+          ...(key.endsWith(':true') ? { internal: true } : {}),
         })),
       );
       return { delivered: rows.flatMap((row) => (row.messageId ? [row.messageId] : [])), logged };
