@@ -4,6 +4,7 @@ import { customerWrites, openConversation } from '../support/conversations.js';
 import { useFixture } from '../support/fixture.js';
 import { dataOf, errorCodes, gql, subscribe, wsClient } from '../support/graphql.js';
 import { createChannel, send } from '../support/messaging.js';
+import { countStatements } from '../support/query-counter.js';
 import { seedOrganization, type TestUser } from '../support/seed.js';
 
 // The support inbox over real HTTP: client conversations by latest activity, their status and assignee, the
@@ -351,5 +352,61 @@ describe('conversation state', () => {
     ).toEqual(['NOT_FOUND']);
     const unchanged = await server.app.db.prisma.channel.findUniqueOrThrow({ where: { id: conversation.channelId } });
     expect(unchanged).toMatchObject({ conversationStatus: 'OPEN', assigneeId: null });
+  });
+});
+
+const InboxPage = graphql(`
+  query InboxPage($first: Int) {
+    conversations(first: $first) {
+      edges {
+        node {
+          channel {
+            id
+            name
+            client {
+              displayName
+            }
+            conversationStatus
+            assignee {
+              displayName
+            }
+          }
+          client {
+            displayName
+          }
+          platform
+          status
+          assignee {
+            displayName
+          }
+          lastMessage {
+            content
+            author {
+              displayName
+            }
+          }
+          unreadCount
+        }
+      }
+    }
+  }
+`);
+
+describe('an inbox page', () => {
+  it('costs the same number of SQL statements for 2 conversations as for 6', async () => {
+    const server = fixture.server();
+    const org = await seedOrganization(server);
+    for (let index = 0; index < 6; index++) {
+      const conversation = await openConversation(server, org, 'WHATSAPP');
+      await customerWrites(server, conversation);
+      dataOf(await call(Assign, { input: { channelId: conversation.channelId, assigneeId: org.admin.id } }, org.admin));
+    }
+    const statementsFor = async (first: number) => {
+      const { result, statements } = await countStatements(() => call(InboxPage, { first }, org.admin));
+      expect(dataOf(result).conversations.edges).toHaveLength(first);
+      return statements.length;
+    };
+    await statementsFor(6); // warms the caches both runs share (users are cached per instance)
+    expect(await statementsFor(6)).toBe(await statementsFor(2));
   });
 });
