@@ -170,7 +170,8 @@ function fill(text: unknown, component: SendComponent | undefined, field: string
     return null;
   }
   if (parameters.length > names.length) {
-    problems.push({ field, message: `takes ${names.length} parameters, got ${parameters.length}` });
+    const takes = `${names.length} parameter${names.length === 1 ? '' : 's'}`;
+    problems.push({ field, message: `takes ${takes}, got ${parameters.length}` });
     return null;
   }
   return text.replace(PLACEHOLDER, (_match, name: string) => values.get(name) ?? '');
