@@ -33,7 +33,7 @@ export type TemplatePage = { ok: true; templates: unknown[]; after: string | nul
 
 /** The template fields syncMessageTemplates keeps. */
 const TEMPLATE_FIELDS = 'id,name,language,category,status,components';
-export const TEMPLATE_PAGE_SIZE = 100;
+const TEMPLATE_PAGE_SIZE = 100;
 
 // Graph error codes that mean "not now" rather than "never": throttling and Meta-side hiccups.
 // 1/2 unknown/temporary, 4/17/32/613 API rate limits, 80007 Instagram rate limit, 130429 WhatsApp throughput,
