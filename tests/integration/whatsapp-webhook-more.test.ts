@@ -11,7 +11,7 @@ import {
   processed,
   whatsAppDelivery,
 } from '../support/conversations.js';
-import { dataOf, gql } from '../support/graphql.js';
+import { dataOf, gql, subscribe, wsClient } from '../support/graphql.js';
 import { liveEvents, type LiveEvents } from '../support/live-events.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
@@ -43,6 +43,34 @@ const OneMessage = graphql(`
       editedAt
       deleted
       metadata
+    }
+  }
+`);
+
+const ConversationEvents = graphql(`
+  subscription ConversationEventsAcrossInstances {
+    viewerEvents {
+      __typename
+      ... on MessageEvent {
+        message {
+          id
+        }
+      }
+      ... on ChannelEvent {
+        channelKind: kind
+        channelId
+        channel {
+          conversationStatus
+        }
+      }
+    }
+  }
+`);
+
+const Resolve = graphql(`
+  mutation ResolveAcrossInstances($input: SetConversationStatusInput!) {
+    setConversationStatus(input: $input) {
+      id
     }
   }
 `);
@@ -243,5 +271,46 @@ describe('what a customer message carries', () => {
         }),
       ],
     });
+  });
+});
+
+describe('conversation state across instances', () => {
+  it("a status set on one instance, and the client's message that reopens it on the other, reach staff subscribed to another", async () => {
+    const conversation = await open();
+    const socket = wsClient(second.wsUrl, org.admin.token);
+    const live = subscribe(socket, ConversationEvents, {});
+    try {
+      const probe = await customerWrites(first, conversation);
+      await live.waitFor((events) =>
+        events.some(
+          (event) => event.viewerEvents.__typename === 'MessageEvent' && event.viewerEvents.message.id === probe.id,
+        ),
+      );
+      dataOf(
+        await gql(
+          first.graphqlUrl,
+          Resolve,
+          { input: { channelId: conversation.channelId, status: 'RESOLVED' } },
+          { token: org.admin.token },
+        ),
+      );
+      // The customer writes again, through the other instance: the conversation reopens.
+      const text = fixture('wa_inbound_text.json', conversation, wamid());
+      expect((await post(second, conversation.integration, text)).status).toBe(200);
+      expect((await processed(first, conversation.integration, text)).status).toBe('PROCESSED');
+      const changes = (events: typeof live.events) =>
+        events.flatMap((event) =>
+          event.viewerEvents.__typename === 'ChannelEvent' && event.viewerEvents.channelId === conversation.channelId
+            ? [event.viewerEvents.channelKind]
+            : [],
+        );
+      await live.waitFor((events) => changes(events).length >= 2);
+      expect(changes(live.events)).toEqual(['UPDATED', 'UPDATED']);
+      const channel = await first.app.db.prisma.channel.findUniqueOrThrow({ where: { id: conversation.channelId } });
+      expect(channel.conversationStatus).toBe('OPEN');
+    } finally {
+      live.stop();
+      await socket.dispose();
+    }
   });
 });
