@@ -275,7 +275,7 @@ describe('what a customer message carries', () => {
 });
 
 describe('conversation state across instances', () => {
-  it("a status set on one instance, and the client's message that reopens it on the other, reach staff subscribed to another", async () => {
+  it("a status set on one instance, and the client's message that reopens it on the other, reach an admin subscribed on the other", async () => {
     const conversation = await open();
     const socket = wsClient(second.wsUrl, org.admin.token);
     const live = subscribe(socket, ConversationEvents, {});

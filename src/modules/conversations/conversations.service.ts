@@ -141,6 +141,12 @@ export class ConversationService {
 
   /** A message from the client reopens their RESOLVED conversation (the client is the change's author). */
   async reopenOnClientMessage(organizationId: string, channelId: string, clientUserId: string): Promise<void> {
+    // Every client message passes here: one plain read in the common case, the locked change only when resolved.
+    const { rowCount } = await this.deps.db.pool.query(
+      `SELECT 1 FROM channels WHERE id = $1 AND organization_id = $2 AND conversation_status = 'resolved'`,
+      [channelId, organizationId],
+    );
+    if (!rowCount) return;
     await this.change(organizationId, channelId, clientUserId, { kind: 'status', status: 'OPEN' }, ['resolved']);
   }
 
