@@ -84,7 +84,7 @@ export function resumableEvents(options: {
       unsubscribe();
       // dispose() waits for a connection under way; one that was waiting to retry is abandoned with a rejection
       // ("All Subscriptions Gone"), which must not become an unhandled rejection that ends the process.
-      client.dispose().catch(() => undefined);
+      Promise.resolve(client.dispose()).catch(() => undefined);
     },
   };
 }
