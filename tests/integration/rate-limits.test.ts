@@ -57,7 +57,7 @@ describe.each(['memory', 'redis'] as const)('the %s rate limiter', (kind) => {
     prefix = isolatedPrefix();
     if (kind === 'memory') limiter = new MemoryRateLimiter();
     else {
-      const redisLimiter = new RedisRateLimiter({ url: REDIS_URL, prefix });
+      const redisLimiter = new RedisRateLimiter({ target: { url: REDIS_URL }, prefix });
       await redisLimiter.connect();
       limiter = redisLimiter;
     }
@@ -166,7 +166,7 @@ describe('the memory and Redis limiters', () => {
           }),
           async (limit, requests) => {
             const memory = new MemoryRateLimiter();
-            const redis = new RedisRateLimiter({ url: REDIS_URL, prefix: isolatedPrefix() });
+            const redis = new RedisRateLimiter({ target: { url: REDIS_URL }, prefix: isolatedPrefix() });
             redisLimiters.push(redis);
             await redis.connect();
             const policy = { name: 'compare', limit, windowMs: 60_000 };

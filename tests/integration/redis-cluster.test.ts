@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import calculateSlot from 'cluster-key-slot';
+import { RedisRateLimiter } from '../../src/limits/redis-rate-limiter.js';
+import { RedisPresenceStore } from '../../src/modules/presence/presence-store.js';
+import { organizationAccessTopic, organizationTopic } from '../../src/realtime/topics.js';
+import {
+  dedicatedRedisCluster,
+  describeWithRedisCluster,
+  type DedicatedRedisCluster,
+} from '../support/redis-cluster.js';
+import { describeRedisOutage } from '../support/redis-outage-tests.js';
+import { describeTwoInstances } from '../support/two-instance-tests.js';
+
+// The server on a real three-node Redis Cluster: the two-instance realtime tests and the Redis outage test, the
+// same bodies as on one Redis, and the cluster's own rules (one organization, one shard; scripts within one slot).
+
+let cluster: DedicatedRedisCluster;
+/** Settings of an instance on the cluster (and not on the run's Redis, which testConfig would otherwise set). */
+const clusterEnv = () => ({ REDIS_URL: undefined, REDIS_CLUSTER_NODES: cluster.nodes });
+let stoppedPort: number | undefined;
+
+describeWithRedisCluster('on a Redis Cluster', () => {
+  beforeAll(async () => {
+    cluster = await dedicatedRedisCluster();
+  }, 30_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  describe('topics and keys', () => {
+    it("keeps an organization's topics on one slot, and spreads organizations over every shard", async () => {
+      const organizations = Array.from(
+        { length: 60 },
+        (_, index) => `00000000-0000-4000-8000-${String(index).padStart(12, '0')}`,
+      );
+      for (const id of organizations)
+        expect(calculateSlot(`chat:${organizationAccessTopic(id)}`)).toBe(
+          calculateSlot(`chat:${organizationTopic(id)}`),
+        );
+      const owners = new Set(await Promise.all(organizations.map((id) => cluster.ownerOf(organizationTopic(id)))));
+      expect([...owners].sort()).toEqual([...cluster.ports].sort());
+    });
+
+    it('counts rate limits of keys on several slots in one batch, each in its own', async () => {
+      const limiter = new RedisRateLimiter({
+        target: {
+          clusterNodes: cluster.nodes
+            .split(',')
+            .map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })),
+        },
+        prefix: 'cluster-limits:',
+      });
+      await limiter.connect();
+      try {
+        const policy = { name: 'two', limit: 2, windowMs: 60_000 };
+        const subjects = Array.from({ length: 40 }, (_, index) => `user:${index}`);
+        // Every subject three times in one batch: keys on many slots, a key's repeats in order.
+        const checks = [...subjects, ...subjects, ...subjects].map((subject) => ({ policy, subject }));
+        const verdicts = await limiter.consume(checks);
+        expect(verdicts.map((verdict) => verdict.allowed)).toEqual([
+          ...subjects.map(() => true),
+          ...subjects.map(() => true),
+          ...subjects.map(() => false),
+        ]);
+        expect(verdicts.slice(0, 40).every((verdict) => verdict.remaining === 1)).toBe(true);
+      } finally {
+        await limiter.close();
+      }
+    });
+
+    it('keeps presence across instances in the cluster', async () => {
+      const target = {
+        clusterNodes: cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+      };
+      const timing = { ttlMs: 10_000, awayAfterMs: 60_000 };
+      const [one, other] = [
+        new RedisPresenceStore({ target, prefix: 'p:' }, timing),
+        new RedisPresenceStore({ target, prefix: 'p:' }, timing),
+      ];
+      await Promise.all([one.connect(), other.connect()]);
+      try {
+        const now = Date.now();
+        expect((await one.arrive('org-a', 'instance-1', 'user-1', now)).map((change) => change.presence)).toEqual([
+          'ONLINE',
+        ]);
+        expect(await other.arrive('org-a', 'instance-2', 'user-1', now)).toEqual([]);
+        expect(await one.leave('org-a', 'instance-1', 'user-1', now + 1)).toEqual([]);
+        expect((await other.read('org-a', ['user-1'], now + 2)).get('user-1')!.presence).toBe('ONLINE');
+        expect((await other.leave('org-a', 'instance-2', 'user-1', now + 3)).map((change) => change.presence)).toEqual([
+          'OFFLINE',
+        ]);
+      } finally {
+        await Promise.all([one.close(), other.close()]);
+      }
+    });
+  });
+
+  describeTwoInstances('two instances', clusterEnv);
+
+  describeRedisOutage("the node that holds the organization's events restarts while clients send messages", {
+    env: clusterEnv,
+    async stop(organizationId) {
+      stoppedPort = await cluster.ownerOf(organizationTopic(organizationId));
+      await cluster.kill(stoppedPort);
+    },
+    async restart() {
+      await cluster.start(stoppedPort!);
+    },
+  });
+});
