@@ -5,6 +5,9 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { type BusListener, type EventBus, lagHistogram, redisBusInstruments, seal, Topics } from './event-bus.js';
 
+/** How often the slot map is read again, so that subscriptions follow slots that moved. */
+const SLOT_MAP_REFRESH_MS = 5_000;
+
 export interface ShardedBusOptions {
   clusterNodes: { host: string; port: number }[];
   prefix: string;
@@ -41,6 +44,8 @@ export class ShardedRedisEventBus implements EventBus {
       enableOfflineQueue: false,
       enableAutoPipelining: true,
       clusterRetryStrategy: redisRetryDelay,
+      // ioredis reads the slot map only after errors unless told to; a subscriber never sees those errors.
+      slotsRefreshInterval: SLOT_MAP_REFRESH_MS,
       redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 2_000, connectionName: 'chat-publisher' },
     });
     this.publisher.on('error', (error: unknown) => this.logError(error));
@@ -158,7 +163,15 @@ export class ShardedRedisEventBus implements EventBus {
     });
     const shard = { connection, topics: 0 };
     this.shards.set(node, shard);
-    connection.on('error', (error: unknown) => this.logError(error));
+    connection.on('error', (error: unknown) => {
+      // A shard that gives up a slot unsubscribes its channels itself; ioredis reports that reply, which answers
+      // no command of ours, as an error. The slot map says where they went.
+      if (error instanceof Error && error.message.includes('Last reply: sunsubscribe')) {
+        this.publisher.refreshSlotsCache();
+        return;
+      }
+      this.logError(error);
+    });
     connection.on('smessage', (channel: string, raw: string) => {
       this.topics.deliver(channel.slice(this.options.prefix.length), raw);
     });

@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import calculateSlot from 'cluster-key-slot';
+import { Redis } from 'ioredis';
 import { RedisRateLimiter } from '../../src/limits/redis-rate-limiter.js';
+import { createLogger } from '../../src/logger.js';
+import { Metrics } from '../../src/metrics/metrics.js';
 import { RedisPresenceStore } from '../../src/modules/presence/presence-store.js';
+import { ShardedRedisEventBus } from '../../src/realtime/sharded-event-bus.js';
 import { organizationAccessTopic, organizationTopic } from '../../src/realtime/topics.js';
+import { waitFor } from '../support/process.js';
 import {
   dedicatedRedisCluster,
   describeWithRedisCluster,
@@ -93,6 +98,83 @@ describeWithRedisCluster('on a Redis Cluster', () => {
         await Promise.all([one.close(), other.close()]);
       }
     });
+  });
+
+  describe('the sharded event bus', () => {
+    const busOn = () =>
+      new ShardedRedisEventBus({
+        clusterNodes: cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+        prefix: 'bus:',
+        logger: createLogger({ level: 'silent' }),
+        metrics: new Metrics(),
+      });
+    const node = (port: number) => new Redis({ host: '127.0.0.1', port });
+
+    it('subscribes each topic on the shard that owns it, and follows a slot that moves to another', async () => {
+      const [publisher, subscriber] = [busOn(), busOn()];
+      await Promise.all([publisher.connect(), subscriber.connect()]);
+      const nodes = new Map(cluster.ports.map((port) => [port, node(port)]));
+      try {
+        const topics = Array.from({ length: 12 }, (_, index) => organizationTopic(`moving-${index}-${Date.now()}`));
+        const received: unknown[] = [];
+        let reconnects = 0;
+        subscriber.onReconnect(() => (reconnects += 1));
+        for (const topic of topics) subscriber.subscribe(topic, (message) => received.push(message));
+        await waitFor(
+          async () => (topics.every((topic) => subscriber.isSubscribed(topic)) ? true : undefined),
+          5_000,
+          () => 'every topic subscribed',
+        );
+        // Sharded: each channel is known to its owner only (a classic SUBSCRIBE would show on no node at all).
+        for (const topic of topics) {
+          const owner = await cluster.ownerOf(`bus:${topic}`);
+          for (const [port, connection] of nodes)
+            expect(await connection.pubsub('SHARDCHANNELS', `bus:${topic}`)).toEqual(
+              port === owner ? [`bus:${topic}`] : [],
+            );
+        }
+        await Promise.all(topics.map((topic, index) => publisher.publish(topic, { index })));
+        await waitFor(
+          async () => (received.length === topics.length ? true : undefined),
+          5_000,
+          () => 'deliveries',
+        );
+
+        // Move the first topic's slot to another master, as resharding (or a failover) would.
+        const [moving] = topics as [string];
+        const slot = calculateSlot(`bus:${moving}`);
+        const from = await cluster.ownerOf(`bus:${moving}`);
+        const to = cluster.ports.find((port) => port !== from)!;
+        const idOf = async (port: number) => (await nodes.get(port)!.cluster('MYID')) as string;
+        const [fromId, toId] = await Promise.all([idOf(from), idOf(to)]);
+        await nodes.get(to)!.cluster('SETSLOT', slot, 'IMPORTING', fromId);
+        await nodes.get(from)!.cluster('SETSLOT', slot, 'MIGRATING', toId);
+        for (const port of [to, from, ...cluster.ports.filter((each) => each !== to && each !== from)])
+          await nodes.get(port)!.cluster('SETSLOT', slot, 'NODE', toId);
+        await waitFor(
+          async () =>
+            (await nodes.get(to)!.pubsub('SHARDCHANNELS', `bus:${moving}`)).length === 1 &&
+            subscriber.isSubscribed(moving)
+              ? true
+              : undefined,
+          15_000,
+          () => 'the subscription on the new owner',
+        );
+        // Listeners were told to read back whatever the move may have lost.
+        expect(reconnects).toBeGreaterThan(0);
+        await waitFor(
+          async () => {
+            await publisher.publish(moving, { after: 'move' });
+            return received.some((message) => (message as { after?: string }).after === 'move') ? true : undefined;
+          },
+          15_000,
+          () => 'a delivery through the new owner',
+        );
+      } finally {
+        nodes.forEach((connection) => connection.disconnect());
+        await Promise.all([publisher.close(), subscriber.close()]);
+      }
+    }, 40_000);
   });
 
   describeTwoInstances('two instances', clusterEnv);
