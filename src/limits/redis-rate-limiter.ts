@@ -40,6 +40,12 @@ interface WithConsumeCommand {
   chatRateLimitConsume(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
 }
 
+/**
+ * Keys per script call: a turn of the event loop may gather thousands of checks, and one call with all of them
+ * would hold Redis (and spread more arguments than a JavaScript call takes).
+ */
+const MAX_KEYS_PER_CALL = 500;
+
 interface ConsumeItem {
   check: RateLimitCheck;
   cost: number;
@@ -118,17 +124,23 @@ export class RedisRateLimiter implements RateLimiter {
     }
   }
 
-  /** One group on a single Redis; on a cluster, one per hash slot (a key's repeats stay in order in theirs). */
+  /**
+   * The script calls for a batch: on a cluster one group per hash slot, and no group larger than
+   * MAX_KEYS_PER_CALL. Calls on one connection run in the order sent, so a key's repeats are counted in order.
+   */
   private bySlot(items: ConsumeItem[]): ConsumeItem[][] {
-    if (!(this.redis instanceof Cluster)) return [items];
     const groups = new Map<number, ConsumeItem[]>();
     for (const item of items) {
-      const slot = calculateSlot(item.key);
+      const slot = this.redis instanceof Cluster ? calculateSlot(item.key) : 0;
       const group = groups.get(slot);
       if (group) group.push(item);
       else groups.set(slot, [item]);
     }
-    return [...groups.values()];
+    return [...groups.values()].flatMap((group) =>
+      Array.from({ length: Math.ceil(group.length / MAX_KEYS_PER_CALL) }, (_, index) =>
+        group.slice(index * MAX_KEYS_PER_CALL, (index + 1) * MAX_KEYS_PER_CALL),
+      ),
+    );
   }
 
   async close(): Promise<void> {

@@ -127,6 +127,15 @@ describe.each(['memory', 'redis'] as const)('the %s rate limiter', (kind) => {
     ]);
   });
 
+  it('counts thousands of checks gathered in one turn (more than one script call holds) in order', async () => {
+    const policy = { name: 'many-at-once', limit: 1_500, windowMs: 60_000 };
+    const verdicts = await Promise.all(Array.from({ length: 3_000 }, () => consumeOne(limiter, policy, 'crowd')));
+    expect(verdicts.map((verdict) => verdict.remaining)).toEqual(
+      Array.from({ length: 3_000 }, (_, index) => Math.max(0, 1_499 - index)),
+    );
+    expect(verdicts.filter((verdict) => verdict.allowed)).toHaveLength(1_500);
+  });
+
   it('starts over when the window ends', async () => {
     const policy = { name: 'short', limit: 1, windowMs: 150 };
     expect((await consumeOne(limiter, policy, 'subject')).allowed).toBe(true);

@@ -2,7 +2,6 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe } from '@jest/globals';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { freePort, waitFor } from './process.js';
@@ -24,21 +23,8 @@ export interface DedicatedRedisCluster {
   stop(): Promise<void>;
 }
 
-const hasRedisServer = () =>
+export const hasRedisServer = () =>
   ['redis-server', 'redis-cli'].every((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0);
-
-/**
- * A describe block that needs redis-server and redis-cli. Where they are missing it is skipped with a message
- * (never silently); under CI=true it runs anyway and fails, since CI must have them.
- */
-export function describeWithRedisCluster(title: string, body: () => void): void {
-  if (hasRedisServer() || process.env.CI === 'true') {
-    describe(title, body);
-    return;
-  }
-  console.warn(`SKIPPED "${title}": redis-server and redis-cli are not installed (CI=true would fail instead)`);
-  describe.skip(title, body);
-}
 
 const redisCli = (port: number, ...args: string[]) =>
   new Promise<string>((resolve) => {
@@ -50,6 +36,7 @@ const redisCli = (port: number, ...args: string[]) =>
   });
 
 export async function dedicatedRedisCluster(size = 3): Promise<DedicatedRedisCluster> {
+  if (!hasRedisServer()) throw new Error('a Redis Cluster test needs redis-server and redis-cli on the PATH');
   const root = await mkdtemp(path.join(tmpdir(), 'chat-redis-cluster-'));
   const ports: number[] = [];
   const busPorts: number[] = [];
