@@ -33,6 +33,8 @@ export class ShardedRedisEventBus implements EventBus {
   private readonly placement = new Map<string, string>();
   /** Topics whose SSUBSCRIBE their shard acknowledged (ioredis subscribes them again after a reconnect). */
   private readonly confirmed = new Set<string>();
+  /** Topics a shard unsubscribed by itself (their slot moved), until they are subscribed where it went. */
+  private readonly displaced = new Set<string>();
   private readonly topics;
   private readonly reconnectListeners = new Set<() => void>();
   private readonly instruments;
@@ -74,7 +76,9 @@ export class ShardedRedisEventBus implements EventBus {
   subscribe(topic: string, listener: BusListener): () => void {
     if (this.topics.add(topic, listener).first) this.place(topic);
     return () => {
-      if (this.topics.remove(topic, listener).last) this.unplace(topic);
+      if (!this.topics.remove(topic, listener).last) return;
+      this.displaced.delete(topic);
+      this.unplace(topic);
     };
   }
 
@@ -113,6 +117,7 @@ export class ShardedRedisEventBus implements EventBus {
     if (current !== undefined) this.unplace(topic);
     // Before the first slot map: placed when it arrives (connect, or the next refresh).
     if (owner === undefined) return false;
+    const moved = current !== undefined || this.displaced.delete(topic);
     this.placement.set(topic, owner);
     const shard = this.shardOf(owner);
     shard.topics += 1;
@@ -124,7 +129,7 @@ export class ShardedRedisEventBus implements EventBus {
         if (this.placement.get(topic) === owner) this.unplace(topic);
       },
     );
-    return current !== undefined;
+    return moved;
   }
 
   private unplace(topic: string): void {
@@ -165,8 +170,15 @@ export class ShardedRedisEventBus implements EventBus {
     this.shards.set(node, shard);
     connection.on('error', (error: unknown) => {
       // A shard that gives up a slot unsubscribes its channels itself; ioredis reports that reply, which answers
-      // no command of ours, as an error. The slot map says where they went.
-      if (error instanceof Error && error.message.includes('Last reply: sunsubscribe')) {
+      // no command of ours, as an error ("... Last reply: sunsubscribe,<channel>,<count>"). The topic is no longer
+      // subscribed from here on (isSubscribed says so at once); the slot map says where it went.
+      const dropped = error instanceof Error ? /Last reply: sunsubscribe,(.+),\d+$/.exec(error.message) : null;
+      if (dropped) {
+        const topic = dropped[1]!.slice(this.options.prefix.length);
+        if (this.placement.get(topic) === node) {
+          this.unplace(topic);
+          this.displaced.add(topic);
+        }
         this.publisher.refreshSlotsCache();
         return;
       }
