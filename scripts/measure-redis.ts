@@ -15,10 +15,10 @@ const PAYLOAD = JSON.stringify({ publishedAt: Date.now(), message: { text: 'x'.r
 const EVENTS = 20_000;
 const IN_FLIGHT = 64;
 
-async function cpuSeconds(ports: number[]): Promise<number> {
+async function cpuSeconds(ports: number[], password?: string): Promise<number> {
   let total = 0;
   for (const port of ports) {
-    const probe = new Redis({ port, host: '127.0.0.1' });
+    const probe = new Redis({ port, host: '127.0.0.1', password });
     const info = await probe.info('cpu');
     probe.disconnect();
     const read = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? 0);
@@ -29,8 +29,9 @@ async function cpuSeconds(ports: number[]): Promise<number> {
 
 interface Run {
   name: string;
-  /** Redis nodes whose CPU counts. */
+  /** Redis nodes whose CPU counts, and their password. */
   ports: number[];
+  password?: string;
   /** Subscriber connections, each on the channels it is given, already subscribed. */
   subscribe(channels: string[], connections: number): Promise<{ received: () => number; close: () => void }>;
   publish(channel: string, payload: string): Promise<unknown>;
@@ -38,7 +39,7 @@ interface Run {
 
 async function measure(run: Run, channels: string[], subscribers: number) {
   const listening = await run.subscribe(channels, subscribers);
-  const before = await cpuSeconds(run.ports);
+  const before = await cpuSeconds(run.ports, run.password);
   const started = performance.now();
   let next = 0;
   await Promise.all(
@@ -53,7 +54,7 @@ async function measure(run: Run, channels: string[], subscribers: number) {
   const deadline = Date.now() + 30_000;
   while (listening.received() < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const seconds = (performance.now() - started) / 1000;
-  const cpu = (await cpuSeconds(run.ports)) - before;
+  const cpu = (await cpuSeconds(run.ports, run.password)) - before;
   listening.close();
   const microsPerEvent = (cpu / EVENTS) * 1e6;
   console.log(
@@ -69,7 +70,8 @@ const singlePort = Number(new URL(single.url).port);
 const clusterNodes = cluster.ports.map((port) => ({ host: '127.0.0.1', port }));
 try {
   const singlePublisher = new Redis(single.url, { enableAutoPipelining: true });
-  const clusterPublisher = new Cluster(clusterNodes, { enableAutoPipelining: true });
+  const { password } = cluster;
+  const clusterPublisher = new Cluster(clusterNodes, { enableAutoPipelining: true, redisOptions: { password } });
   await clusterPublisher.ping();
 
   const classicOnOne: Run = {
@@ -93,12 +95,13 @@ try {
   const classicOnCluster: Run = {
     name: 'cluster of 3, PUBLISH (broadcast to every node)',
     ports: cluster.ports,
+    password,
     async subscribe(channels, connections) {
       let received = 0;
       // Subscribers spread over the nodes, as instances connected to different nodes would be.
       const clients = await Promise.all(
         Array.from({ length: connections }, async (_, index) => {
-          const client = new Redis({ host: '127.0.0.1', port: cluster.ports[index % cluster.ports.length] });
+          const client = new Redis({ host: '127.0.0.1', port: cluster.ports[index % cluster.ports.length], password });
           client.on('message', () => (received += 1));
           await client.subscribe(...channels);
           return client;
@@ -112,6 +115,7 @@ try {
   const shardedOnCluster: Run = {
     name: 'cluster of 3, SPUBLISH (the owning shard only)',
     ports: cluster.ports,
+    password,
     async subscribe(channels, connections) {
       let received = 0;
       const clients: Redis[] = [];
@@ -123,7 +127,7 @@ try {
           byOwner.set(owner, [...(byOwner.get(owner) ?? []), channel]);
         }
         for (const [port, owned] of byOwner) {
-          const client = new Redis({ host: '127.0.0.1', port });
+          const client = new Redis({ host: '127.0.0.1', port, password });
           client.on('smessage', () => (received += 1));
           for (const channel of owned) await client.ssubscribe(channel);
           clients.push(client);

@@ -26,7 +26,7 @@ export function createBackingServices(config: AppConfig, logger: Logger) {
     ? new MemoryEventBus({ logger, metrics })
     : 'url' in redis
       ? new RedisEventBus({ url: redis.url, prefix, logger, metrics })
-      : new ShardedRedisEventBus({ clusterNodes: redis.clusterNodes, prefix, logger, metrics });
+      : new ShardedRedisEventBus({ ...redis, prefix, logger, metrics });
   const limiter: RateLimiter = redis ? new RedisRateLimiter({ target: redis, prefix }) : new MemoryRateLimiter();
   const presenceTiming = { ttlMs: config.presence.timeoutMs, awayAfterMs: config.presence.awayAfterMs };
   const presence: PresenceStore = redis

@@ -56,6 +56,10 @@ describe('loadConfig', () => {
     expect(loadConfig({}).redisClusterNodes).toEqual([]);
     for (const nodes of ['redis-a', 'redis-a:99999', 'redis://redis-a:7000', ' , '])
       expect(() => loadConfig({ REDIS_CLUSTER_NODES: nodes })).toThrow(/REDIS_CLUSTER_NODES/);
+    expect(
+      loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_CLUSTER_USERNAME: 'chat', REDIS_CLUSTER_PASSWORD: 'secret' })
+        .redisClusterAuth,
+    ).toEqual({ username: 'chat', password: 'secret' });
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_URL: 'redis://b:6379' })).toThrow(
       /REDIS_CLUSTER_NODES: set either REDIS_URL/,
     );

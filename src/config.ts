@@ -89,6 +89,8 @@ const EnvSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number({ error: 'must be a number' }).int().min(1).max(500).default(10),
   REDIS_URL: optionalUrl(['redis', 'rediss']),
   REDIS_CLUSTER_NODES: clusterNodes.optional(),
+  REDIS_CLUSTER_USERNAME: z.string().min(1).optional(),
+  REDIS_CLUSTER_PASSWORD: z.string().min(1).optional(),
   REDIS_PREFIX: z.string().min(1).default('chat:'),
   JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   JWT_JWKS_URL: optionalUrl(['http', 'https']),
@@ -160,6 +162,8 @@ export interface AppConfig {
   redisUrl: string | undefined;
   /** Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES); empty when events and limits use REDIS_URL or no Redis. */
   redisClusterNodes: { host: string; port: number }[];
+  /** What every node of the cluster asks for (AUTH, or an ACL user), when it asks. */
+  redisClusterAuth: { username?: string; password?: string };
   redisPrefix: string;
   jwt: {
     /** HS256 tokens are accepted only when set: JWT_SECRET, or the development default when no token setting is. */
@@ -317,6 +321,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     databasePoolSize: env.DATABASE_POOL_SIZE,
     redisUrl: env.REDIS_URL,
     redisClusterNodes: env.REDIS_CLUSTER_NODES ?? [],
+    redisClusterAuth: { username: env.REDIS_CLUSTER_USERNAME, password: env.REDIS_CLUSTER_PASSWORD },
     redisPrefix: env.REDIS_PREFIX,
     jwt: { secret: jwtSecret, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
     encryptionKey,

@@ -2,12 +2,19 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { AppConfig } from '../config.js';
 
 /** Where the instance's Redis is: one server (REDIS_URL), or the seed nodes of a cluster (REDIS_CLUSTER_NODES). */
-export type RedisTarget = { url: string } | { clusterNodes: { host: string; port: number }[] };
+export type RedisTarget = { url: string } | RedisClusterTarget;
+
+export interface RedisClusterTarget {
+  clusterNodes: { host: string; port: number }[];
+  /** Credentials of every node (one Redis takes them in its URL). */
+  auth?: { username?: string; password?: string };
+}
 
 export type RedisClient = Redis | Cluster;
 
 export function redisTargetOf(config: AppConfig): RedisTarget | undefined {
-  if (config.redisClusterNodes.length > 0) return { clusterNodes: config.redisClusterNodes };
+  if (config.redisClusterNodes.length > 0)
+    return { clusterNodes: config.redisClusterNodes, auth: config.redisClusterAuth };
   return config.redisUrl ? { url: config.redisUrl } : undefined;
 }
 
@@ -26,7 +33,7 @@ export function createRedisClient(target: RedisTarget, options: RedisOptions): R
     lazyConnect,
     enableOfflineQueue,
     clusterRetryStrategy: retryStrategy ?? redisRetryDelay,
-    redisOptions: nodeOptions,
+    redisOptions: { ...target.auth, ...nodeOptions },
   });
 }
 

@@ -1,6 +1,6 @@
 import calculateSlot from 'cluster-key-slot';
 import { Cluster, Redis } from 'ioredis';
-import { connectWithin, closeRedisClient, redisRetryDelay } from '../lib/redis-connection.js';
+import { connectWithin, closeRedisClient, type RedisClusterTarget, redisRetryDelay } from '../lib/redis-connection.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { type BusListener, type EventBus, lagHistogram, redisBusInstruments, seal, Topics } from './event-bus.js';
@@ -8,8 +8,7 @@ import { type BusListener, type EventBus, lagHistogram, redisBusInstruments, sea
 /** How often the slot map is read again, so that subscriptions follow slots that moved. */
 const SLOT_MAP_REFRESH_MS = 5_000;
 
-export interface ShardedBusOptions {
-  clusterNodes: { host: string; port: number }[];
+export interface ShardedBusOptions extends RedisClusterTarget {
   prefix: string;
   logger: Logger;
   metrics: Metrics;
@@ -48,7 +47,12 @@ export class ShardedRedisEventBus implements EventBus {
       clusterRetryStrategy: redisRetryDelay,
       // ioredis reads the slot map only after errors unless told to; a subscriber never sees those errors.
       slotsRefreshInterval: SLOT_MAP_REFRESH_MS,
-      redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 2_000, connectionName: 'chat-publisher' },
+      redisOptions: {
+        ...options.auth,
+        maxRetriesPerRequest: 1,
+        commandTimeout: 2_000,
+        connectionName: 'chat-publisher',
+      },
     });
     this.publisher.on('error', (error: unknown) => this.logError(error));
     this.publisher.on('refresh', () => this.placeAll());
@@ -160,6 +164,7 @@ export class ShardedRedisEventBus implements EventBus {
     if (existing) return existing;
     const separator = node.lastIndexOf(':');
     const connection = new Redis({
+      ...this.options.auth,
       host: node.slice(0, separator),
       port: Number(node.slice(separator + 1)),
       retryStrategy: redisRetryDelay,

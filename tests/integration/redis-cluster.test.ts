@@ -17,7 +17,16 @@ import { describeTwoInstances } from '../support/two-instance-tests.js';
 
 let cluster: DedicatedRedisCluster;
 /** Settings of an instance on the cluster (and not on the run's Redis, which testConfig would otherwise set). */
-const clusterEnv = () => ({ REDIS_URL: undefined, REDIS_CLUSTER_NODES: cluster.nodes });
+const clusterEnv = () => ({
+  REDIS_URL: undefined,
+  REDIS_CLUSTER_NODES: cluster.nodes,
+  REDIS_CLUSTER_PASSWORD: cluster.password,
+});
+/** The cluster as the server's Redis clients take it. */
+const target = () => ({
+  clusterNodes: cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+  auth: { password: cluster.password },
+});
 let stoppedPort: number | undefined;
 
 /**
@@ -56,14 +65,7 @@ describeWithRedisCluster('on a Redis Cluster', () => {
     });
 
     it('counts rate limits of keys on several slots in one batch, each in its own', async () => {
-      const limiter = new RedisRateLimiter({
-        target: {
-          clusterNodes: cluster.nodes
-            .split(',')
-            .map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })),
-        },
-        prefix: 'cluster-limits:',
-      });
+      const limiter = new RedisRateLimiter({ target: target(), prefix: 'cluster-limits:' });
       await limiter.connect();
       try {
         const policy = { name: 'two', limit: 2, windowMs: 60_000 };
@@ -83,13 +85,10 @@ describeWithRedisCluster('on a Redis Cluster', () => {
     });
 
     it('keeps presence across instances in the cluster', async () => {
-      const target = {
-        clusterNodes: cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
-      };
       const timing = { ttlMs: 10_000, awayAfterMs: 60_000 };
       const [one, other] = [
-        new RedisPresenceStore({ target, prefix: 'p:' }, timing),
-        new RedisPresenceStore({ target, prefix: 'p:' }, timing),
+        new RedisPresenceStore({ target: target(), prefix: 'p:' }, timing),
+        new RedisPresenceStore({ target: target(), prefix: 'p:' }, timing),
       ];
       await Promise.all([one.connect(), other.connect()]);
       try {
@@ -112,12 +111,12 @@ describeWithRedisCluster('on a Redis Cluster', () => {
   describe('the sharded event bus', () => {
     const busOn = () =>
       new ShardedRedisEventBus({
-        clusterNodes: cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+        ...target(),
         prefix: 'bus:',
         logger: createLogger({ level: 'silent' }),
         metrics: new Metrics(),
       });
-    const node = (port: number) => new Redis({ host: '127.0.0.1', port });
+    const node = (port: number) => new Redis({ host: '127.0.0.1', port, password: cluster.password });
 
     it('subscribes each topic on the shard that owns it, and follows a slot that moves to another', async () => {
       const [publisher, subscriber] = [busOn(), busOn()];

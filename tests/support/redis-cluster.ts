@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,13 +8,16 @@ import { Redis } from 'ioredis';
 import { freePort, waitFor } from './process.js';
 
 // A real Redis Cluster of the test's own: three masters (no replicas), each a redis-server process on free ports
-// with its state in a temporary directory, joined by redis-cli --cluster create. A node restarted keeps its port,
-// its node id and its slots (nodes.conf), as a restarted server of a real deployment would.
+// with its state in a temporary directory, joined by redis-cli --cluster create, and a password, as a deployed
+// cluster has. A node restarted keeps its port, its node id and its slots (nodes.conf), as a restarted server of a
+// real deployment would.
 
 export interface DedicatedRedisCluster {
   /** The value of REDIS_CLUSTER_NODES. */
   nodes: string;
   ports: number[];
+  /** Every node's password (REDIS_CLUSTER_PASSWORD). */
+  password: string;
   /** The port of the master that owns the key's hash slot. */
   ownerOf(key: string): Promise<number>;
   /** Kills one node at once (a crash, or a network cut). */
@@ -26,9 +30,12 @@ export interface DedicatedRedisCluster {
 export const hasRedisServer = () =>
   ['redis-server', 'redis-cli'].every((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0);
 
-const redisCli = (port: number, ...args: string[]) =>
+const redisCli = (password: string, port: number, ...args: string[]) =>
   new Promise<string>((resolve) => {
-    const probe = spawn('redis-cli', ['-p', String(port), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const probe = spawn('redis-cli', ['-p', String(port), ...args], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, REDISCLI_AUTH: password },
+    });
     let out = '';
     probe.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     probe.on('error', () => resolve(''));
@@ -38,6 +45,7 @@ const redisCli = (port: number, ...args: string[]) =>
 export async function dedicatedRedisCluster(size = 3): Promise<DedicatedRedisCluster> {
   if (!hasRedisServer()) throw new Error('a Redis Cluster test needs redis-server and redis-cli on the PATH');
   const root = await mkdtemp(path.join(tmpdir(), 'chat-redis-cluster-'));
+  const password = randomBytes(12).toString('hex');
   const ports: number[] = [];
   const busPorts: number[] = [];
   // Each node's cluster bus gets a port of its own (the default, port + 10000, may not exist or be taken).
@@ -49,7 +57,8 @@ export async function dedicatedRedisCluster(size = 3): Promise<DedicatedRedisClu
   }
   const children = new Map<number, ChildProcess>();
 
-  const clusterState = async (port: number) => /cluster_state:(\w+)/.exec(await redisCli(port, 'cluster', 'info'))?.[1];
+  const clusterState = async (port: number) =>
+    /cluster_state:(\w+)/.exec(await redisCli(password, port, 'cluster', 'info'))?.[1];
   const everyNodeOk = () =>
     waitFor(
       async () => ((await Promise.all(ports.map(clusterState))).every((state) => state === 'ok') ? true : undefined),
@@ -74,6 +83,10 @@ export async function dedicatedRedisCluster(size = 3): Promise<DedicatedRedisClu
         dir,
         '--cluster-enabled',
         'yes',
+        '--requirepass',
+        password,
+        '--masterauth',
+        password,
         '--cluster-config-file',
         'nodes.conf',
         '--cluster-node-timeout',
@@ -92,7 +105,7 @@ export async function dedicatedRedisCluster(size = 3): Promise<DedicatedRedisClu
     );
     children.set(port, child);
     await waitFor(
-      async () => ((await redisCli(port, 'ping')).includes('PONG') ? true : undefined),
+      async () => ((await redisCli(password, port, 'ping')).includes('PONG') ? true : undefined),
       10_000,
       () => `redis-server (cluster node) on port ${port}`,
     );
@@ -111,7 +124,7 @@ export async function dedicatedRedisCluster(size = 3): Promise<DedicatedRedisClu
   const created = spawnSync(
     'redis-cli',
     ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: password } },
   );
   if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
   await everyNodeOk();
@@ -119,9 +132,10 @@ export async function dedicatedRedisCluster(size = 3): Promise<DedicatedRedisClu
   return {
     nodes: ports.map((port) => `127.0.0.1:${port}`).join(','),
     ports,
+    password,
     async ownerOf(key: string) {
       const slot = calculateSlot(key);
-      const probe = new Redis({ port: ports[0], host: '127.0.0.1', lazyConnect: true });
+      const probe = new Redis({ port: ports[0], host: '127.0.0.1', password, lazyConnect: true });
       try {
         const ranges = await probe.cluster('SLOTS');
         const master = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
