@@ -120,14 +120,25 @@ export async function dedicatedRedisCluster(size = 3): Promise<DedicatedRedisClu
     });
   };
 
-  await Promise.all(ports.map(start));
-  const created = spawnSync(
-    'redis-cli',
-    ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'],
-    { encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: password } },
-  );
-  if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
-  await everyNodeOk();
+  const create = async () => {
+    const created = spawnSync(
+      'redis-cli',
+      ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: password } },
+    );
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+    await everyNodeOk();
+  };
+
+  try {
+    await Promise.all(ports.map(start));
+    await create();
+  } catch (error) {
+    // No server outlives a cluster that could not be made.
+    await Promise.all(ports.map(kill));
+    await rm(root, { recursive: true, force: true });
+    throw error;
+  }
 
   return {
     nodes: ports.map((port) => `127.0.0.1:${port}`).join(','),
