@@ -4,6 +4,8 @@ import { projectRoot } from '../../src/lib/project-root.js';
 
 export interface ServerProcess {
   url: string;
+  /** The server's process id (its CPU time is in /proc/<pid>/stat). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function startServerProcess(env: Record<string, string>, port: numb
   }
   return {
     url,
+    pid: child.pid!,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
