@@ -7,6 +7,8 @@ export interface ServerProcess {
   url: string;
   /** The server's resident set size now, in bytes (Linux: /proc). */
   rss(): Promise<number>;
+  /** The server's process id (its CPU time is in /proc/<pid>/stat). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function startServerProcess(env: Record<string, string>, port: numb
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024;
     },
+    pid: child.pid!,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
