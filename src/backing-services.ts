@@ -6,38 +6,43 @@ import { RedisRateLimiter } from './limits/redis-rate-limiter.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { MemoryPresenceStore, type PresenceStore, RedisPresenceStore } from './modules/presence/presence-store.js';
+import { redisTargetOf } from './lib/redis-connection.js';
 import { type EventBus, MemoryEventBus, RedisEventBus } from './realtime/event-bus.js';
+import { ShardedRedisEventBus } from './realtime/sharded-event-bus.js';
 
 /**
- * The instance's infrastructure for its configuration: PostgreSQL, and Redis for the event bus and the rate
- * limits when REDIS_URL is set (in-process stand-ins otherwise, which stay inside this instance).
+ * The instance's infrastructure for its configuration: PostgreSQL, and Redis for the event bus, the rate limits
+ * and presence when REDIS_URL or REDIS_CLUSTER_NODES is set (in-process stand-ins otherwise, which stay inside
+ * this instance). On a cluster the bus uses sharded pub/sub.
  */
 export function createBackingServices(config: AppConfig, logger: Logger) {
   if (!config.databaseUrl)
     throw new Error('needs config.databaseUrl (main.ts starts an embedded PostgreSQL when it is unset)');
   const metrics = new Metrics();
   const db = createDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize, logger });
-  const bus: EventBus = config.redisUrl
-    ? new RedisEventBus({ url: config.redisUrl, prefix: config.redisPrefix, logger, metrics })
-    : new MemoryEventBus({ logger, metrics });
-  const limiter: RateLimiter = config.redisUrl
-    ? new RedisRateLimiter({ url: config.redisUrl, prefix: config.redisPrefix })
-    : new MemoryRateLimiter();
+  const redis = redisTargetOf(config);
+  const prefix = config.redisPrefix;
+  const bus: EventBus = !redis
+    ? new MemoryEventBus({ logger, metrics })
+    : 'url' in redis
+      ? new RedisEventBus({ url: redis.url, prefix, logger, metrics })
+      : new ShardedRedisEventBus({ ...redis, prefix, logger, metrics });
+  const limiter: RateLimiter = redis ? new RedisRateLimiter({ target: redis, prefix }) : new MemoryRateLimiter();
   const presenceTiming = { ttlMs: config.presence.timeoutMs, awayAfterMs: config.presence.awayAfterMs };
-  const presence: PresenceStore = config.redisUrl
-    ? new RedisPresenceStore({ url: config.redisUrl, prefix: config.redisPrefix }, presenceTiming)
+  const presence: PresenceStore = redis
+    ? new RedisPresenceStore({ target: redis, prefix }, presenceTiming)
     : new MemoryPresenceStore(presenceTiming);
   const infrastructure: Infrastructure = { config, db, bus, limiter, presenceStore: presence, logger, metrics };
   return {
     ...infrastructure,
     /** Connects to Redis; resolves even when it is down (readiness reports it, reconnects continue). */
     async connect(): Promise<void> {
-      if (!config.redisUrl)
+      if (!redis)
         logger.warn(
-          'REDIS_URL is not set: using the in-process event bus and rate limits; both stay inside this instance',
+          'neither REDIS_URL nor REDIS_CLUSTER_NODES is set: using the in-process event bus and rate limits; both stay inside this instance',
         );
       await Promise.all([
-        bus instanceof RedisEventBus && bus.connect(),
+        (bus instanceof RedisEventBus || bus instanceof ShardedRedisEventBus) && bus.connect(),
         limiter instanceof RedisRateLimiter && limiter.connect(),
         presence instanceof RedisPresenceStore && presence.connect(),
       ]);

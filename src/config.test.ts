@@ -47,6 +47,24 @@ describe('loadConfig', () => {
     expect(config.publicUrl).toBe('https://chat.example.com');
   });
 
+  it('reads Redis Cluster seed nodes, and refuses a list that is not host:port or comes with REDIS_URL', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'redis-a:7000, 10.0.0.2:7001,[::1]:7002' }).redisClusterNodes).toEqual([
+      { host: 'redis-a', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    expect(loadConfig({}).redisClusterNodes).toEqual([]);
+    for (const nodes of ['redis-a', 'redis-a:99999', 'redis://redis-a:7000', ' , '])
+      expect(() => loadConfig({ REDIS_CLUSTER_NODES: nodes })).toThrow(/REDIS_CLUSTER_NODES/);
+    expect(
+      loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_CLUSTER_USERNAME: 'chat', REDIS_CLUSTER_PASSWORD: 'secret' })
+        .redisClusterAuth,
+    ).toEqual({ username: 'chat', password: 'secret' });
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_URL: 'redis://b:6379' })).toThrow(
+      /REDIS_CLUSTER_NODES: set either REDIS_URL/,
+    );
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', REDIS_URL: '' })).toMatchObject({ port: 4000, redisUrl: undefined });
   });

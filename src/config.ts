@@ -58,6 +58,26 @@ const origins = z.string().transform((value, context) => {
   return parsed;
 });
 
+/** Redis Cluster seed nodes as `host:port`, comma-separated; ioredis discovers the rest of the cluster from them. */
+const clusterNodes = z.string().transform((value, context) => {
+  const nodes: { host: string; port: number }[] = [];
+  for (const entry of value.split(',').map((part) => part.trim())) {
+    if (entry === '') continue;
+    const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) {
+      context.addIssue({ code: 'custom', message: `"${entry}" is not host:port` });
+      return z.NEVER;
+    }
+    nodes.push({ host: match[1]!.replace(/^\[|\]$/g, ''), port });
+  }
+  if (nodes.length === 0) {
+    context.addIssue({ code: 'custom', message: 'must list at least one host:port' });
+    return z.NEVER;
+  }
+  return nodes;
+});
+
 const EnvSchema = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'], { error: 'must be development, production or test' })
@@ -68,6 +88,9 @@ const EnvSchema = z.object({
   DATABASE_URL: optionalUrl(['postgres', 'postgresql']),
   DATABASE_POOL_SIZE: z.coerce.number({ error: 'must be a number' }).int().min(1).max(500).default(10),
   REDIS_URL: optionalUrl(['redis', 'rediss']),
+  REDIS_CLUSTER_NODES: clusterNodes.optional(),
+  REDIS_CLUSTER_USERNAME: z.string().min(1).optional(),
+  REDIS_CLUSTER_PASSWORD: z.string().min(1).optional(),
   REDIS_PREFIX: z.string().min(1).default('chat:'),
   JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   JWT_JWKS_URL: optionalUrl(['http', 'https']),
@@ -137,6 +160,10 @@ export interface AppConfig {
   databaseUrl: string | undefined;
   databasePoolSize: number;
   redisUrl: string | undefined;
+  /** Seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES); empty when events and limits use REDIS_URL or no Redis. */
+  redisClusterNodes: { host: string; port: number }[];
+  /** What every node of the cluster asks for (AUTH, or an ACL user), when it asks. */
+  redisClusterAuth: { username?: string; password?: string };
   redisPrefix: string;
   jwt: {
     /** HS256 tokens are accepted only when set: JWT_SECRET, or the development default when no token setting is. */
@@ -263,6 +290,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
 
   if (parsed.success && parsed.data.NODE_ENV === 'production') problems.push(...productionProblems(parsed.data));
+  if (parsed.success && parsed.data.REDIS_URL && parsed.data.REDIS_CLUSTER_NODES)
+    problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a cluster), not both');
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
   const env = parsed.data;
@@ -291,6 +320,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     databaseUrl: env.DATABASE_URL,
     databasePoolSize: env.DATABASE_POOL_SIZE,
     redisUrl: env.REDIS_URL,
+    redisClusterNodes: env.REDIS_CLUSTER_NODES ?? [],
+    redisClusterAuth: { username: env.REDIS_CLUSTER_USERNAME, password: env.REDIS_CLUSTER_PASSWORD },
     redisPrefix: env.REDIS_PREFIX,
     jwt: { secret: jwtSecret, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
     encryptionKey,

@@ -1,4 +1,12 @@
-import { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster } from 'ioredis';
+import {
+  closeRedisClient,
+  connectWithin,
+  createRedisClient,
+  type RedisClient,
+  type RedisTarget,
+} from '../lib/redis-connection.js';
 import { type RateLimitCheck, type RateLimiter, type RateLimitVerdict, verdictFor } from './rate-limiter.js';
 
 // One round trip, atomic, for the checks of every request that arrived in the same turn of the event loop:
@@ -32,20 +40,35 @@ interface WithConsumeCommand {
   chatRateLimitConsume(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
 }
 
-/** Counters in Redis, shared by every instance that uses the same REDIS_PREFIX. */
+/**
+ * Keys per script call: a turn of the event loop may gather thousands of checks, and one call with all of them
+ * would hold Redis (and spread more arguments than a JavaScript call takes).
+ */
+const MAX_KEYS_PER_CALL = 500;
+
+interface ConsumeItem {
+  check: RateLimitCheck;
+  cost: number;
+  key: string;
+}
+
+/**
+ * Counters in Redis, shared by every instance that uses the same REDIS_PREFIX. On a Redis Cluster each counter
+ * lives in its own key's slot (so subjects spread over the shards), and the script of a batch runs once per slot
+ * its keys fall in: a script may only touch keys of one slot.
+ */
 export class RedisRateLimiter implements RateLimiter {
   readonly kind = 'redis';
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly pending: PendingConsume[] = [];
 
-  constructor(private readonly options: { url: string; prefix: string }) {
+  constructor(private readonly options: { target: RedisTarget; prefix: string }) {
     // Like the event bus's publisher: while Redis is away, commands fail at once rather than queue, and the
     // caller (RateLimits) lets the request through.
-    this.redis = new Redis(options.url, {
+    this.redis = createRedisClient(options.target, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 6), 5_000),
       connectionName: 'chat-rate-limiter',
     });
     // Errors reach the caller through the failed command; without a listener ioredis would also print them.
@@ -56,10 +79,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   /** Resolves once connected, or after the timeout with reconnects continuing (requests pass meanwhile). */
   async connect(timeoutMs = 3_000): Promise<void> {
-    await Promise.race([
-      this.redis.connect().catch(() => undefined),
-      new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
-    ]);
+    await connectWithin(this.redis, timeoutMs);
   }
 
   consume(checks: RateLimitCheck[], cost = 1): Promise<RateLimitVerdict[]> {
@@ -73,28 +93,57 @@ export class RedisRateLimiter implements RateLimiter {
 
   private async flush(): Promise<void> {
     const batch = this.pending.splice(0);
-    const checks = batch.flatMap((item) => item.checks.map((check) => ({ check, cost: item.cost })));
+    const items = batch.flatMap((pending) =>
+      pending.checks.map((check): ConsumeItem => ({
+        check,
+        cost: pending.cost,
+        key: `${this.options.prefix}ratelimit:${check.policy.name}:${check.subject}`,
+      })),
+    );
     try {
-      const results = await (this.redis as unknown as WithConsumeCommand).chatRateLimitConsume(
-        checks.length,
-        ...checks.map(({ check }) => `${this.options.prefix}ratelimit:${check.policy.name}:${check.subject}`),
-        ...checks.flatMap(({ check, cost }) => [cost, check.policy.windowMs]),
+      const verdicts = new Map<ConsumeItem, RateLimitVerdict>();
+      await Promise.all(
+        this.bySlot(items).map(async (group) => {
+          const results = await (this.redis as unknown as WithConsumeCommand).chatRateLimitConsume(
+            group.length,
+            ...group.map((item) => item.key),
+            ...group.flatMap((item) => [item.cost, item.check.policy.windowMs]),
+          );
+          group.forEach((item, index) =>
+            verdicts.set(item, verdictFor(item.check.policy, results[index * 2]!, results[index * 2 + 1]!)),
+          );
+        }),
       );
       let offset = 0;
-      for (const item of batch) {
-        item.resolve(
-          item.checks.map((check, index) =>
-            verdictFor(check.policy, results[(offset + index) * 2]!, results[(offset + index) * 2 + 1]!),
-          ),
-        );
-        offset += item.checks.length;
+      for (const pending of batch) {
+        pending.resolve(items.slice(offset, offset + pending.checks.length).map((item) => verdicts.get(item)!));
+        offset += pending.checks.length;
       }
     } catch (error) {
-      batch.forEach((item) => item.reject(error));
+      batch.forEach((pending) => pending.reject(error));
     }
   }
 
+  /**
+   * The script calls for a batch: on a cluster one group per hash slot, and no group larger than
+   * MAX_KEYS_PER_CALL. Calls on one connection run in the order sent, so a key's repeats are counted in order.
+   */
+  private bySlot(items: ConsumeItem[]): ConsumeItem[][] {
+    const groups = new Map<number, ConsumeItem[]>();
+    for (const item of items) {
+      const slot = this.redis instanceof Cluster ? calculateSlot(item.key) : 0;
+      const group = groups.get(slot);
+      if (group) group.push(item);
+      else groups.set(slot, [item]);
+    }
+    return [...groups.values()].flatMap((group) =>
+      Array.from({ length: Math.ceil(group.length / MAX_KEYS_PER_CALL) }, (_, index) =>
+        group.slice(index * MAX_KEYS_PER_CALL, (index + 1) * MAX_KEYS_PER_CALL),
+      ),
+    );
+  }
+
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedisClient(this.redis);
   }
 }

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Histogram } from 'prom-client';
+import { redisRetryDelay } from '../lib/redis-connection.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -33,16 +34,17 @@ interface Envelope {
   message: unknown;
 }
 
-const seal = (message: unknown) => JSON.stringify({ publishedAt: Date.now(), message } satisfies Envelope);
+export const seal = (message: unknown) => JSON.stringify({ publishedAt: Date.now(), message } satisfies Envelope);
 
-const lagHistogram = (metrics: Metrics) =>
+export const lagHistogram = (metrics: Metrics) =>
   metrics.histogram({
     name: 'chat_event_bus_lag_seconds',
     help: 'Time from publishing an event to its delivery on this instance',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   });
 
-class Topics {
+/** This instance's listeners of each topic, and delivery to them of what arrives from the bus. */
+export class Topics {
   private readonly listeners = new Map<string, Set<BusListener>>();
 
   constructor(
@@ -60,6 +62,10 @@ class Topics {
 
   has(topic: string): boolean {
     return this.listeners.has(topic);
+  }
+
+  names(): IterableIterator<string> {
+    return this.listeners.keys();
   }
 
   remove(topic: string, listener: BusListener): { last: boolean } {
@@ -82,6 +88,34 @@ class Topics {
       }
     }
   }
+}
+
+/**
+ * What both Redis buses report: publishes that failed, and whether their connections are up. An outage produces
+ * an error per retry; the log gets one line every few seconds, which says it without flooding.
+ */
+export function redisBusInstruments(options: { logger: Logger; metrics: Metrics }, isHealthy: () => boolean) {
+  const publishFailures = options.metrics.counter({
+    name: 'chat_event_bus_publish_failures_total',
+    help: 'Events the Redis event bus could not publish (subscribers catch up from the database)',
+  });
+  options.metrics.gauge({
+    name: 'chat_event_bus_connected',
+    help: '1 when every Redis event bus connection is ready, else 0',
+    collect() {
+      this.set(isHealthy() ? 1 : 0);
+    },
+  });
+  let lastErrorLogAt = 0;
+  return {
+    publishFailures,
+    logError(error: unknown): void {
+      const now = Date.now();
+      if (now - lastErrorLogAt < 5_000) return;
+      lastErrorLogAt = now;
+      options.logger.error({ err: error }, 'redis event bus error');
+    },
+  };
 }
 
 export class MemoryEventBus implements EventBus {
@@ -136,16 +170,11 @@ export class RedisEventBus implements EventBus {
   private readonly reconnectListeners = new Set<() => void>();
   /** Topics whose SUBSCRIBE Redis has acknowledged (ioredis subscribes them again after a reconnect). */
   private readonly confirmed = new Set<string>();
-  private readonly publishFailures;
+  private readonly instruments;
   private readyOnce = false;
-  private lastErrorLogAt = 0;
 
   constructor(private readonly options: RedisBusOptions) {
-    const common = {
-      lazyConnect: true,
-      retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 6), 5_000),
-      maxRetriesPerRequest: 1,
-    };
+    const common = { lazyConnect: true, retryStrategy: redisRetryDelay, maxRetriesPerRequest: 1 };
     // Publishes while Redis is down fail fast instead of piling up in memory; subscribers catch up from the
     // database after the reconnect.
     // Publishes of one tick share one write (auto-pipelining): fewer system calls under load.
@@ -163,18 +192,7 @@ export class RedisEventBus implements EventBus {
     this.subscriber.on('message', (channel: string, raw: string) => {
       this.topics.deliver(channel.slice(options.prefix.length), raw);
     });
-    this.publishFailures = options.metrics.counter({
-      name: 'chat_event_bus_publish_failures_total',
-      help: 'Events the Redis event bus could not publish (subscribers catch up from the database)',
-    });
-    const isHealthy = () => this.isHealthy();
-    options.metrics.gauge({
-      name: 'chat_event_bus_connected',
-      help: '1 when both Redis event bus connections are ready, else 0',
-      collect() {
-        this.set(isHealthy() ? 1 : 0);
-      },
-    });
+    this.instruments = redisBusInstruments(options, () => this.isHealthy());
     this.subscriber.on('ready', () => {
       if (this.readyOnce) {
         options.logger.info('redis event bus reconnected');
@@ -195,7 +213,7 @@ export class RedisEventBus implements EventBus {
     return this.publisher.publish(this.options.prefix + topic, seal(message)).then(
       () => undefined,
       (error: unknown) => {
-        this.publishFailures.inc();
+        this.instruments.publishFailures.inc();
         this.logError(error);
       },
     );
@@ -235,11 +253,7 @@ export class RedisEventBus implements EventBus {
     );
   }
 
-  // A Redis outage produces an error per retry; one line every few seconds says it without flooding the log.
   private logError(error: unknown): void {
-    const now = Date.now();
-    if (now - this.lastErrorLogAt < 5_000) return;
-    this.lastErrorLogAt = now;
-    this.options.logger.error({ err: error }, 'redis event bus error');
+    this.instruments.logError(error);
   }
 }

@@ -57,7 +57,7 @@ describe.each(['memory', 'redis'] as const)('the %s rate limiter', (kind) => {
     prefix = isolatedPrefix();
     if (kind === 'memory') limiter = new MemoryRateLimiter();
     else {
-      const redisLimiter = new RedisRateLimiter({ url: REDIS_URL, prefix });
+      const redisLimiter = new RedisRateLimiter({ target: { url: REDIS_URL }, prefix });
       await redisLimiter.connect();
       limiter = redisLimiter;
     }
@@ -127,6 +127,15 @@ describe.each(['memory', 'redis'] as const)('the %s rate limiter', (kind) => {
     ]);
   });
 
+  it('counts thousands of checks gathered in one turn (more than one script call holds) in order', async () => {
+    const policy = { name: 'many-at-once', limit: 1_500, windowMs: 60_000 };
+    const verdicts = await Promise.all(Array.from({ length: 3_000 }, () => consumeOne(limiter, policy, 'crowd')));
+    expect(verdicts.map((verdict) => verdict.remaining)).toEqual(
+      Array.from({ length: 3_000 }, (_, index) => Math.max(0, 1_499 - index)),
+    );
+    expect(verdicts.filter((verdict) => verdict.allowed)).toHaveLength(1_500);
+  });
+
   it('starts over when the window ends', async () => {
     const policy = { name: 'short', limit: 1, windowMs: 150 };
     expect((await consumeOne(limiter, policy, 'subject')).allowed).toBe(true);
@@ -166,7 +175,7 @@ describe('the memory and Redis limiters', () => {
           }),
           async (limit, requests) => {
             const memory = new MemoryRateLimiter();
-            const redis = new RedisRateLimiter({ url: REDIS_URL, prefix: isolatedPrefix() });
+            const redis = new RedisRateLimiter({ target: { url: REDIS_URL }, prefix: isolatedPrefix() });
             redisLimiters.push(redis);
             await redis.connect();
             const policy = { name: 'compare', limit, windowMs: 60_000 };

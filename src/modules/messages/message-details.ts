@@ -23,16 +23,26 @@ export interface ReadRow {
  * statement per field however large the page. A realtime event gets one set shared by every subscriber
  * on this instance (see `sharedDetailsFor`), so fan-out to a thousand subscribers reads once per event.
  */
+export interface ReplyCounts {
+  all: number;
+  /** Without internal notes. */
+  toClients: number;
+}
+
 export class MessageDetails {
   readonly authors: SettledLoader<string, User | null>;
   readonly reactions: SettledLoader<string, ReactionRow[]>;
-  readonly replyCounts: SettledLoader<string, number>;
+  /** A thread's replies: all of them, and those a client may see (internal notes left out). */
+  readonly replyCounts: SettledLoader<string, ReplyCounts>;
   readonly readers: SettledLoader<string, ReadRow[]>;
   /** The newest message of each channel (by channel id). */
   readonly lastMessages: SettledLoader<string, MessageRecord | null>;
 
-  /** `visible`: which messages the reader may see, as a SQL condition on the messages row `m` (see messageVisibleSql). */
-  constructor(db: pg.Pool, users: UserDirectory, visible: string) {
+  /**
+   * `lastMessageVisibility`: which messages the reader may see, as a SQL condition on the messages row `m` (see
+   * messageVisibleSql), asked only when a last message is read (the one detail that depends on the reader).
+   */
+  constructor(db: pg.Pool, users: UserDirectory, lastMessageVisibility: () => string) {
     this.authors = new SettledLoader(
       async (ids) => {
         const found = await users.getMany(ids);
@@ -50,13 +60,14 @@ export class MessageDetails {
     });
     // What `replies` lists: a thread's replies that are not deleted.
     this.replyCounts = new SettledLoader(async (ids) => {
-      const { rows } = await db.query<{ threadId: string; count: number }>(
-        `SELECT m.thread_id AS "threadId", count(*)::int AS count FROM messages m
-         WHERE m.thread_id = ANY($1::uuid[]) AND m.deleted_at IS NULL AND ${visible} GROUP BY m.thread_id`,
+      const { rows } = await db.query<{ threadId: string } & ReplyCounts>(
+        `SELECT m.thread_id AS "threadId", count(*)::int AS all,
+                (count(*) FILTER (WHERE NOT m.internal))::int AS "toClients"
+         FROM messages m WHERE m.thread_id = ANY($1::uuid[]) AND m.deleted_at IS NULL GROUP BY m.thread_id`,
         [ids],
       );
-      const counts = new Map(rows.map((row) => [row.threadId, row.count]));
-      return ids.map((id) => counts.get(id) ?? 0);
+      const counts = new Map(rows.map((row) => [row.threadId, { all: row.all, toClients: row.toClients }]));
+      return ids.map((id) => counts.get(id) ?? { all: 0, toClients: 0 });
     });
     this.readers = new SettledLoader(async (ids) => {
       const { rows } = await db.query<ReadRow>(
@@ -70,7 +81,7 @@ export class MessageDetails {
       const { rows } = await db.query<MessageRecord>(
         `SELECT last.* FROM unnest($1::uuid[]) AS c(id)
          CROSS JOIN LATERAL (
-           SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.channel_id = c.id AND ${visible}
+           SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.channel_id = c.id AND ${lastMessageVisibility()}
            ORDER BY m.created_at DESC, m.id DESC LIMIT 1
          ) last`,
         [channelIds],
@@ -83,7 +94,7 @@ export class MessageDetails {
   /** A message just created has no reactions, replies or readers yet: nothing to read. */
   primeNew(message: MessageRecord): void {
     this.reactions.prime(message.id, []);
-    this.replyCounts.prime(message.id, 0);
+    this.replyCounts.prime(message.id, { all: 0, toClients: 0 });
     this.readers.prime(message.id, []);
   }
 }

@@ -5,6 +5,7 @@ import { uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
 import type { GraphQLContext } from '../../schema/context.js';
 import { pageArgsSchema } from '../../schema/pagination.js';
+import { forViewer } from '../../schema/viewer-values.js';
 import { sequenceCursorSchema } from './sequence-cursor.js';
 import { MessageDetails, sharedDetailsFor } from './message-details.js';
 import type { Page } from './message-history.js';
@@ -21,14 +22,11 @@ export const MessageRef = builder.objectRef<MessageRecord>('Message');
 
 /** The request's detail loaders. */
 export const requestDetails = (context: GraphQLContext) =>
-  context.loaders.once('messageDetails', () => context.services.messages.details(context.session.viewer));
+  context.loaders.once('messageDetails', () => context.services.messages.details(() => context.session.viewer));
 
-/**
- * Details from the event's shared set when the message came from a realtime event, else the request's. The
- * shared set is staff's view: a client, who may not see internal notes, reads details of their own.
- */
+/** Details from the event's shared set when the message came from a realtime event, else the request's. */
 export const detailsOf = (message: MessageRecord, context: GraphQLContext) =>
-  (seesStaffOnly(context.session.viewer) ? sharedDetailsFor(message) : undefined) ?? requestDetails(context);
+  sharedDetailsFor(message) ?? requestDetails(context);
 
 /** A user by id through the given loaders (users are cached per instance; this batches the rest). */
 export const userById = (details: MessageDetails, userId: string) =>
@@ -41,7 +39,6 @@ interface ReactionGroup {
   emoji: string;
   count: number;
   userIds: string[];
-  viewerReacted: boolean;
 }
 
 const ReactionGroupRef = builder.objectRef<ReactionGroup>('ReactionGroup').implement({
@@ -49,7 +46,10 @@ const ReactionGroupRef = builder.objectRef<ReactionGroup>('ReactionGroup').imple
   fields: (t) => ({
     emoji: t.exposeString('emoji'),
     count: t.exposeInt('count'),
-    viewerReacted: t.exposeBoolean('viewerReacted', { description: 'Whether the viewer is among those who reacted.' }),
+    viewerReacted: t.boolean({
+      description: 'Whether the viewer is among those who reacted.',
+      resolve: (group, _args, context, info) => forViewer(context, info, (viewer) => group.userIds.includes(viewer.id)),
+    }),
     userIds: t.exposeIDList('userIds', { description: 'Who reacted, earliest first.' }),
   }),
 });
@@ -110,7 +110,11 @@ MessageRef.implement({
       description: 'The first message of the thread this replies to.',
     }),
     replyCount: t.int({
-      resolve: (message, _args, context) => detailsOf(message, context).replyCounts.get(message.id),
+      description: 'How many replies the thread shows the viewer (a client does not count internal notes).',
+      resolve: (message, _args, context, info) =>
+        mapMaybe(detailsOf(message, context).replyCounts.get(message.id), (counts) =>
+          forViewer(context, info, (viewer) => (seesStaffOnly(viewer) ? counts.all : counts.toClients)),
+        ),
     }),
     replies: t.connection(
       {
@@ -128,10 +132,9 @@ MessageRef.implement({
         mapMaybe(detailsOf(message, context).reactions.get(message.id), (rows) => {
           const groups = new Map<string, ReactionGroup>();
           for (const row of rows) {
-            const group = groups.get(row.emoji) ?? { emoji: row.emoji, count: 0, userIds: [], viewerReacted: false };
+            const group = groups.get(row.emoji) ?? { emoji: row.emoji, count: 0, userIds: [] };
             group.count += 1;
             group.userIds.push(row.userId);
-            group.viewerReacted ||= row.userId === context.session.viewer.id;
             groups.set(row.emoji, group);
           }
           return [...groups.values()];

@@ -28,8 +28,8 @@ export class MessageService {
   constructor(private readonly deps: MessageServiceDeps) {}
 
   /** A fresh set of detail loaders (authors, reactions, reply counts, readers) for one request or event. */
-  details(viewer: Viewer): MessageDetails {
-    return new MessageDetails(this.deps.db.pool, this.deps.users, messageVisibleSql(viewer));
+  details(viewerOf: () => Viewer): MessageDetails {
+    return new MessageDetails(this.deps.db.pool, this.deps.users, () => messageVisibleSql(viewerOf()));
   }
 
   /**

@@ -1,4 +1,10 @@
-import { Redis } from 'ioredis';
+import {
+  closeRedisClient,
+  connectWithin,
+  createRedisClient,
+  type RedisClient,
+  type RedisTarget,
+} from '../../lib/redis-connection.js';
 import type { Presence } from '../events/organization-events.js';
 
 /** A user's presence changed (found by whichever instance noticed): to announce and to remember. */
@@ -187,17 +193,16 @@ interface WithPresenceCommand {
 /** Presence shared by every instance through Redis. */
 export class RedisPresenceStore implements PresenceStore {
   readonly kind = 'redis';
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
   constructor(
-    private readonly options: { url: string; prefix: string },
+    private readonly options: { target: RedisTarget; prefix: string },
     private readonly timing: PresenceTiming,
   ) {
-    this.redis = new Redis(options.url, {
+    this.redis = createRedisClient(options.target, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 6), 5_000),
       connectionName: 'chat-presence',
     });
     this.redis.on('error', () => undefined);
@@ -205,10 +210,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async connect(timeoutMs = 3_000): Promise<void> {
-    await Promise.race([
-      this.redis.connect().catch(() => undefined),
-      new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
-    ]);
+    await connectWithin(this.redis, timeoutMs);
   }
 
   arrive(organizationId: string, instanceId: string, userId: string, now: number) {
@@ -244,7 +246,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedisClient(this.redis);
   }
 
   private keyOf(organizationId: string): string {
