@@ -107,9 +107,15 @@ export function redisBusInstruments(options: { logger: Logger; metrics: Metrics 
     },
   });
   let lastErrorLogAt = 0;
+  let closing = false;
   return {
     publishFailures,
+    /** From now on the connections are being closed: commands still under way (an unsubscribe) fail, as expected. */
+    closing(): void {
+      closing = true;
+    },
     logError(error: unknown): void {
+      if (closing) return options.logger.debug({ err: error }, 'redis event bus closing');
       const now = Date.now();
       if (now - lastErrorLogAt < 5_000) return;
       lastErrorLogAt = now;
@@ -248,6 +254,7 @@ export class RedisEventBus implements EventBus {
   }
 
   async close(): Promise<void> {
+    this.instruments.closing();
     await Promise.all(
       [this.publisher, this.subscriber].map((client) => client.quit().catch(() => client.disconnect())),
     );

@@ -103,6 +103,7 @@ export class ShardedRedisEventBus implements EventBus {
   }
 
   async close(): Promise<void> {
+    this.instruments.closing();
     const shards = [...this.shards.values()];
     this.shards.clear();
     await Promise.all([closeRedisClient(this.publisher), ...shards.map((shard) => closeRedisClient(shard.connection))]);
