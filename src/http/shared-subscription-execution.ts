@@ -56,7 +56,8 @@ export function useSharedSubscriptionExecution(counted: (scope: 'shared' | 'per-
     const shape = shapeOf(args, context.session.organizationId);
     const executeAlone = (event: unknown) => {
       counted('per-subscriber');
-      return execute({ ...args, rootValue: event });
+      // Loaders of this event's own: the subscription's context lives as long as it, and would serve stale details.
+      return execute({ ...args, rootValue: event, contextValue: { ...context, loaders: new Loaders() } });
     };
     return mapEvents(source, async (event) => {
       if (typeof event !== 'object' || event === null) return executeAlone(event);
