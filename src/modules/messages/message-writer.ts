@@ -222,7 +222,7 @@ const externalKey = (draft: MessageDraft) =>
     : undefined;
 
 // New messages take consecutive sequence numbers and creation times one microsecond apart, starting after
-// the organization's last ones (or at the clock, when that is later). Platform messages already stored are
+// the organization's last ones (or at the clock, when that is later), and the next numbers of their channels. Platform messages already stored are
 // skipped before numbering, so the sequence has no holes.
 const INSERT_BATCH_SQL = `
   WITH input AS (
@@ -231,23 +231,30 @@ const INSERT_BATCH_SQL = `
       WITH ORDINALITY AS i(id, channel_id, user_id, content, message_type, metadata, thread_id,
                            platform_integration_id, external_message_id, message_source, ord)
   ), fresh AS (
-    SELECT i.*, row_number() OVER (ORDER BY i.ord) AS n
+    SELECT i.*, row_number() OVER (ORDER BY i.ord) AS n,
+           row_number() OVER (PARTITION BY i.channel_id ORDER BY i.ord) AS channel_n
     FROM input i
     WHERE i.external_message_id IS NULL OR NOT EXISTS (
       SELECT 1 FROM messages e
       WHERE e.platform_integration_id = i.platform_integration_id AND e.external_message_id = i.external_message_id)
+  ), channel_last AS (
+    -- Each channel's last number so far (one index step per channel: the sequence lock keeps it current).
+    SELECT c.channel_id,
+           COALESCE((SELECT e.channel_seq FROM messages e WHERE e.channel_id = c.channel_id
+                     ORDER BY e.channel_seq DESC LIMIT 1), 0) AS last_seq
+    FROM (SELECT DISTINCT channel_id FROM fresh) c
   ), clock AS (
     SELECT last_seq, GREATEST(clock_timestamp(), last_created_at + interval '1 microsecond') AS first_at
     FROM message_sequences WHERE organization_id = $1
   ), inserted AS (
     INSERT INTO messages AS m (id, organization_id, channel_id, user_id, content, message_type, metadata, thread_id,
                                platform_integration_id, external_message_id, message_source,
-                               event_seq, created_seq, created_at, updated_at)
+                               event_seq, created_seq, channel_seq, created_at, updated_at)
     SELECT f.id, $1, f.channel_id, f.user_id, f.content, f.message_type, f.metadata, f.thread_id,
            f.platform_integration_id, f.external_message_id, f.message_source,
-           clock.last_seq + f.n, clock.last_seq + f.n,
+           clock.last_seq + f.n, clock.last_seq + f.n, channel_last.last_seq + f.channel_n,
            clock.first_at + (f.n - 1) * interval '1 microsecond', clock.first_at + (f.n - 1) * interval '1 microsecond'
-    FROM fresh f CROSS JOIN clock
+    FROM fresh f CROSS JOIN clock JOIN channel_last ON channel_last.channel_id = f.channel_id
     ORDER BY f.n
     RETURNING ${MESSAGE_COLUMNS},
       -- Whether the message may have platform deliveries (the outbox): asked here, in the same statement, so

@@ -36,14 +36,15 @@ export class ReadStateService {
     const { messageIds, logged } = await withTransaction(this.deps.db.pool, async (client) => {
       const { rows } = await client.query<{ messageId: string; missing: boolean }>(
         `WITH target AS (
-         SELECT m.id, m.created_at FROM messages m
+         SELECT m.id, m.created_at, m.channel_seq FROM messages m
          WHERE m.channel_id = $1 AND ($3::uuid IS NULL OR m.id = $3)
          ORDER BY m.created_at DESC, m.id DESC LIMIT 1
        ), member AS (
          SELECT cm.last_read_at, cm.last_read_message_id, cm.joined_at
          FROM channel_members cm WHERE cm.channel_id = $1 AND cm.user_id = $2 FOR UPDATE
        ), moved AS (
-         UPDATE channel_members cm SET last_read_at = t.created_at, last_read_message_id = t.id
+         UPDATE channel_members cm
+         SET last_read_at = t.created_at, last_read_message_id = t.id, last_read_seq = t.channel_seq
          FROM target t
          WHERE cm.channel_id = $1 AND cm.user_id = $2
            AND (cm.last_read_at IS NULL OR (cm.last_read_at, cm.last_read_message_id) < (t.created_at, t.id))
@@ -153,19 +154,16 @@ export class ReadStateService {
   }
 
   /**
-   * The viewer's membership of each channel with its unread count (messages from others after the read
-   * position, or after joining when nothing was read yet), for a page of channels in one statement.
+   * The viewer's membership of each channel with its unread count, for a page of channels in one statement.
+   * Unread are the messages from others after the read position (after joining when nothing was read yet).
+   * The count costs a few index steps however many are unread: see UNREAD_SQL.
    */
   membershipLoader(viewer: Viewer): DataLoader<string, { unreadCount: number } | null> {
     return new DataLoader(async (channelIds) => {
       const { rows } = await this.deps.db.pool.query<{ channelId: string; unreadCount: number }>(
-        `SELECT cm.channel_id AS "channelId",
-                (SELECT count(*) FROM messages m
-                 WHERE m.channel_id = cm.channel_id AND m.user_id <> $1 AND m.deleted_at IS NULL
-                   AND (m.created_at, m.id) > (COALESCE(cm.last_read_at, cm.joined_at),
-                                               COALESCE(cm.last_read_message_id, '00000000-0000-0000-0000-000000000000'::uuid))
-                )::int AS "unreadCount"
-         FROM channel_members cm WHERE cm.user_id = $1 AND cm.channel_id = ANY($2::uuid[])`,
+        `SELECT cm.channel_id AS "channelId", ${UNREAD_SQL} AS "unreadCount"
+         FROM channel_members cm ${READ_POSITION_SQL}
+         WHERE cm.user_id = $1 AND cm.channel_id = ANY($2::uuid[])`,
         [viewer.id, channelIds],
       );
       const byChannel = new Map(rows.map((row) => [row.channelId, { unreadCount: row.unreadCount }]));
@@ -173,3 +171,32 @@ export class ReadStateService {
     });
   }
 }
+
+/**
+ * Joined to `channel_members cm` (whose user is $1): `read_position.seq`, the channel number (messages.channel_seq)
+ * of the last message the member has read, or, when they have read nothing yet, of the last one before they
+ * joined (0 for none). One index step either way.
+ */
+const READ_POSITION_SQL = `CROSS JOIN LATERAL (
+  SELECT COALESCE(cm.last_read_seq,
+                  (SELECT j.channel_seq FROM messages j WHERE j.channel_id = cm.channel_id AND j.created_at < cm.joined_at
+                   ORDER BY j.created_at DESC, j.id DESC LIMIT 1),
+                  0) AS seq
+) read_position`;
+
+/**
+ * The member's unread messages, after READ_POSITION_SQL: channel numbers have no holes, so the messages after
+ * the position are the channel's last number minus the position; less the member's own messages and the
+ * deleted ones among them, which are read through indexes of their own (messages_channel_id_user_id_channel_seq_idx,
+ * the partial messages_deleted_channel_seq_idx). The cost follows what does not count (the member's own
+ * messages and deletions since they last read), never the number of unread messages.
+ */
+const UNREAD_SQL = `(
+  COALESCE((SELECT l.channel_seq FROM messages l WHERE l.channel_id = cm.channel_id ORDER BY l.channel_seq DESC LIMIT 1), 0)
+  - read_position.seq
+  - (SELECT count(*) FROM messages own
+     WHERE own.channel_id = cm.channel_id AND own.user_id = $1 AND own.channel_seq > read_position.seq)
+  - (SELECT count(*) FROM messages gone
+     WHERE gone.channel_id = cm.channel_id AND gone.deleted_at IS NOT NULL AND gone.user_id <> $1
+       AND gone.channel_seq > read_position.seq)
+)::int`;
