@@ -9,6 +9,7 @@ import { EventService } from './modules/events/events.service.js';
 import { OrganizationStream } from './modules/events/organization-stream.js';
 import { organizationEventSource } from './modules/events/organization-event-source.js';
 import { IntegrationService } from './modules/integrations/integrations.service.js';
+import { MentionResolver } from './modules/messages/mentions.js';
 import { MessageWriter } from './modules/messages/message-writer.js';
 import { MessageEvents } from './modules/messages/message-events.js';
 import { MessageService } from './modules/messages/messages.service.js';
@@ -72,7 +73,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     },
   );
   const outbox = new OutboxService(outboxWorker);
-  const writer = new MessageWriter(db.pool, logger, outbox);
+  const writer = new MessageWriter(db.pool, logger, outbox, new MentionResolver(db.pool));
   const messageEvents = new MessageEvents(stream);
   const customerWindow = new CustomerServiceWindow({ db });
 

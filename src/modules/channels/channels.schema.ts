@@ -75,6 +75,10 @@ builder.prismaObject('Channel', {
       description: "Messages from others after the viewer's read position (0 when not a member).",
       resolve: async (channel, _args, context) => (await membershipsOf(context).load(channel.id))?.unreadCount ?? 0,
     }),
+    mentionCount: t.int({
+      description: 'Unread messages (see unreadCount) that mention the viewer (0 when not a member).',
+      resolve: async (channel, _args, context) => (await membershipsOf(context).load(channel.id))?.mentionCount ?? 0,
+    }),
     lastMessage: t.field({
       type: MessageRef,
       nullable: true,

@@ -28,6 +28,8 @@ export class MessageDetails {
   readonly reactions: SettledLoader<string, ReactionRow[]>;
   readonly replyCounts: SettledLoader<string, number>;
   readonly readers: SettledLoader<string, ReadRow[]>;
+  /** The ids of the people each message mentions. */
+  readonly mentions: SettledLoader<string, string[]>;
   /** The newest message of each channel (by channel id). */
   readonly lastMessages: SettledLoader<string, MessageRecord | null>;
 
@@ -64,6 +66,14 @@ export class MessageDetails {
         [ids],
       );
       return groupBy(ids, rows, (row) => row.messageId);
+    });
+    this.mentions = new SettledLoader(async (ids) => {
+      const { rows } = await db.query<{ messageId: string; userId: string }>(
+        `SELECT message_id AS "messageId", user_id AS "userId" FROM message_mentions
+         WHERE message_id = ANY($1::uuid[]) ORDER BY user_id`,
+        [ids],
+      );
+      return groupBy(ids, rows, (row) => row.messageId).map((group) => group.map((row) => row.userId));
     });
     this.lastMessages = new SettledLoader(async (channelIds) => {
       const { rows } = await db.query<MessageRecord>(

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { withTransaction } from '../../db/transaction.js';
 import type { Logger } from '../../logger.js';
+import { type MentionResolver, storeMentions } from './mentions.js';
 import { MESSAGE_COLUMNS, type MessageRecord } from './message-record.js';
 
 /** A message to write: what its author gives, before the writer numbers and timestamps it. */
@@ -33,8 +34,11 @@ export type ChangeOutcome = MessageRecord | null;
 const MAX_BATCH = 256;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A draft with its id and the people its content mentions, resolved before it joins a batch. */
+type NumberedDraft = MessageDraft & { id: string; mentionedUserIds: string[] };
+
 interface Pending {
-  draft: MessageDraft & { id: string };
+  draft: NumberedDraft;
   resolve: (outcome: InsertOutcome) => void;
   reject: (error: unknown) => void;
 }
@@ -56,13 +60,15 @@ export class MessageWriter {
     private readonly pool: pg.Pool,
     private readonly logger: Logger,
     private readonly platforms: PlatformDeliveries,
+    private readonly mentions: MentionResolver,
   ) {}
 
-  insert(organizationId: string, draft: MessageDraft): Promise<InsertOutcome> {
+  async insert(organizationId: string, draft: MessageDraft): Promise<InsertOutcome> {
+    const mentionedUserIds = await this.mentions.resolve(organizationId, draft.content);
     return new Promise((resolve, reject) => {
       let queue = this.queues.get(organizationId);
       if (!queue) this.queues.set(organizationId, (queue = { pending: [], flushing: false }));
-      queue.pending.push({ draft: { ...draft, id: randomUUID() }, resolve, reject });
+      queue.pending.push({ draft: { ...draft, id: randomUUID(), mentionedUserIds }, resolve, reject });
       if (!queue.flushing) void this.flush(organizationId);
     });
   }
@@ -70,13 +76,16 @@ export class MessageWriter {
   /**
    * Changes one message under the sequence lock: `assignments` is the SET list (its parameters start at $3),
    * `conditions` an extra WHERE (e.g. the author), both over `messages m`. Returns the row after the change,
-   * or null when no row matched (unknown, foreign, already deleted, or not the author's).
+   * or null when no row matched (unknown, foreign, already deleted, or not the author's). A change of content
+   * gives `content`, whose mentions then replace the message's.
    */
   async change(
     organizationId: string,
     messageId: string,
-    change: { assignments: string; conditions?: string; params?: unknown[] },
+    change: { assignments: string; conditions?: string; params?: unknown[]; content?: string },
   ): Promise<ChangeOutcome> {
+    const mentionedUserIds =
+      change.content === undefined ? undefined : await this.mentions.resolve(organizationId, change.content);
     return this.underSequenceLock(organizationId, async (client) => {
       const { rows } = await client.query<MessageRecord>(
         `WITH next AS (
@@ -93,7 +102,15 @@ export class MessageWriter {
          SELECT * FROM changed`,
         [organizationId, messageId, ...(change.params ?? [])],
       );
-      return rows[0] ?? null;
+      const changed = rows[0] ?? null;
+      if (changed && mentionedUserIds) {
+        await client.query('DELETE FROM message_mentions WHERE message_id = $1', [changed.id]);
+        await storeMentions(
+          client,
+          mentionedUserIds.map((userId) => ({ messageId: changed.id, userId })),
+        );
+      }
+      return changed;
     });
   }
 
@@ -131,10 +148,7 @@ export class MessageWriter {
     }
   }
 
-  private async insertBatch(
-    organizationId: string,
-    drafts: (MessageDraft & { id: string })[],
-  ): Promise<InsertOutcome[]> {
+  private async insertBatch(organizationId: string, drafts: NumberedDraft[]): Promise<InsertOutcome[]> {
     // A platform message delivered twice in the same batch is one message.
     const firstByExternalKey = new Map<string, string>();
     for (const draft of drafts) {
@@ -168,6 +182,13 @@ export class MessageWriter {
           unique.map((d) => d.messageSource.toLowerCase()),
         ],
       });
+      const insertedIds = new Set(rows.map((row) => row.id));
+      await storeMentions(
+        client,
+        unique.flatMap((draft) =>
+          insertedIds.has(draft.id) ? draft.mentionedUserIds.map((userId) => ({ messageId: draft.id, userId })) : [],
+        ),
+      );
       const inClientChannels = rows.filter((row) => row.inClientChannel).map(withoutFlag);
       if (inClientChannels.length > 0)
         queuedForPlatforms = await this.platforms.enqueueInTransaction(client, inClientChannels);

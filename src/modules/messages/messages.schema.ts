@@ -133,6 +133,19 @@ MessageRef.implement({
           return [...groups.values()];
         }),
     }),
+    mentions: t.field({
+      type: [UserType],
+      description:
+        'The people the message mentions: `@` followed by their e-mail address or display name, without case, ' +
+        'resolved by the server when the message is written or edited. Empty once deleted.',
+      resolve: (message, _args, context) => {
+        if (message.deletedAt) return [];
+        const details = detailsOf(message, context);
+        return mapMaybe(details.mentions.get(message.id), (userIds) =>
+          userIds.map((userId) => userById(details, userId)),
+        );
+      },
+    }),
     readBy: t.field({
       type: [MessageReadRef],
       description: 'Who has read the message, and when.',

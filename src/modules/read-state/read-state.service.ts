@@ -11,6 +11,13 @@ import { pgRunner } from '../events/event-log.js';
 import type { StatusEvents } from './status-events.js';
 import { statusUpsertSql } from './status-transitions.js';
 
+/** A viewer's read state in a channel they are a member of. */
+export interface Membership {
+  unreadCount: number;
+  /** Unread messages that mention the viewer. */
+  mentionCount: number;
+}
+
 /** What ReadStateService is built from. */
 export interface ReadStateServiceDeps {
   db: Database;
@@ -154,19 +161,22 @@ export class ReadStateService {
   }
 
   /**
-   * The viewer's membership of each channel with its unread count, for a page of channels in one statement.
+   * The viewer's membership of each channel with its unread count and unread mentions, for a page of channels in
+   * one statement.
    * Unread are the messages from others after the read position (after joining when nothing was read yet).
    * The count costs a few index steps however many are unread: see UNREAD_SQL.
    */
-  membershipLoader(viewer: Viewer): DataLoader<string, { unreadCount: number } | null> {
+  membershipLoader(viewer: Viewer): DataLoader<string, Membership | null> {
     return new DataLoader(async (channelIds) => {
-      const { rows } = await this.deps.db.pool.query<{ channelId: string; unreadCount: number }>(
-        `SELECT cm.channel_id AS "channelId", ${UNREAD_SQL} AS "unreadCount"
+      const { rows } = await this.deps.db.pool.query<Membership & { channelId: string }>(
+        `SELECT cm.channel_id AS "channelId", ${UNREAD_SQL} AS "unreadCount", ${UNREAD_MENTIONS_SQL} AS "mentionCount"
          FROM channel_members cm ${READ_POSITION_SQL}
          WHERE cm.user_id = $1 AND cm.channel_id = ANY($2::uuid[])`,
         [viewer.id, channelIds],
       );
-      const byChannel = new Map(rows.map((row) => [row.channelId, { unreadCount: row.unreadCount }]));
+      const byChannel = new Map(
+        rows.map((row) => [row.channelId, { unreadCount: row.unreadCount, mentionCount: row.mentionCount }]),
+      );
       return channelIds.map((id) => byChannel.get(id) ?? null);
     });
   }
@@ -199,4 +209,11 @@ const UNREAD_SQL = `(
   - (SELECT count(*) FROM messages gone
      WHERE gone.channel_id = cm.channel_id AND gone.deleted_at IS NOT NULL AND gone.user_id <> $1
        AND gone.channel_seq > read_position.seq)
+)::int`;
+
+/** The member's unread messages that mention them (one range of message_mentions: as many rows as mentions). */
+const UNREAD_MENTIONS_SQL = `(
+  SELECT count(*) FROM message_mentions mention JOIN messages mentioning ON mentioning.id = mention.message_id
+  WHERE mention.user_id = $1 AND mention.channel_id = cm.channel_id AND mention.channel_seq > read_position.seq
+    AND mentioning.deleted_at IS NULL AND mentioning.user_id <> $1
 )::int`;
