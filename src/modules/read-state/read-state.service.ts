@@ -18,6 +18,16 @@ export interface Membership {
   mentionCount: number;
 }
 
+/** One recipient's status of a message. */
+export interface RecipientStatus {
+  userId: string;
+  status: MessageStatus;
+  timestamp: Date;
+  /** The platform's reason, when a delivery FAILED. */
+  errorCode: string | null;
+  errorTitle: string | null;
+}
+
 /** What ReadStateService is built from. */
 export interface ReadStateServiceDeps {
   db: Database;
@@ -158,6 +168,28 @@ export class ReadStateService {
     });
     this.deps.statuses.publish(input.organizationId, logged);
     return logged.length > 0;
+  }
+
+  /**
+   * A page of a message's recipient statuses (who it was sent, delivered or read to, or failed for, and when),
+   * for its author and admins only: null for anyone else. Keyset pages by recipient id, so that a status moving
+   * forward never moves its row between pages.
+   */
+  async recipientStatuses(
+    viewer: Viewer,
+    message: { id: string; userId: string },
+    page: { first: number; afterUserId: string | null },
+  ): Promise<{ statuses: RecipientStatus[]; hasNextPage: boolean } | null> {
+    if (viewer.role !== 'ADMIN' && viewer.id !== message.userId) return null;
+    const { rows } = await this.deps.db.pool.query<RecipientStatus>(
+      `SELECT user_id AS "userId", upper(status::text) AS status, timestamp, error_code AS "errorCode",
+              error_title AS "errorTitle"
+       FROM message_user_status
+       WHERE message_id = $1 AND ($2::uuid IS NULL OR user_id > $2::uuid)
+       ORDER BY user_id LIMIT $3`,
+      [message.id, page.afterUserId, page.first + 1],
+    );
+    return { statuses: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
   }
 
   /**
