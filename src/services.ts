@@ -23,6 +23,7 @@ import { OutboxWorker } from './modules/outbox/outbox-worker.js';
 import { PresenceService } from './modules/presence/presence.service.js';
 import { ReactionService } from './modules/reactions/reactions.service.js';
 import { ReadStateService } from './modules/read-state/read-state.service.js';
+import { SearchService } from './modules/search/search.service.js';
 import { StatusEvents } from './modules/read-state/status-events.js';
 import { TypingService } from './modules/typing/typing.service.js';
 import { UserDirectory } from './modules/users/user-directory.js';
@@ -120,6 +121,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     sendMessage,
     reactions,
     readState,
+    search: new SearchService({ db, cursors }),
     events: new EventService({ db, stream, logger, metrics, users: directory, cursors }),
     typing,
     presence,
