@@ -20,7 +20,16 @@ import { measureCeilings } from './scenarios/ceilings.js';
 import { benchReplay, benchTyping, MISSED_EVENTS, TYPING_SUBSCRIBERS } from './scenarios/events.js';
 import { benchFanOut, benchRawBroadcast, SUBSCRIBERS } from './scenarios/fan-out.js';
 import { benchHistory, fillHistory, HISTORY_SIZE } from './scenarios/history.js';
-import { benchUnreadCount, fillChannel, UNREAD_FEW, UNREAD_MANY } from './scenarios/read-state.js';
+import {
+  benchSearch,
+  benchUnreadCount,
+  fillChannel,
+  SEARCH_CONTENT_SQL,
+  SEARCH_QUERIES,
+  SEARCH_SIZE,
+  UNREAD_FEW,
+  UNREAD_MANY,
+} from './scenarios/read-state.js';
 import { benchSendMessageAgainstTransport } from './scenarios/send-message.js';
 import { benchSoak } from './scenarios/soak.js';
 import { benchWebhooks, WEBHOOK_CONCURRENCY } from './scenarios/webhooks.js';
@@ -192,10 +201,28 @@ async function main(): Promise<void> {
       const unread = await benchUnreadCount(graphqlUrl, reader, { many: readOrg.channelId, few: few.id }, seconds);
       rows.push({
         figure: `\`Channel.unreadCount\` with ${UNREAD_MANY.toLocaleString('en')} unread, p50`,
-        value: `${fmt(unread.many.p50, 2)} ms (p99 ${fmt(unread.many.p99, 2)} ms)`,
+        value: `${fmt(unread.many.p50, 2)} ms (p99 ${fmt(unread.many.p99, 2)} ms, ${unread.many.operations} requests, ${unread.many.errors} errors)`,
         ceiling: `the same with ${UNREAD_FEW} unread: p50 ${fmt(unread.few.p50, 2)} ms; \`{ __typename }\`: p50 ${fmt(unread.transport.p50, 2)} ms`,
         ratio: `${fmt(unread.many.p50 / Math.max(unread.few.p50, 0.001))}× the time with ${UNREAD_FEW}`,
         goal: 'p50 < 5 ms, as with 10',
+      });
+      console.log(`search: filling channels with ${SEARCH_SIZE.toLocaleString('en')} messages`);
+      const searchOrg = await seedBenchOrganization(bench, 2);
+      const [writer, searcher] = searchOrg.users as [BenchUser, BenchUser];
+      const fillStarted = performance.now();
+      await fillChannel(bench, { ...searchOrg, authorId: writer.id }, SEARCH_SIZE, SEARCH_CONTENT_SQL);
+      notes.push(
+        `Search: ${SEARCH_SIZE.toLocaleString('en')} messages written and indexed in ${fmt((performance.now() - fillStarted) / 1000, 0)} s.`,
+      );
+      const search = await benchSearch(graphqlUrl, searcher, seconds);
+      rows.push({
+        figure: `\`searchMessages\` over ${SEARCH_SIZE.toLocaleString('en')} messages, first page of 20, ${SEARCH_QUERIES.length} queries in turn, p99`,
+        value: `${fmt(search.mixed.p99, 2)} ms (p50 ${fmt(search.mixed.p50, 2)} ms, ${search.mixed.errors} errors)`,
+        ceiling: search.byQuery
+          .map(({ query, matches, result }) => `${query} (${matches}): p99 ${fmt(result.p99, 1)} ms`)
+          .join('; '),
+        ratio: `worst query p99 ${fmt(Math.max(...search.byQuery.map(({ result }) => result.p99)), 1)} ms`,
+        goal: 'p99 < 50 ms',
       });
     }
     if (only.has('soak')) {

@@ -9,8 +9,8 @@ import type { SequenceCursors } from '../messages/sequence-cursor.js';
 /**
  * The text search configuration of message search: 'simple' lower-cases words and neither stems them nor drops
  * stop words, so every language that separates words is searched alike (a word matches its own forms only).
- * It must be the configuration of the index messages_content_search_idx, which a language-aware deployment
- * rebuilds with its language (e.g. 'german') in a migration of its own before changing this constant.
+ * It must be the configuration that generates the column messages.search_vector, which a language-aware
+ * deployment regenerates with its language (e.g. 'german') in a migration of its own when changing this constant.
  */
 export const SEARCH_TEXT_CONFIG = 'simple';
 
@@ -52,7 +52,7 @@ export interface SearchServiceDeps {
 
 /**
  * Full-text search of messages with PostgreSQL: the query is read by `websearch_to_tsquery` (words, "a phrase",
- * `or`, `-word`; any text is a valid query), matched through the GIN index messages_content_search_idx, and
+ * `or`, `-word`; any text is a valid query), matched against messages.search_vector (GIN-indexed), and
  * limited to what the viewer may read now; newest first, in keyset pages by the messages' cursors.
  */
 export class SearchService {
@@ -84,7 +84,7 @@ export class SearchService {
        FROM (
          SELECT ${MESSAGE_COLUMNS} FROM messages m
          WHERE ${searchableSql({ organizationId: '$1', viewerId: '$2::uuid', role: '$3::text', channelId: '$4::uuid' })}
-           AND to_tsvector('${SEARCH_TEXT_CONFIG}'::regconfig, COALESCE(m.content, '')) @@ websearch_to_tsquery($7::regconfig, $5)
+           AND m.search_vector @@ websearch_to_tsquery($7::regconfig, $5)
            AND ($6::bigint IS NULL OR m.created_seq < $6::bigint)
          ORDER BY m.created_seq DESC
          LIMIT $9
