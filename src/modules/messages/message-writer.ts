@@ -243,8 +243,8 @@ const externalKey = (draft: MessageDraft) =>
     : undefined;
 
 // New messages take consecutive sequence numbers and creation times one microsecond apart, starting after
-// the organization's last ones (or at the clock, when that is later), and the next numbers of their channels. Platform messages already stored are
-// skipped before numbering, so the sequence has no holes.
+// the organization's last ones (or at the clock, when that is later), and the next numbers of their channels.
+// Platform messages already stored are skipped before numbering, so neither sequence has holes.
 const INSERT_BATCH_SQL = `
   WITH input AS (
     SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::message_type[], $7::jsonb[],
