@@ -52,12 +52,14 @@ const UNREAD_QUERY = `query Unread($id: ID!) { channel(id: $id) { unreadCount } 
 export interface UnreadResults {
   many: LoadResult;
   few: LoadResult;
+  /** The same request without the count: `channel(id) { id }`. */
+  lookup: LoadResult;
   transport: LoadResult;
 }
 
 /**
  * `Channel.unreadCount` for a reader with UNREAD_MANY unread messages in one channel and UNREAD_FEW in another,
- * one request at a time, beside the transport (`{ __typename }`).
+ * one request at a time, beside the same request without the count and the transport (`{ __typename }`).
  */
 export async function benchUnreadCount(
   graphqlUrl: string,
@@ -85,6 +87,12 @@ export async function benchUnreadCount(
     rounds.push({
       many: await measure(bodyFor(channels.many)),
       few: await measure(bodyFor(channels.few)),
+      lookup: await measure(
+        JSON.stringify({
+          query: 'query Lookup($id: ID!) { channel(id: $id) { id } }',
+          variables: { id: channels.many },
+        }),
+      ),
       transport: await measure('{"query":"{ __typename }"}'),
     });
   }
@@ -92,6 +100,7 @@ export async function benchUnreadCount(
   return {
     many: median((round) => round.many),
     few: median((round) => round.few),
+    lookup: median((round) => round.lookup),
     transport: median((round) => round.transport),
   };
 }
