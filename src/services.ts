@@ -121,7 +121,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     sendMessage,
     reactions,
     readState,
-    search: new SearchService({ db, cursors }),
+    search: new SearchService({ db, cursors, timeoutMs: config.searchTimeoutMs }),
     events: new EventService({ db, stream, logger, metrics, users: directory, cursors }),
     typing,
     presence,

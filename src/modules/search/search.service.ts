@@ -1,5 +1,7 @@
+import type pg from 'pg';
 import type { Session } from '../../auth/session.js';
 import type { Database } from '../../db/database.js';
+import { withTransaction } from '../../db/transaction.js';
 import { badInput } from '../../lib/errors.js';
 import { assertReadable } from '../access/channel-rules.js';
 import { channelVisibleSql, loadChannelFacts } from '../access/channel-visibility.js';
@@ -48,6 +50,8 @@ export interface SearchRequest {
 export interface SearchServiceDeps {
   db: Database;
   cursors: SequenceCursors;
+  /** The longest the search statement may run (SEARCH_TIMEOUT_MS). */
+  timeoutMs: number;
 }
 
 /**
@@ -79,8 +83,9 @@ export class SearchService {
     // Only exclusions (`-word`): answering would read every message.
     if (!indexable) throw badInput('query', 'needs a word to look for, not only words to leave out');
 
-    const { rows } = await pool.query<MessageRecord & { headline: string }>(
-      `SELECT page.*, ts_headline($7::regconfig, page.content, websearch_to_tsquery($7::regconfig, $5), $8) AS headline
+    const rows = await this.bounded((client) =>
+      client.query<MessageRecord & { headline: string }>(
+        `SELECT page.*, ts_headline($7::regconfig, page.content, websearch_to_tsquery($7::regconfig, $5), $8) AS headline
        FROM (
          SELECT ${MESSAGE_COLUMNS} FROM messages m
          WHERE ${searchableSql({ organizationId: '$1', viewerId: '$2::uuid', role: '$3::text', channelId: '$4::uuid' })}
@@ -90,17 +95,18 @@ export class SearchService {
          LIMIT $9
        ) page
        ORDER BY page."createdSeq"::bigint DESC`,
-      [
-        viewer.organizationId,
-        viewer.id,
-        viewer.role,
-        request.channelId ?? null,
-        request.query,
-        after ? after.seq.toString() : null,
-        SEARCH_TEXT_CONFIG,
-        HEADLINE_OPTIONS,
-        request.first + 1,
-      ],
+        [
+          viewer.organizationId,
+          viewer.id,
+          viewer.role,
+          request.channelId ?? null,
+          request.query,
+          after ? after.seq.toString() : null,
+          SEARCH_TEXT_CONFIG,
+          HEADLINE_OPTIONS,
+          request.first + 1,
+        ],
+      ),
     );
     return {
       hits: rows.slice(0, request.first).map(({ headline, ...message }) => ({
@@ -110,7 +116,28 @@ export class SearchService {
       hasNextPage: rows.length > request.first,
     };
   }
+
+  /**
+   * Runs the search statement with at most SEARCH_TIMEOUT_MS to answer: PostgreSQL's plan walks either the
+   * newest messages or the index's matches, and a query whose words are each common but rarely together can make
+   * either read far. Such a query is refused as too broad rather than left to hold the database.
+   */
+  private async bounded<T>(statement: (client: pg.PoolClient) => Promise<pg.QueryResult<T & pg.QueryResultRow>>) {
+    try {
+      const { rows } = await withTransaction(this.deps.db.pool, statement, {
+        firstStatement: `SET LOCAL statement_timeout = ${Math.trunc(this.deps.timeoutMs)}`,
+      });
+      return rows;
+    } catch (error) {
+      if ((error as { code?: string }).code === QUERY_CANCELED)
+        throw badInput('query', 'is too broad to answer in time: add words, or search one channel');
+      throw error;
+    }
+  }
 }
+
+/** PostgreSQL's code for a statement cancelled by statement_timeout. */
+const QUERY_CANCELED = '57014';
 
 /**
  * The messages `m` a viewer may find: of their organization, in a channel they may read now (the access rule's
