@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { graphql } from '../gql/index.js';
 import { useFixture } from '../support/fixture.js';
-import { dataOf, errorCodes, gql } from '../support/graphql.js';
+import { dataOf, errorCodes, gql, subscribe, wsClient } from '../support/graphql.js';
 import { createChannel, send } from '../support/messaging.js';
+import { repeatUntilStopped } from '../support/repeat.js';
 import type { TestUser } from '../support/seed.js';
 
 const Statuses = graphql(`
@@ -39,6 +40,38 @@ const MarkDelivered = graphql(`
   mutation MessageStatusesMarkDelivered($input: MarkMessagesDeliveredInput!) {
     markMessagesDelivered(input: $input) {
       markedMessageIds
+    }
+  }
+`);
+
+const StatusesLive = graphql(`
+  subscription MessageStatusesLive($channelId: ID!) {
+    messageEvents(channelId: $channelId) {
+      kind
+      message {
+        id
+        content
+        mentions {
+          id
+        }
+        statuses {
+          edges {
+            node {
+              user {
+                id
+              }
+              status
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+const Edit = graphql(`
+  mutation MessageStatusesEdit($input: EditMessageInput!) {
+    editMessage(input: $input) {
+      id
     }
   }
 `);
@@ -90,5 +123,40 @@ describe('Message.statuses', () => {
     const message = await send(server(), Ava!, channel.id, 'x');
     for (const after of ['nonsense', Buffer.from(`status:${'1'.repeat(36)}`).toString('base64url'), message.cursor])
       expect(errorCodes(await statuses(Ava!, message.id, { after }))).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+describe('Message.statuses and Message.mentions in events', () => {
+  it("reach the author with each recipient's status and everyone else with null, from the same event", async () => {
+    const { Ava, Bo } = org().users as Record<string, TestUser>;
+    const channel = await createChannel(server(), Ava!, { members: [Bo!] });
+    const clients = [Ava!, Bo!].map((user) => wsClient(server().wsUrl, user.token));
+    try {
+      const [ava, bo] = clients.map((client) => subscribe(client, StatusesLive, { channelId: channel.id }));
+      const prober = repeatUntilStopped(() => send(server(), org().admin, channel.id, '(probe)'), 30);
+      try {
+        await Promise.all([ava!, bo!].map((view) => view.waitForCount(1)));
+      } finally {
+        await prober.stop();
+      }
+      const hello = await send(server(), Ava!, channel.id, 'hello @Bo');
+      dataOf(await gql(server().graphqlUrl, MarkRead, { input: { channelId: channel.id } }, { token: Bo!.token }));
+      dataOf(
+        await gql(
+          server().graphqlUrl,
+          Edit,
+          { input: { messageId: hello.id, content: 'hello again @Bo' } },
+          { token: Ava!.token },
+        ),
+      );
+      const edited = (view: typeof ava) =>
+        view!.events.find((event) => event.messageEvents.message.content === 'hello again @Bo')?.messageEvents.message;
+      await Promise.all([ava!, bo!].map((view) => view.waitFor(() => edited(view) !== undefined)));
+      expect(edited(ava)!.statuses!.edges.map((edge) => edge.node)).toEqual([{ user: { id: Bo!.id }, status: 'READ' }]);
+      expect(edited(bo)!.statuses).toBeNull();
+      for (const view of [ava, bo]) expect(edited(view)!.mentions).toEqual([{ id: Bo!.id }]);
+    } finally {
+      await Promise.all(clients.map((client) => client.dispose()));
+    }
   });
 });
