@@ -3,7 +3,7 @@ import { graphql } from '../gql/index.js';
 import { useFixture } from '../support/fixture.js';
 import { dataOf, gql } from '../support/graphql.js';
 import { createChannel } from '../support/messaging.js';
-import type { TestUser } from '../support/seed.js';
+import { addUser, type TestUser } from '../support/seed.js';
 
 const Send = graphql(`
   mutation MentionsSend($input: SendMessageInput!) {
@@ -47,6 +47,14 @@ const MarkRead = graphql(`
   mutation MentionsMarkRead($input: MarkMessagesReadInput!) {
     markMessagesRead(input: $input) {
       markedMessageIds
+    }
+  }
+`);
+const Deactivate = graphql(`
+  mutation MentionsDeactivate($input: UpdateUserInput!) {
+    updateUser(input: $input) {
+      id
+      isActive
     }
   }
 `);
@@ -129,5 +137,21 @@ describe('mentions', () => {
     expect(await counts(Ben, channel.id)).toEqual({ unreadCount: 1, mentionCount: 0 });
     await send(Ann, channel.id, 'again @ben');
     expect(await counts(Ben, channel.id)).toEqual({ unreadCount: 2, mentionCount: 1 });
+  });
+
+  it('name only active people of the organization', async () => {
+    const { Ann } = users();
+    const dora = await addUser(server(), org(), 'Dora', 'USER');
+    const channel = await createChannel(server(), Ann);
+    expect((await send(Ann, channel.id, 'hi @Dora')).mentions).toEqual([{ id: dora.id }]);
+    dataOf(
+      await gql(
+        server().graphqlUrl,
+        Deactivate,
+        { input: { id: dora.id, isActive: false } },
+        { token: org().admin.token },
+      ),
+    );
+    expect((await send(Ann, channel.id, 'bye @Dora')).mentions).toEqual([]);
   });
 });
