@@ -1,6 +1,6 @@
 // `npm run bench`: measures the hot paths and prints each figure beside the ceiling measured in the same run,
 // as a ratio (machines here are noisy; ratios are not). Writes the results to BENCHMARKS.md when every
-// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,history,webhooks,replay,typing,readstate,soak
+// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,scale,history,webhooks,replay,typing,readstate,soak
 // picks scenarios; SOAK_SECONDS (default 120, at most 600) sets the soak run.
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,7 +18,7 @@ import {
 } from './lib/setup.js';
 import { measureCeilings } from './scenarios/ceilings.js';
 import { benchReplay, benchTyping, MISSED_EVENTS, TYPING_SUBSCRIBERS } from './scenarios/events.js';
-import { benchFanOut, benchRawBroadcast, SUBSCRIBERS } from './scenarios/fan-out.js';
+import { benchFanOut, benchRawBroadcast, SCALE_SUBSCRIBERS, SUBSCRIBERS } from './scenarios/fan-out.js';
 import { benchHistory, fillHistory, HISTORY_SIZE } from './scenarios/history.js';
 import {
   benchSearch,
@@ -34,7 +34,7 @@ import { benchSendMessageAgainstTransport } from './scenarios/send-message.js';
 import { benchSoak } from './scenarios/soak.js';
 import { benchWebhooks, WEBHOOK_CONCURRENCY } from './scenarios/webhooks.js';
 
-const ALL = ['send', 'fanout', 'history', 'webhooks', 'replay', 'typing', 'readstate', 'soak'];
+const ALL = ['send', 'fanout', 'scale', 'history', 'webhooks', 'replay', 'typing', 'readstate', 'soak'];
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const soakSeconds = Math.min(600, Number(process.env.SOAK_SECONDS ?? 120));
 const only = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(','));
@@ -126,6 +126,41 @@ async function main(): Promise<void> {
           ceiling: `raw WebSocket send to ${SUBSCRIBERS}: ${fmt(raw.p99)} ms; Redis PUBLISH→receive p99 ${fmt(ceilings.publishRoundTripP99, 2)} ms`,
           ratio: `${fmt(fanOut.p99 / Math.max(raw.p99, 0.001))}× the raw time`,
           goal: 'p99 < 100 ms',
+        },
+      );
+    }
+    if (only.has('scale')) {
+      console.log(`scale: ${SCALE_SUBSCRIBERS.toLocaleString('en')} graphql-ws subscribers on one instance`);
+      const scaleOrg = await seedBenchOrganization(bench, 200);
+      let idleBytes = 0;
+      const before = await server.rss();
+      const scale = await benchFanOut(server.url, scaleOrg, {
+        subscribers: SCALE_SUBSCRIBERS,
+        messages: 50,
+        whenIdle: async () => {
+          // The lowest of a few readings: garbage from connecting is collected between them.
+          const readings: number[] = [];
+          for (let reading = 0; reading < 5; reading++) {
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+            readings.push(await server.rss());
+          }
+          idleBytes = Math.min(...readings) - before;
+        },
+      });
+      rows.push(
+        {
+          figure: `${SCALE_SUBSCRIBERS.toLocaleString('en')} subscribers on one instance: response → last receipt`,
+          value: `p50 ${fmt(scale.p50)} ms, p99 ${fmt(scale.p99)} ms; ${scale.messages} messages each reached all; ${scale.cutOff} cut off`,
+          ceiling: '',
+          ratio: '',
+          goal: 'p99 < 400 ms, all reached, none cut off',
+        },
+        {
+          figure: `server RSS per idle subscription, at ${SCALE_SUBSCRIBERS.toLocaleString('en')}`,
+          value: `${fmt(idleBytes / SCALE_SUBSCRIBERS / 1024)} KB`,
+          ceiling: '',
+          ratio: '',
+          goal: '≤ 15 KB',
         },
       );
     }

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { projectRoot } from '../../src/lib/project-root.js';
 
 export interface ServerProcess {
   url: string;
+  /** The server's resident set size now, in bytes (Linux: /proc). */
+  rss(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -38,6 +41,10 @@ export async function startServerProcess(env: Record<string, string>, port: numb
   }
   return {
     url,
+    rss: async () => {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024;
+    },
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
