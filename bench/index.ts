@@ -1,6 +1,6 @@
 // `npm run bench`: measures the hot paths and prints each figure beside the ceiling measured in the same run,
 // as a ratio (machines here are noisy; ratios are not). Writes the results to BENCHMARKS.md when every
-// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,scale,history,webhooks,replay,typing,soak
+// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,scale,history,webhooks,replay,typing,readstate,soak
 // picks scenarios; SOAK_SECONDS (default 120, at most 600) sets the soak run.
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -9,16 +9,32 @@ import { projectRoot } from '../src/lib/project-root.js';
 import { startFakeGraph } from '../tests/support/fake-graph.js';
 import { seedBenchPlatform } from './lib/platform.js';
 import { startServerProcess } from './lib/server-process.js';
-import { BENCH_ENCRYPTION_KEY, BENCH_JWT_SECRET, createBenchDatabase, seedBenchOrganization } from './lib/setup.js';
+import {
+  BENCH_ENCRYPTION_KEY,
+  BENCH_JWT_SECRET,
+  type BenchUser,
+  createBenchDatabase,
+  seedBenchOrganization,
+} from './lib/setup.js';
 import { measureCeilings } from './scenarios/ceilings.js';
 import { benchReplay, benchTyping, MISSED_EVENTS, TYPING_SUBSCRIBERS } from './scenarios/events.js';
 import { benchFanOut, benchRawBroadcast, SCALE_SUBSCRIBERS, SUBSCRIBERS } from './scenarios/fan-out.js';
 import { benchHistory, fillHistory, HISTORY_SIZE } from './scenarios/history.js';
+import {
+  benchSearch,
+  benchUnreadCount,
+  fillChannel,
+  SEARCH_CONTENT_SQL,
+  SEARCH_QUERIES,
+  SEARCH_SIZE,
+  UNREAD_FEW,
+  UNREAD_MANY,
+} from './scenarios/read-state.js';
 import { benchSendMessageAgainstTransport } from './scenarios/send-message.js';
 import { benchSoak } from './scenarios/soak.js';
 import { benchWebhooks, WEBHOOK_CONCURRENCY } from './scenarios/webhooks.js';
 
-const ALL = ['send', 'fanout', 'scale', 'history', 'webhooks', 'replay', 'typing', 'soak'];
+const ALL = ['send', 'fanout', 'scale', 'history', 'webhooks', 'replay', 'typing', 'readstate', 'soak'];
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const soakSeconds = Math.min(600, Number(process.env.SOAK_SECONDS ?? 120));
 const only = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(','));
@@ -204,6 +220,44 @@ async function main(): Promise<void> {
         ceiling: '',
         ratio: '',
         goal: 'p99 < 100 ms',
+      });
+    }
+    if (only.has('readstate')) {
+      console.log(`read state: unreadCount with ${UNREAD_MANY.toLocaleString('en')} and ${UNREAD_FEW} unread`);
+      const readOrg = await seedBenchOrganization(bench, 2);
+      const [author, reader] = readOrg.users as [BenchUser, BenchUser];
+      const few = await bench.services.channels.create(author.session, {
+        name: 'few unread',
+        channelType: 'PUBLIC',
+        memberIds: [reader.id],
+      });
+      await fillChannel(bench, { ...readOrg, authorId: author.id }, UNREAD_MANY);
+      await fillChannel(bench, { ...readOrg, channelId: few.id, authorId: author.id }, UNREAD_FEW);
+      const unread = await benchUnreadCount(graphqlUrl, reader, { many: readOrg.channelId, few: few.id }, seconds);
+      rows.push({
+        figure: `\`Channel.unreadCount\` with ${UNREAD_MANY.toLocaleString('en')} unread, p50`,
+        value: `${fmt(unread.many.p50, 2)} ms (p99 ${fmt(unread.many.p99, 2)} ms, ${unread.many.operations} requests, ${unread.many.errors} errors)`,
+        ceiling: `the same with ${UNREAD_FEW} unread: p50 ${fmt(unread.few.p50, 2)} ms; \`channel(id) { id }\` (no count): p50 ${fmt(unread.lookup.p50, 2)} ms; \`{ __typename }\`: p50 ${fmt(unread.transport.p50, 2)} ms`,
+        ratio: `${fmt(unread.many.p50 / Math.max(unread.few.p50, 0.001))}× the time with ${UNREAD_FEW}; ${fmt(unread.many.p50 / Math.max(unread.lookup.p50, 0.001))}× the lookup alone`,
+        goal: 'p50 < 5 ms, as with 10',
+      });
+      console.log(`search: filling channels with ${SEARCH_SIZE.toLocaleString('en')} messages`);
+      const searchOrg = await seedBenchOrganization(bench, 2);
+      const [writer, searcher] = searchOrg.users as [BenchUser, BenchUser];
+      const fillStarted = performance.now();
+      await fillChannel(bench, { ...searchOrg, authorId: writer.id }, SEARCH_SIZE, SEARCH_CONTENT_SQL);
+      notes.push(
+        `Search: ${SEARCH_SIZE.toLocaleString('en')} messages written and indexed in ${fmt((performance.now() - fillStarted) / 1000, 0)} s.`,
+      );
+      const search = await benchSearch(graphqlUrl, searcher, seconds);
+      rows.push({
+        figure: `\`searchMessages\` over ${SEARCH_SIZE.toLocaleString('en')} messages, first page of 20, ${SEARCH_QUERIES.length} queries in turn, p99`,
+        value: `${fmt(search.mixed.p99, 2)} ms (p50 ${fmt(search.mixed.p50, 2)} ms, ${search.mixed.errors} errors)`,
+        ceiling: search.byQuery
+          .map(({ query, matches, result }) => `${query} (${matches}): p99 ${fmt(result.p99, 1)} ms`)
+          .join('; '),
+        ratio: `worst query p99 ${fmt(Math.max(...search.byQuery.map(({ result }) => result.p99)), 1)} ms`,
+        goal: 'p99 < 50 ms',
       });
     }
     if (only.has('soak')) {

@@ -116,6 +116,7 @@ const EnvSchema = z.object({
   WEBHOOK_MAX_REFUSALS_PER_IP: limit(100),
   WEBHOOK_BODY_TIMEOUT_MS: between(100, 600_000).default(10_000),
   EVENT_RETENTION_DAYS: between(1, 3_650).default(14),
+  SEARCH_TIMEOUT_MS: between(50, 60_000).default(2_000),
   PRESENCE_TIMEOUT_MS: between(1_000, 600_000).default(10_000),
   PRESENCE_AWAY_AFTER_MS: between(1_000, 86_400_000).default(300_000),
   WEBHOOK_SWEEP_INTERVAL_MS: z.coerce
@@ -193,6 +194,8 @@ export interface AppConfig {
   webhookSweepIntervalMs: number;
   /** How long reactions, statuses and channel changes stay in the event log: a cursor stays resumable this long. */
   eventRetentionDays: number;
+  /** The longest a `searchMessages` statement may run: then the query is refused as too broad. */
+  searchTimeoutMs: number;
   presence: {
     /** How long a user stays ONLINE after their instance stopped answering (it crashed): its claims' lifetime. */
     timeoutMs: number;
@@ -344,6 +347,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     webhooks: { maxRefusalsPerIp: env.WEBHOOK_MAX_REFUSALS_PER_IP, bodyTimeoutMs: env.WEBHOOK_BODY_TIMEOUT_MS },
     webhookSweepIntervalMs: env.WEBHOOK_SWEEP_INTERVAL_MS,
     eventRetentionDays: env.EVENT_RETENTION_DAYS,
+    searchTimeoutMs: env.SEARCH_TIMEOUT_MS,
     presence: { timeoutMs: env.PRESENCE_TIMEOUT_MS, awayAfterMs: env.PRESENCE_AWAY_AFTER_MS },
     logLevel: env.LOG_LEVEL,
     embeddedPostgresDir: env.EMBEDDED_POSTGRES_DIR,

@@ -10,6 +10,7 @@ import { EventService } from './modules/events/events.service.js';
 import { OrganizationStream } from './modules/events/organization-stream.js';
 import { organizationEventSource } from './modules/events/organization-event-source.js';
 import { IntegrationService } from './modules/integrations/integrations.service.js';
+import { MentionResolver } from './modules/messages/mentions.js';
 import { MessageWriter } from './modules/messages/message-writer.js';
 import { MessageEvents } from './modules/messages/message-events.js';
 import { MessageService } from './modules/messages/messages.service.js';
@@ -24,6 +25,7 @@ import { PresenceService } from './modules/presence/presence.service.js';
 import { ReactionService } from './modules/reactions/reactions.service.js';
 import { TemplateService } from './modules/templates/templates.service.js';
 import { ReadStateService } from './modules/read-state/read-state.service.js';
+import { SearchService } from './modules/search/search.service.js';
 import { StatusEvents } from './modules/read-state/status-events.js';
 import { TypingService } from './modules/typing/typing.service.js';
 import { UserDirectory } from './modules/users/user-directory.js';
@@ -76,7 +78,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     },
   );
   const outbox = new OutboxService(outboxWorker);
-  const writer = new MessageWriter(db.pool, logger, outbox);
+  const writer = new MessageWriter(db.pool, logger, outbox, new MentionResolver(db.pool));
   const messageEvents = new MessageEvents(stream);
   const customerWindow = new CustomerServiceWindow({ db });
 
@@ -134,6 +136,7 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     sendMessage,
     reactions,
     readState,
+    search: new SearchService({ db, cursors, timeoutMs: config.searchTimeoutMs }),
     events: new EventService({ db, stream, logger, metrics, users: directory, cursors }),
     typing,
     presence,

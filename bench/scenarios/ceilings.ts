@@ -44,8 +44,8 @@ export async function measureCeilings(
   const insert = await closedLoop(CEILING_CONCURRENCY, seconds, (worker) =>
     pool
       .query(
-        `INSERT INTO messages (id, organization_id, channel_id, user_id, content, message_type, message_source, event_seq, created_seq)
-         VALUES (gen_random_uuid(), $1, $2, $3, $4, 'text', 'internal', nextval('bench_raw_seq'), currval('bench_raw_seq'))`,
+        `INSERT INTO messages (id, organization_id, channel_id, user_id, content, message_type, message_source, event_seq, created_seq, channel_seq)
+         VALUES (gen_random_uuid(), $1, $2, $3, $4, 'text', 'internal', nextval('bench_raw_seq'), currval('bench_raw_seq'), currval('bench_raw_seq'))`,
         [organization.id, seeded.channelId, seeded.users[worker % seeded.users.length]!.id, `raw message ${worker}`],
       )
       .then(() => undefined),

@@ -35,9 +35,10 @@ export async function fillHistory(
     await client.query(
       `WITH clock AS (SELECT last_seq, last_created_at FROM message_sequences WHERE organization_id = $1 FOR UPDATE)
        INSERT INTO messages (id, organization_id, channel_id, user_id, content, message_type, message_source,
-                             event_seq, created_seq, created_at, updated_at)
+                             event_seq, created_seq, channel_seq, created_at, updated_at)
        SELECT gen_random_uuid(), $1, $2, $3, 'history message number ' || g, 'text', 'internal',
               clock.last_seq + g, clock.last_seq + g,
+              (SELECT COALESCE(max(channel_seq), 0) FROM messages WHERE channel_id = $2) + g,
               clock.last_created_at + g * interval '1 millisecond', clock.last_created_at + g * interval '1 millisecond'
        FROM generate_series(1, ${HISTORY_SIZE}) g, clock`,
       [organizationId, channelId, authorId],

@@ -5,6 +5,7 @@ import '../modules/channels/channels.schema.js';
 import '../modules/messages/messages.schema.js';
 import '../modules/reactions/reactions.schema.js';
 import '../modules/read-state/read-state.schema.js';
+import '../modules/search/search.schema.js';
 import '../modules/events/events.schema.js';
 import '../modules/typing/typing.schema.js';
 import '../modules/presence/presence.schema.js';

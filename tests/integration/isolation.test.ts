@@ -152,6 +152,21 @@ const cases: Record<string, () => Promise<void>> = {
     );
     expect(codes(privateOfA)).toEqual(['NOT_FOUND']);
   },
+  'Query.searchMessages': async () => {
+    const query = 'query($q: String!, $c: ID) { searchMessages(query: $q, channelId: $c) { edges { node { id } } } }';
+    for (const user of [a.org.admin, a.staff, a.client]) {
+      const response = await call(query, { q: 'B-secret' }, user);
+      expect(response.errors).toBeUndefined();
+      mentionsNothingOfB(response);
+    }
+    await refusedForAll(query, { q: 'B-secret', c: b.privateChannelId }, 'NOT_FOUND');
+    // Within A, the staff finds their own private message, and a client nothing of that channel.
+    const ofStaff = await call(query, { q: 'B-secret' }, a.staff);
+    expect(ofStaff.data).toEqual({ searchMessages: { edges: [{ node: { id: a.messageId } }] } });
+    const ofClient = await call(query, { q: 'B-secret' }, a.client);
+    expect(ofClient.data).toEqual({ searchMessages: { edges: [] } });
+    expect(codes(await call(query, { q: 'B-secret', c: a.privateChannelId }, a.client))).toEqual(['NOT_FOUND']);
+  },
   'Query.message': async () => {
     for (const user of [a.org.admin, a.staff, a.client]) {
       expect((await call('query($id: ID!) { message(id: $id) { id } }', { id: b.messageId }, user)).data).toEqual({

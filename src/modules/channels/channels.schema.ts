@@ -75,6 +75,10 @@ builder.prismaObject('Channel', {
       description: "Messages from others after the viewer's read position (0 when not a member).",
       resolve: async (channel, _args, context) => (await membershipsOf(context).load(channel.id))?.unreadCount ?? 0,
     }),
+    mentionCount: t.int({
+      description: 'Unread messages (see unreadCount) that mention the viewer (0 when not a member).',
+      resolve: async (channel, _args, context) => (await membershipsOf(context).load(channel.id))?.mentionCount ?? 0,
+    }),
     lastMessage: t.field({
       type: MessageRef,
       nullable: true,
@@ -83,14 +87,38 @@ builder.prismaObject('Channel', {
   }),
 });
 
+const ChannelOrderEnum = builder.enumType('ChannelOrder', {
+  values: {
+    CREATED: { description: 'Oldest first.' },
+    ACTIVITY: { description: 'Latest activity first (the newest message; channels without any last), as a sidebar.' },
+  },
+});
+
 builder.queryFields((t) => ({
   channels: t.prismaConnection(
     {
       type: 'Channel',
       cursor: 'id',
-      description: 'The channels the viewer may see, oldest first.',
-      validate: pageArgsSchema(idCursor),
+      description: 'The channels the viewer may see, oldest first, or by latest activity.',
+      args: { orderBy: t.arg({ type: ChannelOrderEnum, defaultValue: 'CREATED' }) },
+      validate: pageArgsSchema(idCursor).loose(),
       resolve: async (query, _root, args, context) => {
+        if (args.orderBy === 'ACTIVITY') {
+          if (args.last != null || args.before != null)
+            throw badInput(
+              args.last != null ? 'last' : 'before',
+              'channels by activity are paged forward (first, after)',
+            );
+          const { cursor, take, skip: _skip, ...selection } = query;
+          const ids = await context.services.channels.idsByActivity(context.session, {
+            afterId: (cursor as { id?: string } | undefined)?.id ?? null,
+            take: Math.abs(take),
+          });
+          if (!ids) throw badInput('after', NOT_ISSUED);
+          const rows = await context.prisma.channel.findMany({ ...selection, where: { id: { in: ids } } });
+          const byId = new Map(rows.map((row) => [row.id, row]));
+          return ids.flatMap((id) => byId.get(id) ?? []);
+        }
         const where = context.services.channels.listWhere(context.session);
         await assertCursorInList(args, query.cursor, (key) =>
           context.prisma.channel.findFirst({ where: { AND: [where, key] }, select: { id: true } }),

@@ -35,6 +35,8 @@ export class MessageDetails {
   /** A thread's replies: all of them, and those a client may see (internal notes left out). */
   readonly replyCounts: SettledLoader<string, ReplyCounts>;
   readonly readers: SettledLoader<string, ReadRow[]>;
+  /** The ids of the people each message mentions. */
+  readonly mentions: SettledLoader<string, string[]>;
   /** The newest message of each channel (by channel id). */
   readonly lastMessages: SettledLoader<string, MessageRecord | null>;
 
@@ -76,6 +78,14 @@ export class MessageDetails {
         [ids],
       );
       return groupBy(ids, rows, (row) => row.messageId);
+    });
+    this.mentions = new SettledLoader(async (ids) => {
+      const { rows } = await db.query<{ messageId: string; userId: string }>(
+        `SELECT message_id AS "messageId", user_id AS "userId" FROM message_mentions
+         WHERE message_id = ANY($1::uuid[]) ORDER BY user_id`,
+        [ids],
+      );
+      return groupBy(ids, rows, (row) => row.messageId).map((group) => group.map((row) => row.userId));
     });
     this.lastMessages = new SettledLoader(async (channelIds) => {
       const { rows } = await db.query<MessageRecord>(

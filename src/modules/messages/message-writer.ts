@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { withTransaction } from '../../db/transaction.js';
 import type { Logger } from '../../logger.js';
+import { type MentionResolver, storeMentions } from './mentions.js';
 import { MESSAGE_COLUMNS, type MessageRecord } from './message-record.js';
 
 /** A message to write: what its author gives, before the writer numbers and timestamps it. */
@@ -35,8 +36,11 @@ export type ChangeOutcome = MessageRecord | null;
 const MAX_BATCH = 256;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A draft with its id and the people its content mentions, resolved before it joins a batch. */
+type NumberedDraft = MessageDraft & { id: string; mentionedUserIds: string[] };
+
 interface Pending {
-  draft: MessageDraft & { id: string };
+  draft: NumberedDraft;
   resolve: (outcome: InsertOutcome) => void;
   reject: (error: unknown) => void;
 }
@@ -58,13 +62,15 @@ export class MessageWriter {
     private readonly pool: pg.Pool,
     private readonly logger: Logger,
     private readonly platforms: PlatformDeliveries,
+    private readonly mentions: MentionResolver,
   ) {}
 
-  insert(organizationId: string, draft: MessageDraft): Promise<InsertOutcome> {
+  async insert(organizationId: string, draft: MessageDraft): Promise<InsertOutcome> {
+    const mentionedUserIds = await this.mentions.resolve(organizationId, draft.content);
     return new Promise((resolve, reject) => {
       let queue = this.queues.get(organizationId);
       if (!queue) this.queues.set(organizationId, (queue = { pending: [], flushing: false }));
-      queue.pending.push({ draft: { ...draft, id: randomUUID() }, resolve, reject });
+      queue.pending.push({ draft: { ...draft, id: randomUUID(), mentionedUserIds }, resolve, reject });
       if (!queue.flushing) void this.flush(organizationId);
     });
   }
@@ -72,13 +78,16 @@ export class MessageWriter {
   /**
    * Changes one message under the sequence lock: `assignments` is the SET list (its parameters start at $3),
    * `conditions` an extra WHERE (e.g. the author), both over `messages m`. Returns the row after the change,
-   * or null when no row matched (unknown, foreign, already deleted, or not the author's).
+   * or null when no row matched (unknown, foreign, already deleted, or not the author's). A change of content
+   * gives `content`, whose mentions then replace the message's.
    */
   async change(
     organizationId: string,
     messageId: string,
-    change: { assignments: string; conditions?: string; params?: unknown[] },
+    change: { assignments: string; conditions?: string; params?: unknown[]; content?: string },
   ): Promise<ChangeOutcome> {
+    const mentionedUserIds =
+      change.content === undefined ? undefined : await this.mentions.resolve(organizationId, change.content);
     return this.underSequenceLock(organizationId, async (client) => {
       const { rows } = await client.query<MessageRecord>(
         `WITH next AS (
@@ -95,7 +104,15 @@ export class MessageWriter {
          SELECT * FROM changed`,
         [organizationId, messageId, ...(change.params ?? [])],
       );
-      return rows[0] ?? null;
+      const changed = rows[0] ?? null;
+      if (changed && mentionedUserIds) {
+        await client.query('DELETE FROM message_mentions WHERE message_id = $1', [changed.id]);
+        await storeMentions(
+          client,
+          mentionedUserIds.map((userId) => ({ messageId: changed.id, userId })),
+        );
+      }
+      return changed;
     });
   }
 
@@ -133,10 +150,7 @@ export class MessageWriter {
     }
   }
 
-  private async insertBatch(
-    organizationId: string,
-    drafts: (MessageDraft & { id: string })[],
-  ): Promise<InsertOutcome[]> {
+  private async insertBatch(organizationId: string, drafts: NumberedDraft[]): Promise<InsertOutcome[]> {
     // A platform message delivered twice in the same batch is one message.
     const firstByExternalKey = new Map<string, string>();
     for (const draft of drafts) {
@@ -171,6 +185,13 @@ export class MessageWriter {
           unique.map((d) => d.internal ?? false),
         ],
       });
+      const insertedIds = new Set(rows.map((row) => row.id));
+      await storeMentions(
+        client,
+        unique.flatMap((draft) =>
+          insertedIds.has(draft.id) ? draft.mentionedUserIds.map((userId) => ({ messageId: draft.id, userId })) : [],
+        ),
+      );
       const inClientChannels = rows.filter((row) => row.inClientChannel).map(withoutFlag);
       if (inClientChannels.length > 0)
         queuedForPlatforms = await this.platforms.enqueueInTransaction(client, inClientChannels);
@@ -225,8 +246,8 @@ const externalKey = (draft: MessageDraft) =>
     : undefined;
 
 // New messages take consecutive sequence numbers and creation times one microsecond apart, starting after
-// the organization's last ones (or at the clock, when that is later). Platform messages already stored are
-// skipped before numbering, so the sequence has no holes.
+// the organization's last ones (or at the clock, when that is later), and the next numbers of their channels.
+// Platform messages already stored are skipped before numbering, so neither sequence has holes.
 const INSERT_BATCH_SQL = `
   WITH input AS (
     SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::message_type[], $7::jsonb[],
@@ -234,23 +255,30 @@ const INSERT_BATCH_SQL = `
       WITH ORDINALITY AS i(id, channel_id, user_id, content, message_type, metadata, thread_id,
                            platform_integration_id, external_message_id, message_source, internal, ord)
   ), fresh AS (
-    SELECT i.*, row_number() OVER (ORDER BY i.ord) AS n
+    SELECT i.*, row_number() OVER (ORDER BY i.ord) AS n,
+           row_number() OVER (PARTITION BY i.channel_id ORDER BY i.ord) AS channel_n
     FROM input i
     WHERE i.external_message_id IS NULL OR NOT EXISTS (
       SELECT 1 FROM messages e
       WHERE e.platform_integration_id = i.platform_integration_id AND e.external_message_id = i.external_message_id)
+  ), channel_last AS (
+    -- Each channel's last number so far (one index step per channel: the sequence lock keeps it current).
+    SELECT c.channel_id,
+           COALESCE((SELECT e.channel_seq FROM messages e WHERE e.channel_id = c.channel_id
+                     ORDER BY e.channel_seq DESC LIMIT 1), 0) AS last_seq
+    FROM (SELECT DISTINCT channel_id FROM fresh) c
   ), clock AS (
     SELECT last_seq, GREATEST(clock_timestamp(), last_created_at + interval '1 microsecond') AS first_at
     FROM message_sequences WHERE organization_id = $1
   ), inserted AS (
     INSERT INTO messages AS m (id, organization_id, channel_id, user_id, content, message_type, metadata, thread_id,
                                platform_integration_id, external_message_id, message_source, internal,
-                               event_seq, created_seq, created_at, updated_at)
+                               event_seq, created_seq, channel_seq, created_at, updated_at)
     SELECT f.id, $1, f.channel_id, f.user_id, f.content, f.message_type, f.metadata, f.thread_id,
            f.platform_integration_id, f.external_message_id, f.message_source, f.internal,
-           clock.last_seq + f.n, clock.last_seq + f.n,
+           clock.last_seq + f.n, clock.last_seq + f.n, channel_last.last_seq + f.channel_n,
            clock.first_at + (f.n - 1) * interval '1 microsecond', clock.first_at + (f.n - 1) * interval '1 microsecond'
-    FROM fresh f CROSS JOIN clock
+    FROM fresh f CROSS JOIN clock JOIN channel_last ON channel_last.channel_id = f.channel_id
     ORDER BY f.n
     RETURNING ${MESSAGE_COLUMNS},
       -- Whether the message may have platform deliveries (the outbox): asked here, in the same statement, so

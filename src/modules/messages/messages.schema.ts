@@ -11,6 +11,7 @@ import { MessageDetails, sharedDetailsFor } from './message-details.js';
 import type { Page } from './message-history.js';
 import { checkMessageShape, messageContent } from './message-input.js';
 import type { MessageRecord } from './message-record.js';
+import type { HighlightPart } from '../search/search.service.js';
 import { UserType } from '../users/users.schema.js';
 import { seesStaffOnly } from '../access/channel-rules.js';
 
@@ -64,9 +65,28 @@ const MessageReadRef = builder.objectRef<{ userId: string; readAt: Date }>('Mess
   }),
 });
 
+const HighlightPartRef = builder.objectRef<HighlightPart>('HighlightPart').implement({
+  description: 'A piece of a search highlight: the pieces in order give an excerpt of the content.',
+  fields: (t) => ({
+    text: t.exposeString('text'),
+    matched: t.exposeBoolean('matched', { description: 'Whether this piece matched the query (show it marked).' }),
+  }),
+});
+
 export const MessageConnection = builder.connectionObject(
   { type: MessageRef, name: 'MessageConnection' },
-  { name: 'MessageEdge' },
+  {
+    name: 'MessageEdge',
+    fields: (t) => ({
+      highlight: t.field({
+        type: [HighlightPartRef],
+        nullable: true,
+        description: 'Where the content matched, in context: in `searchMessages` only (null in other lists).',
+        // Edges of search pages carry their highlight; history pages' edges have none.
+        resolve: (edge) => (edge as { highlight?: HighlightPart[] }).highlight ?? null,
+      }),
+    }),
+  },
 );
 
 export const messagePageArgs = pageArgsSchema(sequenceCursorSchema);
@@ -139,6 +159,19 @@ MessageRef.implement({
           }
           return [...groups.values()];
         }),
+    }),
+    mentions: t.field({
+      type: [UserType],
+      description:
+        'The people the message mentions: `@` followed by their e-mail address or display name, without case, ' +
+        'resolved by the server when the message is written or edited. Empty once deleted.',
+      resolve: (message, _args, context) => {
+        if (message.deletedAt) return [];
+        const details = detailsOf(message, context);
+        return mapMaybe(details.mentions.get(message.id), (userIds) =>
+          userIds.map((userId) => userById(details, userId)),
+        );
+      },
     }),
     readBy: t.field({
       type: [MessageReadRef],

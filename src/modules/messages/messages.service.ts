@@ -58,6 +58,7 @@ export class MessageService {
       assignments: 'content = $3, edited_at = clock_timestamp()',
       conditions: 'm.user_id = $4',
       params: [input.content, viewer.id],
+      content: input.content,
     });
     if (!edited) throw notFound('Message');
     this.deps.events.publish('UPDATED', edited, session.requestId);

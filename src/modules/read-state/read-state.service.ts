@@ -3,13 +3,30 @@ import type { Session, Viewer } from '../../auth/session.js';
 import type { MessageStatus } from '../../generated/prisma/enums.js';
 import { notFound } from '../../lib/errors.js';
 import type { Database } from '../../db/database.js';
-import { assertReadable } from '../access/channel-rules.js';
+import { assertReadable, seesStaffOnly } from '../access/channel-rules.js';
 import { channelVisibleSql, loadChannelFacts, messageVisibleSql } from '../access/channel-visibility.js';
 import type { ChannelService } from '../channels/channels.service.js';
 import { withTransaction } from '../../db/transaction.js';
 import { pgRunner } from '../events/event-log.js';
 import type { StatusEvents } from './status-events.js';
 import { statusUpsertSql } from './status-transitions.js';
+
+/** A viewer's read state in a channel they are a member of. */
+export interface Membership {
+  unreadCount: number;
+  /** Unread messages that mention the viewer. */
+  mentionCount: number;
+}
+
+/** One recipient's status of a message. */
+export interface RecipientStatus {
+  userId: string;
+  status: MessageStatus;
+  timestamp: Date;
+  /** The platform's reason, when a delivery FAILED. */
+  errorCode: string | null;
+  errorTitle: string | null;
+}
 
 /** What ReadStateService is built from. */
 export interface ReadStateServiceDeps {
@@ -36,14 +53,15 @@ export class ReadStateService {
     const { messageIds, logged } = await withTransaction(this.deps.db.pool, async (client) => {
       const { rows } = await client.query<{ messageId: string; missing: boolean; internal: boolean }>(
         `WITH target AS (
-         SELECT m.id, m.created_at FROM messages m
+         SELECT m.id, m.created_at, m.channel_seq FROM messages m
          WHERE m.channel_id = $1 AND ($3::uuid IS NULL OR m.id = $3) AND ${messageVisibleSql(viewer)}
          ORDER BY m.created_at DESC, m.id DESC LIMIT 1
        ), member AS (
          SELECT cm.last_read_at, cm.last_read_message_id, cm.joined_at
          FROM channel_members cm WHERE cm.channel_id = $1 AND cm.user_id = $2 FOR UPDATE
        ), moved AS (
-         UPDATE channel_members cm SET last_read_at = t.created_at, last_read_message_id = t.id
+         UPDATE channel_members cm
+         SET last_read_at = t.created_at, last_read_message_id = t.id, last_read_seq = t.channel_seq
          FROM target t
          WHERE cm.channel_id = $1 AND cm.user_id = $2
            AND (cm.last_read_at IS NULL OR (cm.last_read_at, cm.last_read_message_id) < (t.created_at, t.id))
@@ -173,24 +191,90 @@ export class ReadStateService {
   }
 
   /**
-   * The viewer's membership of each channel with its unread count (messages from others after the read
-   * position, or after joining when nothing was read yet), for a page of channels in one statement.
+   * A page of a message's recipient statuses (who it was sent, delivered or read to, or failed for, and when),
+   * for its author and admins only: null for anyone else. Keyset pages by recipient id, so that a status moving
+   * forward never moves its row between pages.
    */
-  membershipLoader(viewer: Viewer): DataLoader<string, { unreadCount: number } | null> {
+  async recipientStatuses(
+    viewer: Viewer,
+    message: { id: string; userId: string },
+    page: { first: number; afterUserId: string | null },
+  ): Promise<{ statuses: RecipientStatus[]; hasNextPage: boolean } | null> {
+    if (viewer.role !== 'ADMIN' && viewer.id !== message.userId) return null;
+    const { rows } = await this.deps.db.pool.query<RecipientStatus>(
+      `SELECT user_id AS "userId", upper(status::text) AS status, timestamp, error_code AS "errorCode",
+              error_title AS "errorTitle"
+       FROM message_user_status
+       WHERE message_id = $1 AND ($2::uuid IS NULL OR user_id > $2::uuid)
+       ORDER BY user_id LIMIT $3`,
+      [message.id, page.afterUserId, page.first + 1],
+    );
+    return { statuses: rows.slice(0, page.first), hasNextPage: rows.length > page.first };
+  }
+
+  /**
+   * The viewer's membership of each channel with its unread count and unread mentions, for a page of channels in
+   * one statement.
+   * Unread are the messages from others after the read position (after joining when nothing was read yet).
+   * The count costs a few index steps however many are unread: see unreadSql.
+   */
+  membershipLoader(viewer: Viewer): DataLoader<string, Membership | null> {
     return new DataLoader(async (channelIds) => {
-      const { rows } = await this.deps.db.pool.query<{ channelId: string; unreadCount: number }>(
-        `SELECT cm.channel_id AS "channelId",
-                (SELECT count(*) FROM messages m
-                 WHERE m.channel_id = cm.channel_id AND m.user_id <> $1 AND m.deleted_at IS NULL
-                   AND ${messageVisibleSql(viewer)}
-                   AND (m.created_at, m.id) > (COALESCE(cm.last_read_at, cm.joined_at),
-                                               COALESCE(cm.last_read_message_id, '00000000-0000-0000-0000-000000000000'::uuid))
-                )::int AS "unreadCount"
-         FROM channel_members cm WHERE cm.user_id = $1 AND cm.channel_id = ANY($2::uuid[])`,
+      const { rows } = await this.deps.db.pool.query<Membership & { channelId: string }>(
+        `SELECT cm.channel_id AS "channelId", ${unreadSql(viewer)} AS "unreadCount",
+                ${unreadMentionsSql(viewer)} AS "mentionCount"
+         FROM channel_members cm ${READ_POSITION_SQL}
+         WHERE cm.user_id = $1 AND cm.channel_id = ANY($2::uuid[])`,
         [viewer.id, channelIds],
       );
-      const byChannel = new Map(rows.map((row) => [row.channelId, { unreadCount: row.unreadCount }]));
+      const byChannel = new Map(
+        rows.map((row) => [row.channelId, { unreadCount: row.unreadCount, mentionCount: row.mentionCount }]),
+      );
       return channelIds.map((id) => byChannel.get(id) ?? null);
     });
   }
 }
+
+/**
+ * Joined to `channel_members cm` (whose user is $1): `read_position.seq`, the channel number (messages.channel_seq)
+ * of the last message the member has read, or, when they have read nothing yet, of the last one before they
+ * joined (0 for none). One index step either way.
+ */
+const READ_POSITION_SQL = `CROSS JOIN LATERAL (
+  SELECT COALESCE(cm.last_read_seq,
+                  (SELECT j.channel_seq FROM messages j WHERE j.channel_id = cm.channel_id AND j.created_at < cm.joined_at
+                   ORDER BY j.created_at DESC, j.id DESC LIMIT 1),
+                  0) AS seq
+) read_position`;
+
+/**
+ * The member's unread messages, after READ_POSITION_SQL: channel numbers have no holes, so the messages after
+ * the position are the channel's last number minus the position; less the messages after the position that do
+ * not count, each read through an index of its own: the member's own (messages_channel_id_user_id_channel_seq_idx),
+ * the deleted ones (the partial messages_deleted_channel_seq_idx) and, for a client, the internal notes they may
+ * not see (the partial messages_internal_channel_seq_idx). The cost follows what does not count (the member's own
+ * messages, deletions and notes since they last read), never the number of unread messages.
+ */
+const unreadSql = (viewer: Viewer) => `(
+  COALESCE((SELECT l.channel_seq FROM messages l WHERE l.channel_id = cm.channel_id ORDER BY l.channel_seq DESC LIMIT 1), 0)
+  - read_position.seq
+  - (SELECT count(*) FROM messages own
+     WHERE own.channel_id = cm.channel_id AND own.user_id = $1 AND own.channel_seq > read_position.seq)
+  - (SELECT count(*) FROM messages gone
+     WHERE gone.channel_id = cm.channel_id AND gone.deleted_at IS NOT NULL AND gone.user_id <> $1
+       AND gone.channel_seq > read_position.seq)
+  - ${
+    seesStaffOnly(viewer)
+      ? '0'
+      : `(SELECT count(*) FROM messages note
+          WHERE note.channel_id = cm.channel_id AND note.internal AND note.deleted_at IS NULL AND note.user_id <> $1
+            AND note.channel_seq > read_position.seq)`
+  }
+)::int`;
+
+/** The member's unread messages that mention them (one range of message_mentions: as many rows as mentions). */
+const unreadMentionsSql = (viewer: Viewer) => `(
+  SELECT count(*) FROM message_mentions mention JOIN messages mentioning ON mentioning.id = mention.message_id
+  WHERE mention.user_id = $1 AND mention.channel_id = cm.channel_id AND mention.channel_seq > read_position.seq
+    AND mentioning.deleted_at IS NULL AND mentioning.user_id <> $1 AND ${messageVisibleSql(viewer, 'mentioning')}
+)::int`;
