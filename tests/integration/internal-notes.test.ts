@@ -39,6 +39,18 @@ const ChannelView = graphql(`
   }
 `);
 
+const Search = graphql(`
+  query NotesSearch($query: String!, $channelId: ID) {
+    searchMessages(query: $query, channelId: $channelId, first: 10) {
+      edges {
+        node {
+          id
+        }
+      }
+    }
+  }
+`);
+
 const OneMessage = graphql(`
   query NotesOneMessage($id: ID!) {
     message(id: $id) {
@@ -226,6 +238,13 @@ describe('internal notes', () => {
       const asClient = dataOf(await call(ChannelView, { id: conversation.channelId }, conversation.client));
       expect(ids(asClient.messages.edges)).toEqual([inbound.id, probe.id, last.id]);
       expect(asClient.channel).toEqual({ unreadCount: 2, lastMessage: { id: last.id } });
+      // Search finds a note for staff only.
+      const found = async (user: TestUser) =>
+        ids(
+          dataOf(await call(Search, { query: 'refund', channelId: conversation.channelId }, user)).searchMessages.edges,
+        );
+      expect(await found(conversation.client)).toEqual([]);
+      expect(await found(org.admin)).toEqual([note.id]);
       const asStaff = dataOf(await call(ChannelView, { id: conversation.channelId }, org.admin));
       expect(asStaff.messages.edges.map((edge) => edge.node)).toEqual([
         { id: inbound.id, internal: false },
