@@ -14,7 +14,7 @@ import { addHealthRoutes } from './http/health.js';
 import { createRequestObserver } from './http/request-observer.js';
 import { createHttpServer } from './http/http-server.js';
 import { Router } from './http/router.js';
-import { RateLimits } from './limits/rate-limits.js';
+import type { RateLimits } from './limits/rate-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { GraphQLMetrics } from './metrics/graphql-metrics.js';
 import type { Metrics } from './metrics/metrics.js';
@@ -44,10 +44,10 @@ export interface App {
 export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): App {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const backing = createBackingServices(config, logger);
-  const { db, bus, limiter, metrics } = backing;
+  const { db, bus, metrics } = backing;
   const clientAddressOf = (request: IncomingMessage) => clientAddress(request, config.trustedProxyHops);
-  const rateLimits = new RateLimits({ limiter, metrics, logger, clientAddressOf });
   const services = createServices(backing);
+  const { rateLimits } = services;
   const authenticator = new Authenticator(new TokenVerifier(config.jwt), services.directory);
 
   const router = new Router();

@@ -36,6 +36,22 @@ const limit = (fallback: number) =>
     .min(0, { error: 'must be 0 (off) or more' })
     .default(fallback);
 
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
+
+/** A duration in whole seconds, written `900`, `15m`, `12h` or `30d` (a bare number is seconds). */
+const duration = (minSeconds: number, maxSeconds: number) =>
+  z
+    .string()
+    .regex(/^\d+\s*[smhd]?$/, { error: 'must be like 900, 15m, 12h or 30d' })
+    .transform((value) => {
+      const unit = value.trim().slice(-1);
+      const factor = DURATION_UNITS[unit] ?? 1;
+      return Number.parseInt(value, 10) * factor;
+    })
+    .refine((seconds) => seconds >= minSeconds && seconds <= maxSeconds, {
+      error: `must be between ${minSeconds} s and ${maxSeconds} s`,
+    });
+
 /** Browser origins as they send them: scheme, host and port (`https://chat.example.com`), comma-separated. */
 const origins = z.string().transform((value, context) => {
   const listed = value
@@ -123,6 +139,12 @@ const EnvSchema = z.object({
   WS_MAX_CONNECTIONS_PER_IP: limit(200),
   WS_MAX_OPERATIONS_PER_CONNECTION: limit(100),
   TRUSTED_PROXY_HOPS: between(0, 10).default(0),
+  ACCESS_TOKEN_TTL: duration(30, 86_400).default(900),
+  REFRESH_TOKEN_TTL: duration(300, 365 * 86_400).default(30 * 86_400),
+  PASSWORD_MIN_LENGTH: between(8, 64).default(15),
+  SIGN_IN_FAILURES_PER_ACCOUNT: limit(10),
+  SIGN_IN_FAILURES_PER_IP: limit(100),
+  SIGN_IN_WINDOW_SECONDS: between(1, 86_400).default(900),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   CORS_ORIGINS: origins.optional(),
 });
@@ -190,6 +212,17 @@ export interface AppConfig {
     maxConnectionsPerIp: number;
     /** Operations running at once on one connection (subscriptions, and queries until they answer); 0: no limit. */
     maxOperationsPerConnection: number;
+  };
+  accounts: {
+    /** Lifetime of the access tokens that signIn and refreshSession issue (ACCESS_TOKEN_TTL). */
+    accessTokenTtlSeconds: number;
+    /** Lifetime of a refresh token; every refresh issues a new one (REFRESH_TOKEN_TTL). */
+    refreshTokenTtlSeconds: number;
+    passwordMinLength: number;
+    /** Failed sign-ins per account and per client address per window, across instances; 0: no limit. */
+    signInFailuresPerAccount: number;
+    signInFailuresPerIp: number;
+    signInWindowMs: number;
   };
   /** Reverse proxies in front of the server whose X-Forwarded-For entries are trusted to name the client. */
   trustedProxyHops: number;
@@ -340,6 +373,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxConnectionsPerUser: env.WS_MAX_CONNECTIONS_PER_USER,
       maxConnectionsPerIp: env.WS_MAX_CONNECTIONS_PER_IP,
       maxOperationsPerConnection: env.WS_MAX_OPERATIONS_PER_CONNECTION,
+    },
+    accounts: {
+      accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL,
+      refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL,
+      passwordMinLength: env.PASSWORD_MIN_LENGTH,
+      signInFailuresPerAccount: env.SIGN_IN_FAILURES_PER_ACCOUNT,
+      signInFailuresPerIp: env.SIGN_IN_FAILURES_PER_IP,
+      signInWindowMs: env.SIGN_IN_WINDOW_SECONDS * 1_000,
     },
     trustedProxyHops: env.TRUSTED_PROXY_HOPS,
     metricsToken: env.METRICS_TOKEN,

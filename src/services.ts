@@ -1,5 +1,10 @@
 import type { Infrastructure } from './infrastructure.js';
+import { clientAddress } from './http/client-address.js';
 import { WorkerLoop } from './lib/worker-loop.js';
+import { RateLimits } from './limits/rate-limits.js';
+import { AccountService } from './modules/accounts/accounts.service.js';
+import { PasswordHasher } from './modules/accounts/password-hasher.js';
+import { SessionService } from './modules/accounts/sessions.service.js';
 import { SecretBox } from './lib/secrets.js';
 import { ChannelService } from './modules/channels/channels.service.js';
 import { ClientAssignmentService } from './modules/client-links/assignments.service.js';
@@ -45,8 +50,23 @@ const PRUNE_BATCH = 5_000;
  * and the CLI share one set; `start` and `stop` run the instance's background work (the webhook processor, the
  * outbox sender, the bus listeners that keep per-instance caches current) for buildApp.
  */
-export function createServices({ config, db, bus, presenceStore, logger, metrics }: Omit<Infrastructure, 'limiter'>) {
+export function createServices({ config, db, bus, limiter, presenceStore, logger, metrics }: Infrastructure) {
   const directory = new UserDirectory(db.prisma, logger);
+  const rateLimits = new RateLimits({
+    limiter,
+    metrics,
+    logger,
+    clientAddressOf: (request) => clientAddress(request, config.trustedProxyHops),
+  });
+  const sessions = new SessionService({
+    db,
+    bus,
+    users: directory,
+    jwt: config.jwt,
+    accessTokenTtlSeconds: config.accounts.accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: config.accounts.refreshTokenTtlSeconds,
+  });
+  const accounts = new AccountService({ db, sessions, hasher: new PasswordHasher(), rateLimits, config });
   const stream = new OrganizationStream({
     bus,
     logger,
@@ -114,6 +134,10 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
   return {
     organizations: new OrganizationService({ db }),
     users: new UserService({ db, bus, users: directory, stream }),
+    /** Rate limits shared by GraphQL, the plain routes (`guardRoute`) and sign-in, in Redis when configured. */
+    rateLimits,
+    sessions,
+    accounts,
     channels,
     messages,
     sendMessage,

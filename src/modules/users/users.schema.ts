@@ -12,6 +12,8 @@ export const UserType = builder.prismaObject('User', {
     email: t.string({
       nullable: true,
       resolve: (user, _args, context) => {
+        // Without a viewer the only user anyone reaches is the one they just signed in as (AuthPayload.user).
+        if (!context.session.isAuthenticated) return user.email;
         const viewer = context.session.viewer;
         return viewer.role !== 'CLIENT' || viewer.id === user.id ? user.email : null;
       },

@@ -5,6 +5,7 @@ import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import { USER_CHANGES_TOPIC, type UserChangedEvent } from '../../realtime/topics.js';
 import type { Database } from '../../db/database.js';
 import { channelVisibleSql } from '../access/channel-visibility.js';
+import { revokeSessionsOf } from '../accounts/session-revocation.js';
 import { appendToLog, prismaRunner } from '../events/event-log.js';
 import type { OrganizationStream } from '../events/organization-stream.js';
 import type { EventBus } from '../../realtime/event-bus.js';
@@ -111,6 +112,9 @@ export class UserService {
         if (isUniqueViolation(error)) throw conflict(`A user with email ${input.email} already exists`);
         throw error;
       }
+      // Their refresh tokens end with the account or the role they were issued for: the next sign-in decides.
+      if (target.isActive && !updated.isActive) await revokeSessionsOf(tx, target.id, 'deactivated');
+      else if (updated.role !== target.role) await revokeSessionsOf(tx, target.id, 'role-changed');
       if (updated.role === target.role) return { updated, logged: [] };
       // What the user can see changes with their role: the channels they lose and gain, logged with the change.
       const run = prismaRunner(tx);

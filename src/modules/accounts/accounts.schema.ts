@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { email, uuid } from '../../lib/validation.js';
+import { builder } from '../../schema/builder.js';
+import { UserType } from '../users/users.schema.js';
+import { PASSWORD_MAX_LENGTH } from './password-policy.js';
+import type { AuthPayload } from './sessions.service.js';
+
+const password = z.string().max(PASSWORD_MAX_LENGTH, { error: `must be at most ${PASSWORD_MAX_LENGTH} characters` });
+const newPassword = z.string().max(4 * PASSWORD_MAX_LENGTH, { error: 'is too long' });
+const refreshToken = z.string().max(200, { error: 'is not a refresh token' });
+
+export const AuthPayloadType = builder.objectRef<AuthPayload>('AuthPayload').implement({
+  description: 'A signed-in session: a short-lived Bearer token and the refresh token that renews it.',
+  fields: (t) => ({
+    accessToken: t.exposeString('accessToken', {
+      description: 'The Bearer JWT for `Authorization` and graphql-ws `connectionParams` (ACCESS_TOKEN_TTL).',
+    }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', description: 'When the access token expires.' }),
+    refreshToken: t.exposeString('refreshToken', {
+      description: 'Single use: `refreshSession` spends it and returns a new one. Keep it secret.',
+    }),
+    refreshTokenExpiresAt: t.expose('refreshTokenExpiresAt', { type: 'DateTime' }),
+    user: t.field({ type: UserType, resolve: (payload) => payload.user }),
+  }),
+});
+
+const SignInInput = builder.inputType('SignInInput', {
+  fields: (t) => ({
+    email: t.string({ required: true, validate: email }),
+    password: t.string({ required: true, validate: password }),
+    organizationId: t.id({
+      description: 'Needed only when the e-mail address belongs to users of several organizations.',
+      validate: uuid,
+    }),
+  }),
+});
+
+const ChangePasswordInput = builder.inputType('ChangePasswordInput', {
+  fields: (t) => ({
+    currentPassword: t.string({ required: true, validate: password }),
+    newPassword: t.string({ required: true, validate: newPassword }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  signIn: t.field({
+    type: AuthPayloadType,
+    description:
+      'Signs in staff and admins with e-mail and password. Any failure is UNAUTHENTICATED "Wrong e-mail or password"; ' +
+      'repeated failures are RATE_LIMITED per account and per address.',
+    args: { input: t.arg({ type: SignInInput, required: true }) },
+    resolve: (_root, { input }, context) =>
+      context.services.accounts.signIn(
+        { ...input, organizationId: input.organizationId == null ? null : String(input.organizationId) },
+        context.clientAddress,
+      ),
+  }),
+  refreshSession: t.field({
+    type: AuthPayloadType,
+    description:
+      'Spends a refresh token for a new access token and a new refresh token. A refresh token used twice ' +
+      'revokes its whole session (it was copied).',
+    args: { refreshToken: t.arg.string({ required: true, validate: refreshToken }) },
+    resolve: (_root, args, context) => context.services.sessions.refresh(args.refreshToken),
+  }),
+  signOut: t.boolean({
+    description: "Ends the refresh token's session. True whether or not it was still open.",
+    args: { refreshToken: t.arg.string({ required: true, validate: refreshToken }) },
+    resolve: async (_root, args, context) => {
+      await context.services.sessions.signOut(args.refreshToken);
+      return true;
+    },
+  }),
+  signOutEverywhere: t.boolean({
+    description:
+      'Ends every session of the viewer and every access token issued to them so far; their open sockets close ' +
+      'on every instance within a second.',
+    resolve: async (_root, _args, context) => {
+      await context.services.sessions.revokeEverywhere(context.session.viewer, 'signed-out-everywhere');
+      return true;
+    },
+  }),
+  changePassword: t.field({
+    type: AuthPayloadType,
+    description:
+      "Changes the viewer's password (NIST SP 800-63B rules: a minimum length, no common or breached password). " +
+      'Every other session ends; the new session comes back.',
+    args: { input: t.arg({ type: ChangePasswordInput, required: true }) },
+    resolve: (_root, { input }, context) =>
+      context.services.accounts.changePassword(context.session, input, context.clientAddress),
+  }),
+}));
