@@ -14,7 +14,7 @@ export class Authenticator {
     private readonly users: UserDirectory,
   ) {}
 
-  async sessionFor(authorization: unknown, requestId?: string): Promise<Session> {
+  async sessionFor(authorization: unknown, requestId?: string, clientAddress?: string): Promise<Session> {
     const token = bearerToken(authorization);
     if (token === undefined) return Session.anonymous(undefined, requestId);
     const verdict = await this.verifier.verify(token);
@@ -23,7 +23,13 @@ export class Authenticator {
     if (!user?.isActive) return Session.anonymous('User is unknown or inactive', requestId);
     if (revokedToken(user, verdict.issuedAt)) return Session.anonymous('Token revoked: sign in again', requestId);
     return Session.authenticated(
-      { id: user.id, organizationId: user.organizationId, role: user.role, tokenIssuedAt: verdict.issuedAt },
+      {
+        id: user.id,
+        organizationId: user.organizationId,
+        role: user.role,
+        tokenIssuedAt: verdict.issuedAt,
+        clientAddress,
+      },
       requestId,
     );
   }

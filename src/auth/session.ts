@@ -8,6 +8,8 @@ export interface Viewer {
   role: UserRole;
   /** When the bearer token was issued (ms): a sign-out everywhere after it ends what it opened. */
   tokenIssuedAt?: number;
+  /** The client's address (see client-address.ts), for the audit log. */
+  clientAddress?: string;
 }
 
 /**

@@ -67,7 +67,11 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
 
   const protocol = makeServer<Record<string, unknown>, SocketExtra>({
     onConnect: async (context) => {
-      const session = await deps.authenticator.sessionFor(authorizationOf(context.connectionParams));
+      const session = await deps.authenticator.sessionFor(
+        authorizationOf(context.connectionParams),
+        undefined,
+        deps.clientAddressOf(context.extra.request),
+      );
       // Closed while the session was looked up: onClose has run already and would never give the place back.
       if (context.extra.socket.readyState !== context.extra.socket.OPEN) return false;
       if (!session.isAuthenticated) {

@@ -118,6 +118,13 @@ async function signedInStaffOfA() {
 }
 
 const cases: Record<string, () => Promise<void>> = {
+  'Query.auditLog': async () => {
+    const query = '{ auditLog(first: 100) { edges { node { id actor { id } subjectUser { id } details } } } }';
+    const response = await call(query, {}, a.org.admin);
+    expect(response.errors).toBeUndefined();
+    mentionsNothingOfB(response);
+    await adminOnly(query, {});
+  },
   'Mutation.signIn': async () => {
     const ofB = await addUser(server, b.org, 'Of B', 'USER');
     const password = await givePassword(server, ofB, b.org.id);

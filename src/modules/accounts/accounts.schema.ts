@@ -61,13 +61,13 @@ builder.mutationFields((t) => ({
       'Spends a refresh token for a new access token and a new refresh token. A refresh token used twice ' +
       'revokes its whole session (it was copied).',
     args: { refreshToken: t.arg.string({ required: true, validate: refreshToken }) },
-    resolve: (_root, args, context) => context.services.sessions.refresh(args.refreshToken),
+    resolve: (_root, args, context) => context.services.sessions.refresh(args.refreshToken, context.clientAddress),
   }),
   signOut: t.boolean({
     description: "Ends the refresh token's session. True whether or not it was still open.",
     args: { refreshToken: t.arg.string({ required: true, validate: refreshToken }) },
     resolve: async (_root, args, context) => {
-      await context.services.sessions.signOut(args.refreshToken);
+      await context.services.sessions.signOut(args.refreshToken, context.clientAddress);
       return true;
     },
   }),
@@ -76,7 +76,7 @@ builder.mutationFields((t) => ({
       'Ends every session of the viewer and every access token issued to them so far; their open sockets close ' +
       'on every instance within a second.',
     resolve: async (_root, _args, context) => {
-      await context.services.sessions.revokeEverywhere(context.session.viewer, 'signed-out-everywhere');
+      await context.services.sessions.signOutEverywhere(context.session.viewer);
       return true;
     },
   }),

@@ -3,6 +3,7 @@ import type { AppConfig } from '../../config.js';
 import type { Database } from '../../db/database.js';
 import { AppError, badInput, rateLimited, unauthenticated } from '../../lib/errors.js';
 import type { RateLimits } from '../../limits/rate-limits.js';
+import { recordAudit } from '../audit/audit-log.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { passwordProblem } from './password-policy.js';
 import type { AuthPayload, SessionService } from './sessions.service.js';
@@ -66,8 +67,25 @@ export class AccountService {
     const matches = await this.deps.hasher.verify(user?.passwordHash, input.password);
     if (!user || !matches || !user.isActive || user.role === 'CLIENT') {
       await this.deps.rateLimits.consume(checks);
+      // Recorded for an account that exists; an unknown address belongs to no organization's log.
+      if (user)
+        await recordAudit(this.deps.db.prisma, {
+          organizationId: user.organizationId,
+          action: 'sign-in-failed',
+          subjectUserId: user.id,
+          details: { reason: !matches ? 'wrong-password' : !user.isActive ? 'deactivated' : 'client' },
+          address: from,
+        });
       throw unauthenticated(SIGN_IN_REFUSED);
     }
+    await recordAudit(this.deps.db.prisma, {
+      organizationId: user.organizationId,
+      action: 'sign-in',
+      actorUserId: user.id,
+      subjectUserId: user.id,
+      details: { method: 'password' },
+      address: from,
+    });
     return this.deps.sessions.start(user, from);
   }
 
@@ -92,7 +110,16 @@ export class AccountService {
       throw badInput('input.currentPassword', 'is not your current password');
     }
     const passwordHash = await this.checkedHash('input.newPassword', input.newPassword, user.email);
-    await this.deps.db.prisma.user.update({ where: { id: user.id }, data: { passwordHash } });
+    await this.deps.db.prisma.$transaction(async (tx) => {
+      await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
+      await recordAudit(tx, {
+        organizationId: user.organizationId,
+        action: 'password-changed',
+        actorUserId: user.id,
+        subjectUserId: user.id,
+        address: from,
+      });
+    });
     await this.deps.sessions.revokeEverywhere(user, 'password-changed');
     return this.deps.sessions.start({ ...user, passwordHash }, from);
   }
@@ -100,7 +127,10 @@ export class AccountService {
   /** Sets a user's password (operator CLI, password reset): their sessions and tokens end everywhere. */
   async setPassword(user: { id: string; organizationId: string; email: string }, password: string): Promise<void> {
     const passwordHash = await this.checkedHash('password', password, user.email);
-    await this.deps.db.prisma.user.update({ where: { id: user.id }, data: { passwordHash } });
+    await this.deps.db.prisma.$transaction(async (tx) => {
+      await tx.user.update({ where: { id: user.id }, data: { passwordHash } });
+      await recordAudit(tx, { organizationId: user.organizationId, action: 'password-set', subjectUserId: user.id });
+    });
     await this.deps.sessions.revokeEverywhere(user, 'password-changed');
   }
 

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { Viewer } from '../../auth/session.js';
 import { signAccessToken } from '../../auth/tokens.js';
 import type { AppConfig } from '../../config.js';
 import type { Database } from '../../db/database.js';
@@ -6,6 +7,7 @@ import type { User } from '../../generated/prisma/client.js';
 import { unauthenticated } from '../../lib/errors.js';
 import type { EventBus } from '../../realtime/event-bus.js';
 import { USER_CHANGES_TOPIC, type UserChangedEvent } from '../../realtime/topics.js';
+import { recordAudit } from '../audit/audit-log.js';
 import type { UserDirectory } from '../users/user-directory.js';
 import { type RevocationReason, revokeSessionsOf } from './session-revocation.js';
 
@@ -37,6 +39,7 @@ interface RefreshRow {
   id: string;
   session_id: string;
   user_id: string;
+  organization_id: string;
   used_at: Date | null;
   expires_at: Date;
   revoked_at: Date | null;
@@ -61,12 +64,12 @@ export class SessionService {
   }
 
   /** Rotates the refresh token: the presented one is spent, a new one comes back with a new access token. */
-  async refresh(refreshToken: string): Promise<AuthPayload> {
+  async refresh(refreshToken: string, from: string | undefined): Promise<AuthPayload> {
     const outcome = await this.deps.db.prisma.$transaction(async (tx) => {
       // Locked, so that of two refreshes with the same token exactly one rotates it and the other is a reuse.
       const [row] = await tx.$queryRaw<RefreshRow[]>`
-        SELECT t.id, t.session_id, s.user_id, t.used_at, t.expires_at, s.revoked_at
-        FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id
+        SELECT t.id, t.session_id, s.user_id, u.organization_id, t.used_at, t.expires_at, s.revoked_at
+        FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
         WHERE t.token_hash = ${digest(refreshToken)}
         FOR UPDATE OF t`;
       if (!row || row.revoked_at) return { refused: true as const };
@@ -75,7 +78,14 @@ export class SessionService {
           where: { id: row.session_id },
           data: { revokedAt: new Date(), revokedReason: 'refresh-token-reused' satisfies RevocationReason },
         });
-        return { refused: true as const, reusedBy: row.user_id };
+        await recordAudit(tx, {
+          organizationId: row.organization_id,
+          action: 'refresh-token-reused',
+          subjectUserId: row.user_id,
+          details: { sessionId: row.session_id },
+          address: from ?? null,
+        });
+        return { refused: true as const };
       }
       if (row.expires_at.getTime() <= Date.now()) return { refused: true as const };
       const user = await tx.user.findUnique({ where: { id: row.user_id } });
@@ -90,13 +100,36 @@ export class SessionService {
   }
 
   /** Ends the session of this refresh token; an unknown token is already as good as signed out. */
-  async signOut(refreshToken: string): Promise<{ userId: string } | undefined> {
-    const [row] = await this.deps.db.prisma.$queryRaw<{ user_id: string }[]>`
-      UPDATE auth_sessions s SET revoked_at = now(), revoked_reason = ${'signed-out' satisfies RevocationReason}
-      FROM refresh_tokens t
-      WHERE t.token_hash = ${digest(refreshToken)} AND s.id = t.session_id AND s.revoked_at IS NULL
-      RETURNING s.user_id`;
-    return row ? { userId: row.user_id } : undefined;
+  async signOut(refreshToken: string, from: string | undefined): Promise<void> {
+    await this.deps.db.prisma.$transaction(async (tx) => {
+      const [row] = await tx.$queryRaw<{ id: string; user_id: string; organization_id: string }[]>`
+        UPDATE auth_sessions s SET revoked_at = now(), revoked_reason = ${'signed-out' satisfies RevocationReason}
+        FROM refresh_tokens t, users u
+        WHERE t.token_hash = ${digest(refreshToken)} AND s.id = t.session_id AND u.id = s.user_id
+          AND s.revoked_at IS NULL
+        RETURNING s.id, s.user_id, u.organization_id`;
+      if (row)
+        await recordAudit(tx, {
+          organizationId: row.organization_id,
+          action: 'sign-out',
+          actorUserId: row.user_id,
+          subjectUserId: row.user_id,
+          details: { sessionId: row.id },
+          address: from ?? null,
+        });
+    });
+  }
+
+  /** The viewer's "sign out everywhere": every session and token of theirs ends. */
+  async signOutEverywhere(viewer: Viewer): Promise<void> {
+    await recordAudit(this.deps.db.prisma, {
+      organizationId: viewer.organizationId,
+      action: 'sign-out-everywhere',
+      actorUserId: viewer.id,
+      subjectUserId: viewer.id,
+      address: viewer.clientAddress ?? null,
+    });
+    await this.revokeEverywhere(viewer, 'signed-out-everywhere');
   }
 
   /**
