@@ -145,6 +145,11 @@ const EnvSchema = z.object({
   SIGN_IN_FAILURES_PER_ACCOUNT: limit(10),
   SIGN_IN_FAILURES_PER_IP: limit(100),
   SIGN_IN_WINDOW_SECONDS: between(1, 86_400).default(900),
+  SMTP_URL: optionalUrl(['smtp', 'smtps']),
+  SMTP_FROM: z.string().min(3).max(320).optional(),
+  ACCOUNT_LINKS_URL: optionalUrl(['http', 'https']),
+  INVITATION_TTL: duration(300, 90 * 86_400).default(7 * 86_400),
+  PASSWORD_RESET_TTL: duration(60, 86_400).default(3_600),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   CORS_ORIGINS: origins.optional(),
 });
@@ -223,7 +228,13 @@ export interface AppConfig {
     signInFailuresPerAccount: number;
     signInFailuresPerIp: number;
     signInWindowMs: number;
+    /** Where invitation and password-reset links point: `<url>/accept-invitation?token=…`, `<url>/reset-password?token=…`. */
+    linksUrl: string;
+    invitationTtlSeconds: number;
+    passwordResetTtlSeconds: number;
   };
+  /** Outgoing mail (invitations, password resets); none without SMTP_URL. */
+  smtp: { url: string; from: string } | undefined;
   /** Reverse proxies in front of the server whose X-Forwarded-For entries are trusted to name the client. */
   trustedProxyHops: number;
   /** When set, `/metrics` asks for `Authorization: Bearer <token>`. */
@@ -316,11 +327,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
 
   const introspection = env.INTROSPECTION_ENABLED ?? env.NODE_ENV !== 'production';
+  const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
   return {
     env: env.NODE_ENV,
     port: env.PORT,
     host: env.HOST,
-    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    publicUrl,
     databaseUrl: env.DATABASE_URL,
     databasePoolSize: env.DATABASE_POOL_SIZE,
     redisUrl: env.REDIS_URL,
@@ -381,7 +393,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       signInFailuresPerAccount: env.SIGN_IN_FAILURES_PER_ACCOUNT,
       signInFailuresPerIp: env.SIGN_IN_FAILURES_PER_IP,
       signInWindowMs: env.SIGN_IN_WINDOW_SECONDS * 1_000,
+      linksUrl: (env.ACCOUNT_LINKS_URL ?? publicUrl).replace(/\/+$/, ''),
+      invitationTtlSeconds: env.INVITATION_TTL,
+      passwordResetTtlSeconds: env.PASSWORD_RESET_TTL,
     },
+    smtp: env.SMTP_URL
+      ? { url: env.SMTP_URL, from: env.SMTP_FROM ?? `Chat server <no-reply@${new URL(publicUrl).hostname}>` }
+      : undefined,
     trustedProxyHops: env.TRUSTED_PROXY_HOPS,
     metricsToken: env.METRICS_TOKEN,
     corsOrigins: env.CORS_ORIGINS ?? [],

@@ -2,7 +2,9 @@ import type { Infrastructure } from './infrastructure.js';
 import { clientAddress } from './http/client-address.js';
 import { WorkerLoop } from './lib/worker-loop.js';
 import { RateLimits } from './limits/rate-limits.js';
+import { AccountLinkService } from './modules/accounts/account-links.service.js';
 import { AccountService } from './modules/accounts/accounts.service.js';
+import { Mailer } from './modules/accounts/mailer.js';
 import { PasswordHasher } from './modules/accounts/password-hasher.js';
 import { SessionService } from './modules/accounts/sessions.service.js';
 import { SecretBox } from './lib/secrets.js';
@@ -67,6 +69,8 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     refreshTokenTtlSeconds: config.accounts.refreshTokenTtlSeconds,
   });
   const accounts = new AccountService({ db, sessions, hasher: new PasswordHasher(), rateLimits, config });
+  const mailer = config.smtp ? new Mailer(config.smtp) : undefined;
+  const accountLinks = new AccountLinkService({ db, sessions, accounts, rateLimits, mailer, logger, config });
   const stream = new OrganizationStream({
     bus,
     logger,
@@ -138,6 +142,8 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     rateLimits,
     sessions,
     accounts,
+    /** Invitations and password resets. */
+    accountLinks,
     channels,
     messages,
     sendMessage,
@@ -184,6 +190,7 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
       stopListening.splice(0).forEach((stop) => stop());
       channels.close();
       stream.close();
+      mailer?.close();
     },
   };
 }

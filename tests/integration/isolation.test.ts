@@ -125,6 +125,44 @@ const cases: Record<string, () => Promise<void>> = {
     mentionsNothingOfB(response);
     await adminOnly(query, {});
   },
+  'Mutation.inviteUser': async () => {
+    const query = 'mutation($i: InviteUserInput!) { inviteUser(input: $i) { id email acceptUrl } }';
+    // B's address invited into A is a new user of A; B's user is untouched.
+    const input = { i: { email: b.staff.email, displayName: 'Same address', role: 'USER' } };
+    const response = await call(query, input, a.org.admin);
+    expect(response.errors).toBeUndefined();
+    mentionsNothingOfB(response);
+    const untouched = await server.app.db.prisma.user.findUniqueOrThrow({ where: { id: b.staff.id } });
+    expect(untouched.organizationId).toBe(b.org.id);
+    await adminOnly(query, { i: { email: 'someone-else@example.test', displayName: 'X', role: 'USER' } });
+  },
+  'Mutation.acceptInvitation': async () => {
+    const invite = 'mutation($i: InviteUserInput!) { inviteUser(input: $i) { acceptUrl } }';
+    const email = `accepting-${Date.now()}@example.test`;
+    const invited = await call(invite, { i: { email, displayName: 'Accepting', role: 'USER' } }, a.org.admin);
+    const token = new URL(
+      (invited.data as { inviteUser: { acceptUrl: string } }).inviteUser.acceptUrl,
+    ).searchParams.get('token');
+    const accept = 'mutation($i: AcceptInvitationInput!) { acceptInvitation(input: $i) { user { id email } } }';
+    const response = await rawGql(server.graphqlUrl, accept, { i: { token, password: 'violet otter swims upstream' } });
+    expect((response.data as { acceptInvitation: { user: { email: string } } }).acceptInvitation.user.email).toBe(
+      email,
+    );
+    mentionsNothingOfB(response);
+  },
+  'Mutation.requestPasswordReset': async () => {
+    // The same answer for an address of B as for any other: it tells nothing.
+    const query = 'mutation($e: String!) { requestPasswordReset(email: $e) }';
+    for (const email of [b.staff.email, 'nobody@example.test'])
+      expect((await rawGql(server.graphqlUrl, query, { e: email })).data).toEqual({ requestPasswordReset: true });
+  },
+  'Mutation.resetPassword': async () => {
+    const query = 'mutation($i: ResetPasswordInput!) { resetPassword(input: $i) { user { id } } }';
+    const response = await rawGql(server.graphqlUrl, query, {
+      i: { token: 'not-a-token', newPassword: 'violet otter swims upstream' },
+    });
+    expect(codes(response)).toEqual(['BAD_USER_INPUT']);
+  },
   'Mutation.signIn': async () => {
     const ofB = await addUser(server, b.org, 'Of B', 'USER');
     const password = await givePassword(server, ofB, b.org.id);

@@ -1,13 +1,53 @@
 import { z } from 'zod';
-import { email, uuid } from '../../lib/validation.js';
+import { displayName, email, uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
-import { UserType } from '../users/users.schema.js';
+import { UserRoleEnum, UserType } from '../users/users.schema.js';
+import type { Invitation } from './account-links.service.js';
 import { PASSWORD_MAX_LENGTH } from './password-policy.js';
 import type { AuthPayload } from './sessions.service.js';
 
 const password = z.string().max(PASSWORD_MAX_LENGTH, { error: `must be at most ${PASSWORD_MAX_LENGTH} characters` });
 const newPassword = z.string().max(4 * PASSWORD_MAX_LENGTH, { error: 'is too long' });
 const refreshToken = z.string().max(200, { error: 'is not a refresh token' });
+const linkToken = z.string().max(200, { error: 'is not a link token' });
+
+const InvitationType = builder.objectRef<Invitation>('Invitation').implement({
+  description: 'A single-use link that lets the invited person choose a password and sign in.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    email: t.exposeString('email'),
+    role: t.expose('role', { type: UserRoleEnum }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
+    acceptUrl: t.exposeString('acceptUrl', {
+      nullable: true,
+      description: 'The link to hand over; null when it was e-mailed (SMTP_URL) to the invited address only.',
+    }),
+    emailed: t.exposeBoolean('emailed'),
+  }),
+});
+
+const InviteUserInput = builder.inputType('InviteUserInput', {
+  fields: (t) => ({
+    email: t.string({ required: true, validate: email }),
+    displayName: t.string({ required: true, validate: displayName }),
+    role: t.field({ type: UserRoleEnum, required: true }),
+  }),
+});
+
+const AcceptInvitationInput = builder.inputType('AcceptInvitationInput', {
+  fields: (t) => ({
+    token: t.string({ required: true, validate: linkToken }),
+    password: t.string({ required: true, validate: newPassword }),
+    displayName: t.string({ validate: displayName }),
+  }),
+});
+
+const ResetPasswordInput = builder.inputType('ResetPasswordInput', {
+  fields: (t) => ({
+    token: t.string({ required: true, validate: linkToken }),
+    newPassword: t.string({ required: true, validate: newPassword }),
+  }),
+});
 
 export const AuthPayloadType = builder.objectRef<AuthPayload>('AuthPayload').implement({
   description: 'A signed-in session: a short-lived Bearer token and the refresh token that renews it.',
@@ -79,6 +119,41 @@ builder.mutationFields((t) => ({
       await context.services.sessions.signOutEverywhere(context.session.viewer);
       return true;
     },
+  }),
+  inviteUser: t.field({
+    type: InvitationType,
+    description:
+      'Invites a staff user or admin (admin): a single-use link, valid INVITATION_TTL, e-mailed with SMTP_URL. ' +
+      'Inviting again replaces the previous link.',
+    args: { input: t.arg({ type: InviteUserInput, required: true }) },
+    resolve: (_root, { input }, context) => context.services.accountLinks.invite(context.session, input),
+  }),
+  acceptInvitation: t.field({
+    type: AuthPayloadType,
+    description: "Sets the invited user's password from the invitation link and signs them in.",
+    args: { input: t.arg({ type: AcceptInvitationInput, required: true }) },
+    resolve: (_root, { input }, context) =>
+      context.services.accountLinks.acceptInvitation(input, context.clientAddress),
+  }),
+  requestPasswordReset: t.boolean({
+    description:
+      'E-mails a single-use password-reset link (PASSWORD_RESET_TTL) when the address has an account. Always ' +
+      'true: the answer does not tell whether it has.',
+    args: {
+      email: t.arg.string({ required: true, validate: email }),
+      organizationId: t.arg.id({ validate: uuid }),
+    },
+    resolve: async (_root, args, context) => {
+      const organizationId = args.organizationId == null ? null : String(args.organizationId);
+      await context.services.accountLinks.requestPasswordReset(args.email, organizationId, context.clientAddress);
+      return true;
+    },
+  }),
+  resetPassword: t.field({
+    type: AuthPayloadType,
+    description: 'Sets a new password from a reset link: every session of the user ends, and a new one begins.',
+    args: { input: t.arg({ type: ResetPasswordInput, required: true }) },
+    resolve: (_root, { input }, context) => context.services.accountLinks.resetPassword(input, context.clientAddress),
   }),
   changePassword: t.field({
     type: AuthPayloadType,
