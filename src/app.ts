@@ -21,6 +21,7 @@ import type { Metrics } from './metrics/metrics.js';
 import { addMetricsRoute } from './metrics/metrics-route.js';
 import type { EventBus } from './realtime/event-bus.js';
 import { addWebhookRoutes } from './modules/webhooks/webhook.routes.js';
+import { addOidcRoutes } from './modules/accounts/oidc.routes.js';
 import { schema } from './schema/index.js';
 import { createServices } from './services.js';
 
@@ -60,6 +61,13 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     metrics,
     rateLimits,
     limits: config.webhooks,
+  });
+  addOidcRoutes(router, {
+    singleSignOn: services.singleSignOn,
+    rateLimits,
+    logger,
+    linksUrl: config.accounts.linksUrl,
+    secureCookies: config.publicUrl.startsWith('https:'),
   });
   const graphqlMetrics = new GraphQLMetrics(metrics, logger);
   const eventStreams = new EventStreams();

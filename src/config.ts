@@ -150,6 +150,10 @@ const EnvSchema = z.object({
   ACCOUNT_LINKS_URL: optionalUrl(['http', 'https']),
   INVITATION_TTL: duration(300, 90 * 86_400).default(7 * 86_400),
   PASSWORD_RESET_TTL: duration(60, 86_400).default(3_600),
+  OIDC_ISSUER: optionalUrl(['http', 'https']),
+  OIDC_CLIENT_ID: z.string().min(1).max(500).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).max(500).optional(),
+  OIDC_ORGANIZATION_ID: z.uuid({ error: 'must be an organization id (UUID)' }).optional(),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   CORS_ORIGINS: origins.optional(),
 });
@@ -233,6 +237,9 @@ export interface AppConfig {
     invitationTtlSeconds: number;
     passwordResetTtlSeconds: number;
   };
+  /** Single sign-on through an OpenID provider into one organization; none unless OIDC_* are set. */
+  oidc:
+    { issuer: string; clientId: string; clientSecret: string; organizationId: string; redirectUrl: string } | undefined;
   /** Outgoing mail (invitations, password resets); none without SMTP_URL. */
   smtp: { url: string; from: string } | undefined;
   /** Reverse proxies in front of the server whose X-Forwarded-For entries are trusted to name the client. */
@@ -288,9 +295,22 @@ function productionProblems(env: ParsedEnv): string[] {
   else if (Buffer.from(env.ENCRYPTION_KEY, 'hex').equals(DEVELOPMENT_ENCRYPTION_KEY))
     problems.push('ENCRYPTION_KEY: is the development default, which anyone can compute; set a key of your own');
   // Whoever can answer for the key set can sign any token: it must come over TLS (or from this machine).
+  if (env.OIDC_ISSUER && !isHttpsOrLoopback(env.OIDC_ISSUER))
+    problems.push('OIDC_ISSUER: must be an https:// URL in production (http:// only on a loopback address)');
   if (env.JWT_JWKS_URL && !isHttpsOrLoopback(env.JWT_JWKS_URL))
     problems.push('JWT_JWKS_URL: must be an https:// URL in production (http:// only on a loopback address)');
   return problems;
+}
+
+const OIDC_SETTINGS = ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_ORGANIZATION_ID'] as const;
+
+/** Single sign-on needs all four OIDC_* settings or none. */
+function oidcProblems(env: ParsedEnv): string[] {
+  const given = OIDC_SETTINGS.filter((name) => env[name] !== undefined);
+  if (given.length === 0 || given.length === OIDC_SETTINGS.length) return [];
+  return OIDC_SETTINGS.filter((name) => env[name] === undefined).map(
+    (name) => `${name}: required for single sign-on (${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} set)`,
+  );
 }
 
 function isHttpsOrLoopback(url: string): boolean {
@@ -306,6 +326,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     ? []
     : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
 
+  if (parsed.success) problems.push(...oidcProblems(parsed.data));
   if (parsed.success && parsed.data.NODE_ENV === 'production') problems.push(...productionProblems(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
@@ -397,6 +418,16 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       invitationTtlSeconds: env.INVITATION_TTL,
       passwordResetTtlSeconds: env.PASSWORD_RESET_TTL,
     },
+    oidc:
+      env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET && env.OIDC_ORGANIZATION_ID
+        ? {
+            issuer: env.OIDC_ISSUER,
+            clientId: env.OIDC_CLIENT_ID,
+            clientSecret: env.OIDC_CLIENT_SECRET,
+            organizationId: env.OIDC_ORGANIZATION_ID,
+            redirectUrl: `${publicUrl}/auth/oidc/callback`,
+          }
+        : undefined,
     smtp: env.SMTP_URL
       ? { url: env.SMTP_URL, from: env.SMTP_FROM ?? `Chat server <no-reply@${new URL(publicUrl).hostname}>` }
       : undefined,

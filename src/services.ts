@@ -5,6 +5,7 @@ import { RateLimits } from './limits/rate-limits.js';
 import { AccountLinkService } from './modules/accounts/account-links.service.js';
 import { AccountService } from './modules/accounts/accounts.service.js';
 import { Mailer } from './modules/accounts/mailer.js';
+import { SingleSignOn } from './modules/accounts/single-sign-on.js';
 import { PasswordHasher } from './modules/accounts/password-hasher.js';
 import { SessionService } from './modules/accounts/sessions.service.js';
 import { SecretBox } from './lib/secrets.js';
@@ -71,6 +72,14 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
   const accounts = new AccountService({ db, sessions, hasher: new PasswordHasher(), rateLimits, config });
   const mailer = config.smtp ? new Mailer(config.smtp) : undefined;
   const accountLinks = new AccountLinkService({ db, sessions, accounts, rateLimits, mailer, logger, config });
+  const singleSignOn = config.oidc
+    ? new SingleSignOn({
+        db,
+        sessions,
+        box: new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
+        oidc: config.oidc,
+      })
+    : undefined;
   const stream = new OrganizationStream({
     bus,
     logger,
@@ -144,6 +153,8 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     accounts,
     /** Invitations and password resets. */
     accountLinks,
+    /** OpenID Connect sign-in (OIDC_*); undefined when not configured. */
+    singleSignOn,
     channels,
     messages,
     sendMessage,

@@ -163,6 +163,15 @@ const cases: Record<string, () => Promise<void>> = {
     });
     expect(codes(response)).toEqual(['BAD_USER_INPUT']);
   },
+  'Mutation.setSingleSignOnUserCreation': async () => {
+    const query = 'mutation($a: Boolean!) { setSingleSignOnUserCreation(allowed: $a) { id singleSignOnCreatesUsers } }';
+    const response = await call(query, { a: true }, a.org.admin);
+    expect(response.data).toEqual({ setSingleSignOnUserCreation: { id: a.org.id, singleSignOnCreatesUsers: true } });
+    const untouched = await server.app.db.prisma.organization.findUniqueOrThrow({ where: { id: b.org.id } });
+    expect(untouched.ssoCreatesUsers).toBe(false);
+    await call(query, { a: false }, a.org.admin);
+    await adminOnly(query, { a: true });
+  },
   'Mutation.signIn': async () => {
     const ofB = await addUser(server, b.org, 'Of B', 'USER');
     const password = await givePassword(server, ofB, b.org.id);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { displayName, email, uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
+import { OrganizationType } from '../organizations/organizations.schema.js';
 import { UserRoleEnum, UserType } from '../users/users.schema.js';
 import type { Invitation } from './account-links.service.js';
 import { PASSWORD_MAX_LENGTH } from './password-policy.js';
@@ -82,7 +83,22 @@ const ChangePasswordInput = builder.inputType('ChangePasswordInput', {
   }),
 });
 
+builder.objectField(OrganizationType, 'singleSignOnCreatesUsers', (t) =>
+  t.exposeBoolean('ssoCreatesUsers', {
+    description: 'Whether single sign-on creates a staff user for a verified e-mail address nobody has yet.',
+  }),
+);
+
 builder.mutationFields((t) => ({
+  setSingleSignOnUserCreation: t.prismaField({
+    type: 'Organization',
+    description:
+      'Allows (or stops) single sign-on creating a staff user (role USER) for a verified e-mail address the ' +
+      'organization does not know (admin). Off by default: unknown addresses are refused.',
+    args: { allowed: t.arg.boolean({ required: true }) },
+    resolve: (query, _root, args, context) =>
+      context.services.accounts.setSingleSignOnUserCreation(context.session, args.allowed, query),
+  }),
   signIn: t.field({
     type: AuthPayloadType,
     description:

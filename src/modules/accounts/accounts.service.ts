@@ -2,6 +2,7 @@ import type { Session } from '../../auth/session.js';
 import type { AppConfig } from '../../config.js';
 import type { Database } from '../../db/database.js';
 import { AppError, badInput, rateLimited, unauthenticated } from '../../lib/errors.js';
+import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { RateLimits } from '../../limits/rate-limits.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { PasswordHasher } from './password-hasher.js';
@@ -122,6 +123,26 @@ export class AccountService {
     });
     await this.deps.sessions.revokeEverywhere(user, 'password-changed');
     return this.deps.sessions.start({ ...user, passwordHash }, from);
+  }
+
+  /** Whether single sign-on may create users for e-mail addresses the organization does not know (admin). */
+  async setSingleSignOnUserCreation(session: Session, allowed: boolean, query: PrismaSelection = {}) {
+    const admin = session.assertAdmin(session.organizationId);
+    return this.deps.db.prisma.$transaction(async (tx) => {
+      const organization = await tx.organization.update({
+        ...query,
+        where: { id: admin.organizationId },
+        data: { ssoCreatesUsers: allowed },
+      });
+      await recordAudit(tx, {
+        organizationId: admin.organizationId,
+        action: 'single-sign-on-user-creation-changed',
+        actorUserId: admin.id,
+        details: { allowed },
+        address: admin.clientAddress ?? null,
+      });
+      return organization;
+    });
   }
 
   /** Sets a user's password (operator CLI, password reset): their sessions and tokens end everywhere. */

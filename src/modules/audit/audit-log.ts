@@ -12,6 +12,7 @@ export type AuditAction =
   | 'password-reset-requested'
   | 'password-reset'
   | 'user-created'
+  | 'single-sign-on-user-creation-changed'
   | 'user-invited'
   | 'invitation-accepted'
   | 'role-changed'
