@@ -75,6 +75,16 @@ export class AccountLinkService {
 
   async invite(session: Session, input: InviteInput): Promise<Invitation> {
     const admin = session.assertAdmin(session.organizationId);
+    return this.inviteInto(admin.organizationId, { id: admin.id, address: admin.clientAddress ?? null }, input);
+  }
+
+  /** An invitation into the organization, by an admin or (actor null) the operator CLI. */
+  async inviteInto(
+    organizationId: string,
+    actor: { id: string; address: string | null } | null,
+    input: InviteInput,
+  ): Promise<Invitation> {
+    const admin = { organizationId, id: actor?.id ?? null, clientAddress: actor?.address ?? null };
     if (input.role === 'CLIENT')
       throw badInput('input.role', 'clients do not sign in (they write from WhatsApp or Instagram); use createUser');
     const { prisma } = this.deps.db;
