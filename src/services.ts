@@ -4,6 +4,7 @@ import { WorkerLoop } from './lib/worker-loop.js';
 import { RateLimits } from './limits/rate-limits.js';
 import { AccountLinkService } from './modules/accounts/account-links.service.js';
 import { AccountService } from './modules/accounts/accounts.service.js';
+import { pruneExpiredCredentials } from './modules/accounts/credential-pruning.js';
 import { Mailer } from './modules/accounts/mailer.js';
 import { SingleSignOn } from './modules/accounts/single-sign-on.js';
 import { PasswordHasher } from './modules/accounts/password-hasher.js';
@@ -143,6 +144,13 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     logger,
   });
 
+  const credentialPruning = new WorkerLoop({
+    name: 'credential-pruning',
+    runOnce: () => pruneExpiredCredentials(db.prisma, PRUNE_BATCH),
+    pollIntervalMs: 3_600_000,
+    logger,
+  });
+
   const stopListening: (() => void)[] = [];
   return {
     organizations: new OrganizationService({ db }),
@@ -192,11 +200,18 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
       if (config.outbox.workerEnabled) outboxWorker.start();
       presence.start();
       eventLogRetention.start();
+      credentialPruning.start();
     },
 
     /** Lets background work finish what it started (the database is still there), then lets go of the bus. */
     async stop(): Promise<void> {
-      await Promise.all([webhookProcessor.stop(), outboxWorker.stop(), presence.stop(), eventLogRetention.stop()]);
+      await Promise.all([
+        webhookProcessor.stop(),
+        outboxWorker.stop(),
+        presence.stop(),
+        eventLogRetention.stop(),
+        credentialPruning.stop(),
+      ]);
       typing.close();
       stopListening.splice(0).forEach((stop) => stop());
       channels.close();

@@ -7,6 +7,7 @@ import { givePassword, strongPassword } from '../support/accounts.js';
 import { dataOf, errorCodes, gql } from '../support/graphql.js';
 import { addUser, seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { pruneExpiredCredentials } from '../../src/modules/accounts/credential-pruning.js';
 
 // Passwords and sessions (issue 11): sign-in, refresh-token rotation and reuse detection, sign-out, and the
 // revocations that must reach open sockets on another instance within a second.
@@ -372,5 +373,27 @@ describe('changePassword', () => {
     } finally {
       await socket.client.dispose();
     }
+  });
+});
+
+describe('pruning', () => {
+  it('deletes expired refresh tokens and the sessions they leave empty, and keeps live ones', async () => {
+    const { user, password } = await staffWithPassword('Pruned');
+    const live = dataOf(await signIn(first, user.email, password)).signIn;
+    const old = dataOf(await signIn(first, user.email, password)).signIn;
+    const { prisma } = first.app.db;
+    const oldToken = await prisma.refreshToken.findFirstOrThrow({
+      where: { session: { userId: user.id } },
+      orderBy: { createdAt: 'desc' },
+    });
+    await prisma.refreshToken.update({ where: { id: oldToken.id }, data: { expiresAt: new Date(Date.now() - 1_000) } });
+    await prisma.authSession.update({
+      where: { id: oldToken.sessionId },
+      data: { createdAt: new Date(Date.now() - 2 * 86_400_000) },
+    });
+    while (await pruneExpiredCredentials(prisma, 1_000));
+    expect(await prisma.authSession.findUnique({ where: { id: oldToken.sessionId } })).toBeNull();
+    expect(errorCodes(await gql(first.graphqlUrl, Refresh, { token: old.refreshToken }))).toEqual(['UNAUTHENTICATED']);
+    expect(dataOf(await gql(first.graphqlUrl, Refresh, { token: live.refreshToken })).refreshSession).toBeTruthy();
   });
 });

@@ -8,7 +8,8 @@ CREATE TABLE "audit_events" (
     "subject_user_id" UUID,
     "details" JSONB NOT NULL DEFAULT '{}',
     "address" TEXT,
-    "created_at" TIMESTAMPTZ(6) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    -- The clock, not the transaction's start: the entries of one transaction keep the order they were written in.
+    "created_at" TIMESTAMPTZ(6) NOT NULL DEFAULT clock_timestamp(),
 
     CONSTRAINT "audit_events_pkey" PRIMARY KEY ("id")
 );

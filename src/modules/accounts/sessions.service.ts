@@ -43,6 +43,7 @@ interface RefreshRow {
   used_at: Date | null;
   expires_at: Date;
   revoked_at: Date | null;
+  may_sign_in: boolean;
 }
 
 /**
@@ -55,48 +56,67 @@ export class SessionService {
 
   /** A new session for a user who just proved who they are (password, invitation, single sign-on). */
   async start(user: User, from: string | undefined): Promise<AuthPayload> {
-    const session = await this.deps.db.prisma.authSession.create({
-      data: { userId: user.id, createdFrom: from ?? null },
-      select: { id: true },
-    });
-    const refresh = await this.issueRefreshToken(this.deps.db.prisma, session.id);
+    const refresh = this.newRefreshToken();
+    // One statement (sign-in is a hot path): the session and its first refresh token.
+    await this.deps.db.pool.query(
+      `WITH session AS (INSERT INTO auth_sessions (user_id, created_from) VALUES ($1, $2) RETURNING id)
+       INSERT INTO refresh_tokens (session_id, token_hash, expires_at) SELECT id, $3, $4 FROM session`,
+      [user.id, from ?? null, digest(refresh.token), refresh.expiresAt],
+    );
     return this.payload(user, refresh);
   }
 
-  /** Rotates the refresh token: the presented one is spent, a new one comes back with a new access token. */
+  /**
+   * Rotates the refresh token: the presented one is spent, a new one comes back with a new access token. One
+   * statement spends it only while it is unspent (under its row lock), so of two refreshes with the same token
+   * exactly one rotates it; the other, like any later use of a spent token, is a reuse and revokes the session.
+   */
   async refresh(refreshToken: string, from: string | undefined): Promise<AuthPayload> {
-    const outcome = await this.deps.db.prisma.$transaction(async (tx) => {
-      // Locked, so that of two refreshes with the same token exactly one rotates it and the other is a reuse.
-      const [row] = await tx.$queryRaw<RefreshRow[]>`
-        SELECT t.id, t.session_id, s.user_id, u.organization_id, t.used_at, t.expires_at, s.revoked_at
-        FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
-        WHERE t.token_hash = ${digest(refreshToken)}
-        FOR UPDATE OF t`;
-      if (!row || row.revoked_at) return { refused: true as const };
-      if (row.used_at) {
-        await tx.authSession.update({
-          where: { id: row.session_id },
-          data: { revokedAt: new Date(), revokedReason: 'refresh-token-reused' satisfies RevocationReason },
-        });
-        await recordAudit(tx, {
-          organizationId: row.organization_id,
-          action: 'refresh-token-reused',
-          subjectUserId: row.user_id,
-          details: { sessionId: row.session_id },
-          address: from ?? null,
-        });
-        return { refused: true as const };
-      }
-      if (row.expires_at.getTime() <= Date.now()) return { refused: true as const };
-      const user = await tx.user.findUnique({ where: { id: row.user_id } });
-      if (!user?.isActive || user.role === 'CLIENT') return { refused: true as const };
-      const now = new Date();
-      await tx.refreshToken.update({ where: { id: row.id }, data: { usedAt: now } });
-      await tx.authSession.update({ where: { id: row.session_id }, data: { lastRefreshedAt: now } });
-      return { refused: false as const, user, refresh: await this.issueRefreshToken(tx, row.session_id) };
+    const next = this.newRefreshToken();
+    const { rows } = await this.deps.db.pool.query<RefreshRow & { rotated: boolean }>(
+      `WITH presented AS (
+         SELECT t.id, t.session_id, s.user_id, u.organization_id, t.used_at, t.expires_at, s.revoked_at,
+                u.is_active AND u.role <> 'client' AS may_sign_in
+         FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+         WHERE t.token_hash = $1
+       ), spent AS (
+         UPDATE refresh_tokens t SET used_at = now()
+         FROM presented p
+         WHERE t.id = p.id AND t.used_at IS NULL AND p.revoked_at IS NULL AND p.expires_at > now() AND p.may_sign_in
+         RETURNING t.session_id
+       ), issued AS (
+         INSERT INTO refresh_tokens (session_id, token_hash, expires_at) SELECT session_id, $2, $3 FROM spent
+       ), touched AS (
+         UPDATE auth_sessions SET last_refreshed_at = now() WHERE id IN (SELECT session_id FROM spent)
+       )
+       SELECT p.*, EXISTS (SELECT 1 FROM spent) AS rotated FROM presented p`,
+      [digest(refreshToken), digest(next.token), next.expiresAt],
+    );
+    const row = rows[0];
+    if (row?.rotated) {
+      const user = await this.deps.users.get(row.user_id);
+      if (user) return this.payload(user, next);
+    }
+    // Spent before (or by a concurrent refresh a moment ago) while the session was still open: a copy is in use.
+    const reused = row && !row.revoked_at && row.expires_at.getTime() > Date.now() && row.may_sign_in && !row.rotated;
+    if (reused) await this.revokeReused(row, from);
+    throw unauthenticated(REFUSED_REFRESH);
+  }
+
+  private async revokeReused(row: RefreshRow, from: string | undefined): Promise<void> {
+    await this.deps.db.prisma.$transaction(async (tx) => {
+      await tx.authSession.update({
+        where: { id: row.session_id },
+        data: { revokedAt: new Date(), revokedReason: 'refresh-token-reused' satisfies RevocationReason },
+      });
+      await recordAudit(tx, {
+        organizationId: row.organization_id,
+        action: 'refresh-token-reused',
+        subjectUserId: row.user_id,
+        details: { sessionId: row.session_id },
+        address: from ?? null,
+      });
     });
-    if (outcome.refused) throw unauthenticated(REFUSED_REFRESH);
-    return this.payload(outcome.user, outcome.refresh);
   }
 
   /** Ends the session of this refresh token; an unknown token is already as good as signed out. */
@@ -151,14 +171,11 @@ export class SessionService {
     await this.deps.bus.publish(USER_CHANGES_TOPIC, event);
   }
 
-  private async issueRefreshToken(
-    client: Pick<Database['prisma'], 'refreshToken'>,
-    sessionId: string,
-  ): Promise<{ token: string; expiresAt: Date }> {
-    const token = randomBytes(32).toString('base64url');
-    const expiresAt = new Date(Date.now() + this.deps.refreshTokenTtlSeconds * 1_000);
-    await client.refreshToken.create({ data: { sessionId, tokenHash: digest(token), expiresAt } });
-    return { token, expiresAt };
+  private newRefreshToken(): { token: string; expiresAt: Date } {
+    return {
+      token: randomBytes(32).toString('base64url'),
+      expiresAt: new Date(Date.now() + this.deps.refreshTokenTtlSeconds * 1_000),
+    };
   }
 
   private async payload(user: User, refresh: { token: string; expiresAt: Date }): Promise<AuthPayload> {
