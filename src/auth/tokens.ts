@@ -135,7 +135,21 @@ export async function signAccessToken(
     .setExpirationTime(expiresAt);
   if (options.issuer) jwt = jwt.setIssuer(options.issuer);
   if (options.audience) jwt = jwt.setAudience(options.audience);
-  return { token: await jwt.sign(new TextEncoder().encode(options.secret)), expiresAt: new Date(expiresAt * 1000) };
+  return { token: await jwt.sign(await signingKey(options.secret)), expiresAt: new Date(expiresAt * 1000) };
+}
+
+// Importing the secret into WebCrypto costs about as much as the signature itself: sign-in and every refresh
+// sign a token, so the key is imported once per secret.
+const signingKeys = new Map<string, Promise<CryptoKey>>();
+
+function signingKey(secret: string): Promise<CryptoKey> {
+  let key = signingKeys.get(secret);
+  if (!key) {
+    const raw = new TextEncoder().encode(secret);
+    key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    signingKeys.set(secret, key);
+  }
+  return key;
 }
 
 /** `Bearer <token>` from an Authorization header or graphql-ws connectionParams; undefined when absent. */

@@ -292,6 +292,42 @@ describe('sign-out', () => {
     }
   });
 
+  it('signOutEverywhere ends server-sent event streams opened with an old token, on another instance', async () => {
+    const { user, password } = await staffWithPassword('Streaming');
+    const { accessToken } = dataOf(await signIn(first, user.email, password)).signIn;
+    const response = await fetch(second.graphqlUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        authorization: `Bearer ${accessToken}`,
+      },
+      body: JSON.stringify({ query: 'subscription { viewerEvents { __typename } }' }),
+    });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    let text = '';
+    let ended = false;
+    const reading = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      ended = true;
+    })();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(ended).toBe(false);
+      dataOf(await gql(first.graphqlUrl, SignOutEverywhere, {}, { token: accessToken }));
+      expect(await within(1_000, () => ended || text.includes('UNAUTHENTICATED'))).toBe(true);
+      expect(text).toContain('Signed out');
+    } finally {
+      await reader.cancel().catch(() => undefined);
+      await reading.catch(() => undefined);
+    }
+  });
+
   it('deactivation and a role change revoke refresh tokens', async () => {
     const { user: demoted, password: demotedPassword } = await staffWithPassword('Promoted', 'ADMIN');
     const { user: gone, password: gonePassword } = await staffWithPassword('Deactivated');
