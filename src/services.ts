@@ -146,7 +146,7 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
 
   const credentialPruning = new WorkerLoop({
     name: 'credential-pruning',
-    runOnce: () => pruneExpiredCredentials(db.prisma, PRUNE_BATCH),
+    runOnce: () => pruneExpiredCredentials(db.pool, PRUNE_BATCH),
     pollIntervalMs: 3_600_000,
     logger,
   });
