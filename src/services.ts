@@ -70,7 +70,7 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     accessTokenTtlSeconds: config.accounts.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: config.accounts.refreshTokenTtlSeconds,
   });
-  const accounts = new AccountService({ db, sessions, hasher: new PasswordHasher(), rateLimits, config });
+  const accounts = new AccountService({ db, sessions, hasher: new PasswordHasher(), rateLimits, config, logger });
   const mailer = config.smtp ? new Mailer(config.smtp) : undefined;
   const accountLinks = new AccountLinkService({ db, sessions, accounts, rateLimits, mailer, logger, config });
   const singleSignOn = config.oidc

@@ -4,6 +4,7 @@ import type { Database } from '../../db/database.js';
 import { AppError, badInput, rateLimited, unauthenticated } from '../../lib/errors.js';
 import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { RateLimits } from '../../limits/rate-limits.js';
+import type { Logger } from '../../logger.js';
 import { recordAudit } from '../audit/audit-log.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { passwordProblem } from './password-policy.js';
@@ -24,6 +25,7 @@ export interface AccountServiceDeps {
   hasher: PasswordHasher;
   rateLimits: RateLimits;
   config: Pick<AppConfig, 'jwt' | 'accounts'>;
+  logger: Logger;
 }
 
 /**
@@ -68,15 +70,18 @@ export class AccountService {
     const matches = await this.deps.hasher.verify(user?.passwordHash, input.password);
     if (!user || !matches || !user.isActive || user.role === 'CLIENT') {
       await this.deps.rateLimits.consume(checks);
-      // Recorded for an account that exists; an unknown address belongs to no organization's log.
+      // Recorded for an account that exists (an unknown address belongs to no organization's log), without
+      // waiting: the answer must not take longer for an address that has an account.
       if (user)
-        await recordAudit(this.deps.db.prisma, {
+        void recordAudit(this.deps.db.prisma, {
           organizationId: user.organizationId,
           action: 'sign-in-failed',
           subjectUserId: user.id,
           details: { reason: !matches ? 'wrong-password' : !user.isActive ? 'deactivated' : 'client' },
           address: from,
-        });
+        }).catch((error: unknown) =>
+          this.deps.logger.error({ err: error, userId: user.id }, 'could not record a failed sign-in'),
+        );
       throw unauthenticated(SIGN_IN_REFUSED);
     }
     await recordAudit(this.deps.db.prisma, {
