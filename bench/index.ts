@@ -1,6 +1,6 @@
 // `npm run bench`: measures the hot paths and prints each figure beside the ceiling measured in the same run,
 // as a ratio (machines here are noisy; ratios are not). Writes the results to BENCHMARKS.md when every
-// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,scale,history,webhooks,replay,typing,readstate,soak
+// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,scale,history,webhooks,replay,typing,readstate,auth,soak
 // picks scenarios; SOAK_SECONDS (default 120, at most 600) sets the soak run.
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -32,9 +32,10 @@ import {
 } from './scenarios/read-state.js';
 import { benchSendMessageAgainstTransport } from './scenarios/send-message.js';
 import { benchSoak } from './scenarios/soak.js';
+import { benchAuth, SIGN_IN_CONCURRENCY } from './scenarios/auth.js';
 import { benchWebhooks, WEBHOOK_CONCURRENCY } from './scenarios/webhooks.js';
 
-const ALL = ['send', 'fanout', 'scale', 'history', 'webhooks', 'replay', 'typing', 'readstate', 'soak'];
+const ALL = ['send', 'fanout', 'scale', 'history', 'webhooks', 'replay', 'typing', 'readstate', 'auth', 'soak'];
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const soakSeconds = Math.min(600, Number(process.env.SOAK_SECONDS ?? 120));
 const only = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(','));
@@ -259,6 +260,27 @@ async function main(): Promise<void> {
         ratio: `worst query p99 ${fmt(Math.max(...search.byQuery.map(({ result }) => result.p99)), 1)} ms`,
         goal: 'p99 < 50 ms',
       });
+    }
+    if (only.has('auth')) {
+      console.log('auth: signIn beside argon2id, refreshSession beside { __typename }');
+      const authOrg = await seedBenchOrganization(bench, 16);
+      const auth = await benchAuth(bench, graphqlUrl, authOrg, seconds);
+      rows.push(
+        {
+          figure: `signIn (argon2id 19 MiB, t=2), ${SIGN_IN_CONCURRENCY} clients`,
+          value: `${fmt(auth.signIn.perSecond, 1)} sign-ins/s (p50 ${fmt(auth.signIn.p50)} ms, p99 ${fmt(auth.signIn.p99)} ms)`,
+          ceiling: `argon2id verify alone, ${SIGN_IN_CONCURRENCY} at once: ${fmt(auth.argon2.perSecond, 1)}/s (p50 ${fmt(auth.argon2.p50)} ms)`,
+          ratio: pct(auth.signIn.perSecond / auth.argon2.perSecond),
+          goal: 'costs what argon2id costs',
+        },
+        {
+          figure: 'refreshSession (rotation: one row spent, one written, a JWT signed), 16 clients',
+          value: `${fmt(auth.refresh.perSecond, 0)} req/s (p50 ${fmt(auth.refresh.p50)} ms, p99 ${fmt(auth.refresh.p99)} ms)`,
+          ceiling: `\`{ __typename }\` just before: ${fmt(auth.transport.perSecond, 0)} req/s`,
+          ratio: `${fmt(auth.transport.perSecond / Math.max(auth.refresh.perSecond, 0.001))}× slower`,
+          goal: 'within 3× of `{ __typename }`',
+        },
+      );
     }
     if (only.has('soak')) {
       console.log(`soak: ${soakSeconds}s of mixed traffic`);

@@ -36,6 +36,22 @@ const limit = (fallback: number) =>
     .min(0, { error: 'must be 0 (off) or more' })
     .default(fallback);
 
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
+
+/** A duration in whole seconds, written `900`, `15m`, `12h` or `30d` (a bare number is seconds). */
+const duration = (minSeconds: number, maxSeconds: number) =>
+  z
+    .string()
+    .regex(/^\d+\s*[smhd]?$/, { error: 'must be like 900, 15m, 12h or 30d' })
+    .transform((value) => {
+      const unit = value.trim().slice(-1);
+      const factor = DURATION_UNITS[unit] ?? 1;
+      return Number.parseInt(value, 10) * factor;
+    })
+    .refine((seconds) => seconds >= minSeconds && seconds <= maxSeconds, {
+      error: `must be between ${minSeconds} s and ${maxSeconds} s`,
+    });
+
 /** Browser origins as they send them: scheme, host and port (`https://chat.example.com`), comma-separated. */
 const origins = z.string().transform((value, context) => {
   const listed = value
@@ -147,6 +163,21 @@ const EnvSchema = z.object({
   WS_MAX_CONNECTIONS_PER_IP: limit(200),
   WS_MAX_OPERATIONS_PER_CONNECTION: limit(100),
   TRUSTED_PROXY_HOPS: between(0, 10).default(0),
+  ACCESS_TOKEN_TTL: duration(30, 86_400).default(900),
+  REFRESH_TOKEN_TTL: duration(300, 365 * 86_400).default(30 * 86_400),
+  PASSWORD_MIN_LENGTH: between(8, 64).default(15),
+  SIGN_IN_FAILURES_PER_ACCOUNT: limit(10),
+  SIGN_IN_FAILURES_PER_IP: limit(100),
+  SIGN_IN_WINDOW_SECONDS: between(1, 86_400).default(900),
+  SMTP_URL: optionalUrl(['smtp', 'smtps']),
+  SMTP_FROM: z.string().min(3).max(320).optional(),
+  ACCOUNT_LINKS_URL: optionalUrl(['http', 'https']),
+  INVITATION_TTL: duration(300, 90 * 86_400).default(7 * 86_400),
+  PASSWORD_RESET_TTL: duration(60, 86_400).default(3_600),
+  OIDC_ISSUER: optionalUrl(['http', 'https']),
+  OIDC_CLIENT_ID: z.string().min(1).max(500).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).max(500).optional(),
+  OIDC_ORGANIZATION_ID: z.uuid({ error: 'must be an organization id (UUID)' }).optional(),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   CORS_ORIGINS: origins.optional(),
 });
@@ -221,6 +252,26 @@ export interface AppConfig {
     /** Operations running at once on one connection (subscriptions, and queries until they answer); 0: no limit. */
     maxOperationsPerConnection: number;
   };
+  accounts: {
+    /** Lifetime of the access tokens that signIn and refreshSession issue (ACCESS_TOKEN_TTL). */
+    accessTokenTtlSeconds: number;
+    /** Lifetime of a refresh token; every refresh issues a new one (REFRESH_TOKEN_TTL). */
+    refreshTokenTtlSeconds: number;
+    passwordMinLength: number;
+    /** Failed sign-ins per account and per client address per window, across instances; 0: no limit. */
+    signInFailuresPerAccount: number;
+    signInFailuresPerIp: number;
+    signInWindowMs: number;
+    /** Where invitation and password-reset links point: `<url>/accept-invitation?token=…`, `<url>/reset-password?token=…`. */
+    linksUrl: string;
+    invitationTtlSeconds: number;
+    passwordResetTtlSeconds: number;
+  };
+  /** Single sign-on through an OpenID provider into one organization; none unless OIDC_* are set. */
+  oidc:
+    { issuer: string; clientId: string; clientSecret: string; organizationId: string; redirectUrl: string } | undefined;
+  /** Outgoing mail (invitations, password resets); none without SMTP_URL. */
+  smtp: { url: string; from: string } | undefined;
   /** Reverse proxies in front of the server whose X-Forwarded-For entries are trusted to name the client. */
   trustedProxyHops: number;
   /** When set, `/metrics` asks for `Authorization: Bearer <token>`. */
@@ -274,9 +325,22 @@ function productionProblems(env: ParsedEnv): string[] {
   else if (Buffer.from(env.ENCRYPTION_KEY, 'hex').equals(DEVELOPMENT_ENCRYPTION_KEY))
     problems.push('ENCRYPTION_KEY: is the development default, which anyone can compute; set a key of your own');
   // Whoever can answer for the key set can sign any token: it must come over TLS (or from this machine).
+  if (env.OIDC_ISSUER && !isHttpsOrLoopback(env.OIDC_ISSUER))
+    problems.push('OIDC_ISSUER: must be an https:// URL in production (http:// only on a loopback address)');
   if (env.JWT_JWKS_URL && !isHttpsOrLoopback(env.JWT_JWKS_URL))
     problems.push('JWT_JWKS_URL: must be an https:// URL in production (http:// only on a loopback address)');
   return problems;
+}
+
+const OIDC_SETTINGS = ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_ORGANIZATION_ID'] as const;
+
+/** Single sign-on needs all four OIDC_* settings or none. */
+function oidcProblems(env: ParsedEnv): string[] {
+  const given = OIDC_SETTINGS.filter((name) => env[name] !== undefined);
+  if (given.length === 0 || given.length === OIDC_SETTINGS.length) return [];
+  return OIDC_SETTINGS.filter((name) => env[name] === undefined).map(
+    (name) => `${name}: required for single sign-on (${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} set)`,
+  );
 }
 
 function isHttpsOrLoopback(url: string): boolean {
@@ -292,6 +356,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     ? []
     : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
 
+  if (parsed.success) problems.push(...oidcProblems(parsed.data));
   if (parsed.success && parsed.data.NODE_ENV === 'production') problems.push(...productionProblems(parsed.data));
   if (parsed.success && parsed.data.REDIS_URL && parsed.data.REDIS_CLUSTER_NODES)
     problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a cluster), not both');
@@ -315,11 +380,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
 
   const introspection = env.INTROSPECTION_ENABLED ?? env.NODE_ENV !== 'production';
+  const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
   return {
     env: env.NODE_ENV,
     port: env.PORT,
     host: env.HOST,
-    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    publicUrl,
     databaseUrl: env.DATABASE_URL,
     databasePoolSize: env.DATABASE_POOL_SIZE,
     redisUrl: env.REDIS_URL,
@@ -376,6 +442,30 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxConnectionsPerIp: env.WS_MAX_CONNECTIONS_PER_IP,
       maxOperationsPerConnection: env.WS_MAX_OPERATIONS_PER_CONNECTION,
     },
+    accounts: {
+      accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL,
+      refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL,
+      passwordMinLength: env.PASSWORD_MIN_LENGTH,
+      signInFailuresPerAccount: env.SIGN_IN_FAILURES_PER_ACCOUNT,
+      signInFailuresPerIp: env.SIGN_IN_FAILURES_PER_IP,
+      signInWindowMs: env.SIGN_IN_WINDOW_SECONDS * 1_000,
+      linksUrl: (env.ACCOUNT_LINKS_URL ?? publicUrl).replace(/\/+$/, ''),
+      invitationTtlSeconds: env.INVITATION_TTL,
+      passwordResetTtlSeconds: env.PASSWORD_RESET_TTL,
+    },
+    oidc:
+      env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET && env.OIDC_ORGANIZATION_ID
+        ? {
+            issuer: env.OIDC_ISSUER,
+            clientId: env.OIDC_CLIENT_ID,
+            clientSecret: env.OIDC_CLIENT_SECRET,
+            organizationId: env.OIDC_ORGANIZATION_ID,
+            redirectUrl: `${publicUrl}/auth/oidc/callback`,
+          }
+        : undefined,
+    smtp: env.SMTP_URL
+      ? { url: env.SMTP_URL, from: env.SMTP_FROM ?? `Chat server <no-reply@${new URL(publicUrl).hostname}>` }
+      : undefined,
     trustedProxyHops: env.TRUSTED_PROXY_HOPS,
     metricsToken: env.METRICS_TOKEN,
     corsOrigins: env.CORS_ORIGINS ?? [],

@@ -1,5 +1,14 @@
 import type { Infrastructure } from './infrastructure.js';
+import { clientAddress } from './http/client-address.js';
 import { WorkerLoop } from './lib/worker-loop.js';
+import { RateLimits } from './limits/rate-limits.js';
+import { AccountLinkService } from './modules/accounts/account-links.service.js';
+import { AccountService } from './modules/accounts/accounts.service.js';
+import { pruneExpiredCredentials } from './modules/accounts/credential-pruning.js';
+import { Mailer } from './modules/accounts/mailer.js';
+import { SingleSignOn } from './modules/accounts/single-sign-on.js';
+import { PasswordHasher } from './modules/accounts/password-hasher.js';
+import { SessionService } from './modules/accounts/sessions.service.js';
 import { SecretBox } from './lib/secrets.js';
 import { ChannelService } from './modules/channels/channels.service.js';
 import { ClientAssignmentService } from './modules/client-links/assignments.service.js';
@@ -49,8 +58,33 @@ const PRUNE_BATCH = 5_000;
  * and the CLI share one set; `start` and `stop` run the instance's background work (the webhook processor, the
  * outbox sender, the bus listeners that keep per-instance caches current) for buildApp.
  */
-export function createServices({ config, db, bus, presenceStore, logger, metrics }: Omit<Infrastructure, 'limiter'>) {
+export function createServices({ config, db, bus, limiter, presenceStore, logger, metrics }: Infrastructure) {
   const directory = new UserDirectory(db.prisma, logger);
+  const rateLimits = new RateLimits({
+    limiter,
+    metrics,
+    logger,
+    clientAddressOf: (request) => clientAddress(request, config.trustedProxyHops),
+  });
+  const sessions = new SessionService({
+    db,
+    bus,
+    users: directory,
+    jwt: config.jwt,
+    accessTokenTtlSeconds: config.accounts.accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: config.accounts.refreshTokenTtlSeconds,
+  });
+  const accounts = new AccountService({ db, sessions, hasher: new PasswordHasher(), rateLimits, config, logger });
+  const mailer = config.smtp ? new Mailer(config.smtp) : undefined;
+  const accountLinks = new AccountLinkService({ db, sessions, accounts, rateLimits, mailer, logger, config });
+  const singleSignOn = config.oidc
+    ? new SingleSignOn({
+        db,
+        sessions,
+        box: new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
+        oidc: config.oidc,
+      })
+    : undefined;
   const stream = new OrganizationStream({
     bus,
     logger,
@@ -125,10 +159,25 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     logger,
   });
 
+  const credentialPruning = new WorkerLoop({
+    name: 'credential-pruning',
+    runOnce: () => pruneExpiredCredentials(db.pool, PRUNE_BATCH),
+    pollIntervalMs: 3_600_000,
+    logger,
+  });
+
   const stopListening: (() => void)[] = [];
   return {
     organizations: new OrganizationService({ db }),
     users: new UserService({ db, bus, users: directory, stream }),
+    /** Rate limits shared by GraphQL, the plain routes (`guardRoute`) and sign-in, in Redis when configured. */
+    rateLimits,
+    sessions,
+    accounts,
+    /** Invitations and password resets. */
+    accountLinks,
+    /** OpenID Connect sign-in (OIDC_*); undefined when not configured. */
+    singleSignOn,
     channels,
     conversations,
     templates,
@@ -169,15 +218,23 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
       if (config.outbox.workerEnabled) outboxWorker.start();
       presence.start();
       eventLogRetention.start();
+      credentialPruning.start();
     },
 
     /** Lets background work finish what it started (the database is still there), then lets go of the bus. */
     async stop(): Promise<void> {
-      await Promise.all([webhookProcessor.stop(), outboxWorker.stop(), presence.stop(), eventLogRetention.stop()]);
+      await Promise.all([
+        webhookProcessor.stop(),
+        outboxWorker.stop(),
+        presence.stop(),
+        eventLogRetention.stop(),
+        credentialPruning.stop(),
+      ]);
       typing.close();
       stopListening.splice(0).forEach((stop) => stop());
       channels.close();
       stream.close();
+      mailer?.close();
     },
   };
 }

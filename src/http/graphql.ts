@@ -98,7 +98,8 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
         ? (connectionParams.authorization ?? connectionParams.Authorization)
         : request?.headers.get('authorization');
       const requestId = operationId ?? (req ? requestIdOf(req) : randomUUID());
-      const session = await deps.authenticator.sessionFor(authorization, requestId);
+      const address = clientAddress ?? (req ? deps.rateLimits.clientAddressOf(req) : 'unknown');
+      const session = await deps.authenticator.sessionFor(authorization, requestId, address);
       // Every operation counts as the user's activity (ONLINE rather than AWAY while they hold a socket).
       if (session.isAuthenticated) deps.services.presence.active(session.viewer);
       return {
@@ -107,7 +108,7 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
         prisma: deps.prisma,
         loaders: new Loaders(),
         requestId,
-        clientAddress: clientAddress ?? (req ? deps.rateLimits.clientAddressOf(req) : 'unknown'),
+        clientAddress: address,
       };
     },
   });

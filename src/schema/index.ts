@@ -1,6 +1,8 @@
 import { builder } from './builder.js';
 import '../modules/organizations/organizations.schema.js';
 import '../modules/users/users.schema.js';
+import '../modules/accounts/accounts.schema.js';
+import '../modules/audit/audit.schema.js';
 import '../modules/channels/channels.schema.js';
 import '../modules/messages/messages.schema.js';
 import '../modules/reactions/reactions.schema.js';

@@ -32,6 +32,8 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
     RATE_LIMIT_MUTATIONS_PER_IP: '1000000',
     // Likewise the webhook routes' budget of refusals per address (the fuzz tests alone send thousands).
     WEBHOOK_MAX_REFUSALS_PER_IP: '1000000',
+    // Sign-in failures per address are one budget for the run too (the fuzz tests sign in with hostile values).
+    SIGN_IN_FAILURES_PER_IP: '1000000',
     // Test files share one database: only the tests of the outbox run a sender (against their fake Graph API).
     OUTBOX_WORKER_ENABLED: 'false',
     ...overrides,
