@@ -21,6 +21,7 @@ import type { Metrics } from './metrics/metrics.js';
 import { addMetricsRoute } from './metrics/metrics-route.js';
 import type { EventBus } from './realtime/event-bus.js';
 import { addWebhookRoutes } from './modules/webhooks/webhook.routes.js';
+import { addMediaRoutes } from './modules/media/media.routes.js';
 import { schema } from './schema/index.js';
 import { createServices } from './services.js';
 
@@ -61,6 +62,11 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     rateLimits,
     limits: config.webhooks,
   });
+  addMediaRoutes(router, {
+    uploads: services.uploads,
+    links: services.mediaLinks,
+    uploadTimeoutMs: config.media.uploadTimeoutMs,
+  });
   const graphqlMetrics = new GraphQLMetrics(metrics, logger);
   const eventStreams = new EventStreams();
   const yoga = createGraphQLServer({
@@ -83,6 +89,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     observe: createRequestObserver({ metrics, logger, clientAddressOf }),
     logger,
     bodyTimeoutMs: Math.max(config.graphql.bodyTimeoutMs, config.webhooks.bodyTimeoutMs),
+    uploadTimeoutMs: config.media.uploadTimeoutMs,
   });
   const { server } = http;
   const webSockets = attachWebSocketServer(server, {

@@ -125,6 +125,17 @@ const EnvSchema = z.object({
   TRUSTED_PROXY_HOPS: between(0, 10).default(0),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   CORS_ORIGINS: origins.optional(),
+  STORAGE_DRIVER: z.enum(['local', 's3'], { error: 'must be local or s3' }).default('local'),
+  STORAGE_DIR: z.string().min(1).default('.data/media'),
+  S3_ENDPOINT: optionalUrl(['http', 'https']),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: flag.default(false),
+  MEDIA_MAX_BYTES: between(1, 2 * 1024 ** 3).default(100 * 1024 * 1024),
+  MEDIA_URL_TTL: between(10, 7 * 86_400).default(3_600),
+  MEDIA_UPLOAD_TIMEOUT_MS: between(1_000, 3_600_000).default(600_000),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -197,8 +208,30 @@ export interface AppConfig {
   metricsToken: string | undefined;
   /** Browser origins allowed to call /graphql (CORS); none when empty. */
   corsOrigins: string[];
+  media: MediaConfig;
   /** Settings the operator left out and that development filled in, to be said in the log. */
   developmentDefaults: string[];
+}
+
+/** Where attachments are stored, how large they may be, and how long their links work. */
+export interface MediaConfig {
+  storage:
+    | { driver: 'local'; dir: string }
+    | {
+        driver: 's3';
+        endpoint: string | undefined;
+        bucket: string;
+        region: string;
+        /** Both or neither: without them the SDK's own chain (instance role, AWS_* variables) is used. */
+        credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+        forcePathStyle: boolean;
+      };
+  /** The largest upload accepted (checked while the bytes stream in). */
+  maxBytes: number;
+  /** How long an upload link, an unused upload and a download link stay valid, in seconds. */
+  urlTtlSeconds: number;
+  /** How long the bytes of one upload may take to arrive. */
+  uploadTimeoutMs: number;
 }
 
 /** What one GraphQL request may ask for; 0 turns a limit off. */
@@ -249,6 +282,15 @@ function productionProblems(env: ParsedEnv): string[] {
   return problems;
 }
 
+/** The S3 settings that only make sense together. */
+function storageProblems(env: ParsedEnv): string[] {
+  const problems: string[] = [];
+  if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) problems.push('S3_BUCKET: required when STORAGE_DRIVER=s3');
+  if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY))
+    problems.push('S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both or neither');
+  return problems;
+}
+
 function isHttpsOrLoopback(url: string): boolean {
   const { protocol, hostname } = new URL(url);
   return protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
@@ -262,6 +304,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     ? []
     : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
 
+  if (parsed.success) problems.push(...storageProblems(parsed.data));
   if (parsed.success && parsed.data.NODE_ENV === 'production') problems.push(...productionProblems(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
@@ -344,6 +387,25 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     trustedProxyHops: env.TRUSTED_PROXY_HOPS,
     metricsToken: env.METRICS_TOKEN,
     corsOrigins: env.CORS_ORIGINS ?? [],
+    media: {
+      storage:
+        env.STORAGE_DRIVER === 's3'
+          ? {
+              driver: 's3',
+              endpoint: env.S3_ENDPOINT,
+              bucket: env.S3_BUCKET!,
+              region: env.S3_REGION,
+              credentials:
+                env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY
+                  ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY }
+                  : undefined,
+              forcePathStyle: env.S3_FORCE_PATH_STYLE,
+            }
+          : { driver: 'local', dir: env.STORAGE_DIR },
+      maxBytes: env.MEDIA_MAX_BYTES,
+      urlTtlSeconds: env.MEDIA_URL_TTL,
+      uploadTimeoutMs: env.MEDIA_UPLOAD_TIMEOUT_MS,
+    },
     developmentDefaults,
   };
 }

@@ -1,5 +1,7 @@
 import type { Infrastructure } from './infrastructure.js';
 import { WorkerLoop } from './lib/worker-loop.js';
+import { MediaLinks } from './modules/media/media-links.js';
+import { UploadService } from './modules/media/uploads.service.js';
 import { SecretBox } from './lib/secrets.js';
 import { ChannelService } from './modules/channels/channels.service.js';
 import { ClientAssignmentService } from './modules/client-links/assignments.service.js';
@@ -45,7 +47,15 @@ const PRUNE_BATCH = 5_000;
  * and the CLI share one set; `start` and `stop` run the instance's background work (the webhook processor, the
  * outbox sender, the bus listeners that keep per-instance caches current) for buildApp.
  */
-export function createServices({ config, db, bus, presenceStore, logger, metrics }: Omit<Infrastructure, 'limiter'>) {
+export function createServices({
+  config,
+  db,
+  bus,
+  presenceStore,
+  logger,
+  metrics,
+  storage,
+}: Omit<Infrastructure, 'limiter'>) {
   const directory = new UserDirectory(db.prisma, logger);
   const stream = new OrganizationStream({
     bus,
@@ -76,9 +86,18 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
   const messageEvents = new MessageEvents(stream);
   const customerWindow = new CustomerServiceWindow({ db });
 
+  const mediaLinks = new MediaLinks(config.encryptionKey, config.publicUrl, config.media.urlTtlSeconds);
+  const uploads = new UploadService({ db, storage, links: mediaLinks, config: config.media, logger });
+  const uploadSweep = new WorkerLoop({
+    name: 'upload-sweep',
+    runOnce: () => uploads.sweep(),
+    pollIntervalMs: 600_000,
+    logger,
+  });
+
   const channels = new ChannelService({ db, stream });
-  const messages = new MessageService({ db, writer, events: messageEvents, users: directory, cursors });
-  const sendMessage = new SendMessage({ channels, messages, customerWindow, writer, events: messageEvents });
+  const messages = new MessageService({ db, writer, events: messageEvents, users: directory, cursors, uploads });
+  const sendMessage = new SendMessage({ channels, messages, customerWindow, writer, events: messageEvents, uploads });
   const reactions = new ReactionService({ db, stream }, messages);
   const readState = new ReadStateService({ db, statuses }, channels);
   const clientLinks = new ClientLinkService({ db });
@@ -131,6 +150,9 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     webhookDeliveries: new WebhookDeliveryService({ db }, webhookProcessor),
     outbox,
     customerWindow,
+    uploads,
+    /** Signs and checks the links of the media routes. */
+    mediaLinks,
     /** Users by id, cached per instance (authentication reads it on every request). */
     directory,
     /** The organizations' realtime streams and the sequenced message writer, for tests that look inside. */
@@ -151,11 +173,18 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
       if (config.outbox.workerEnabled) outboxWorker.start();
       presence.start();
       eventLogRetention.start();
+      uploadSweep.start();
     },
 
     /** Lets background work finish what it started (the database is still there), then lets go of the bus. */
     async stop(): Promise<void> {
-      await Promise.all([webhookProcessor.stop(), outboxWorker.stop(), presence.stop(), eventLogRetention.stop()]);
+      await Promise.all([
+        webhookProcessor.stop(),
+        outboxWorker.stop(),
+        presence.stop(),
+        eventLogRetention.stop(),
+        uploadSweep.stop(),
+      ]);
       typing.close();
       stopListening.splice(0).forEach((stop) => stop());
       channels.close();

@@ -11,5 +11,6 @@ import '../modules/presence/presence.schema.js';
 import '../modules/integrations/integrations.schema.js';
 import '../modules/client-links/client-links.schema.js';
 import '../modules/webhooks/webhooks.schema.js';
+import '../modules/media/media.schema.js';
 
 export const schema = builder.toSchema();

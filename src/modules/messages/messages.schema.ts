@@ -183,6 +183,10 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
     messageType: t.field({ type: MessageTypeEnum, defaultValue: 'TEXT' }),
     metadata: t.field({ type: 'JSON' }),
     threadId: t.id({ validate: uuid, description: 'Reply in the thread of this message (same channel).' }),
+    uploadId: t.id({
+      validate: uuid,
+      description: 'The attachment: an upload of yours (createUpload), used once; `content` is its caption.',
+    }),
   }),
   validate: z.any().superRefine(checkMessageShape),
 });
@@ -203,6 +207,7 @@ builder.mutationFields((t) => ({
         ...input,
         channelId: String(input.channelId),
         threadId: input.threadId ? String(input.threadId) : null,
+        uploadId: input.uploadId ? String(input.uploadId) : null,
       });
       detailsOf(message, context).primeNew(message);
       return message;

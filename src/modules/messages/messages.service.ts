@@ -11,6 +11,7 @@ import { acceptsResponses, MESSAGE_COLUMNS, type MessageRecord, refusedResponse 
 import type { InsertOutcome, MessageDraft, MessageWriter } from './message-writer.js';
 import { MessageDetails } from './message-details.js';
 import type { UserDirectory } from '../users/user-directory.js';
+import type { UploadService } from '../media/uploads.service.js';
 
 export const DEFAULT_HISTORY_PAGE = 50;
 
@@ -21,6 +22,8 @@ export interface MessageServiceDeps {
   events: MessageEvents;
   users: UserDirectory;
   cursors: SequenceCursors;
+  /** Where the bytes of deleted messages' attachments go. */
+  uploads: Pick<UploadService, 'removeForMessage'>;
 }
 
 /** Messages once they exist: platform messages stored, edits, deletions, history. (Sending: send-message.ts.) */
@@ -76,6 +79,7 @@ export class MessageService {
     });
     if (!deleted) throw notFound('Message');
     this.deps.events.publish('DELETED', deleted, session.requestId);
+    await this.deps.uploads.removeForMessage(deleted.organizationId, deleted.id);
     return deleted;
   }
 
@@ -84,7 +88,10 @@ export class MessageService {
     const deleted = await this.deps.writer.change(organizationId, messageId, {
       assignments: 'content = NULL, metadata = NULL, deleted_at = clock_timestamp()',
     });
-    if (deleted) this.deps.events.publish('DELETED', deleted);
+    if (deleted) {
+      this.deps.events.publish('DELETED', deleted);
+      await this.deps.uploads.removeForMessage(deleted.organizationId, deleted.id);
+    }
     return deleted;
   }
 

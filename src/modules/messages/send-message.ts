@@ -8,6 +8,8 @@ import type { MessageEvents } from './message-events.js';
 import type { MessageRecord } from './message-record.js';
 import type { MessageDraft, MessageWriter } from './message-writer.js';
 import type { MessageService } from './messages.service.js';
+import type { UploadService } from '../media/uploads.service.js';
+import { badInput } from '../../lib/errors.js';
 
 export interface SendMessageInput {
   channelId: string;
@@ -15,7 +17,15 @@ export interface SendMessageInput {
   messageType?: MessageType | null;
   metadata?: unknown;
   threadId?: string | null;
+  /** An upload of the viewer's (createUpload), which this message uses up. */
+  uploadId?: string | null;
 }
+
+/** The kinds of bytes each attachment type takes (a FILE takes anything). */
+const UPLOAD_KINDS: Partial<Record<MessageType, { prefix: string; name: string }>> = {
+  IMAGE: { prefix: 'image/', name: 'an image' },
+  AUDIO: { prefix: 'audio/', name: 'audio' },
+};
 
 /** What SendMessage is built from. */
 export interface SendMessageDeps {
@@ -28,6 +38,8 @@ export interface SendMessageDeps {
   /** Numbers and stores the message, with its platform deliveries in the same transaction. */
   writer: MessageWriter;
   events: MessageEvents;
+  /** The uploads a message's attachment comes from. */
+  uploads: Pick<UploadService, 'claim' | 'attach' | 'release'>;
 }
 
 /** Sending a message, step by step: the one path for in-app messages (GraphQL and the CLI's seed). */
@@ -35,7 +47,7 @@ export class SendMessage {
   constructor(private readonly deps: SendMessageDeps) {}
 
   async execute(session: Session, input: SendMessageInput): Promise<MessageRecord> {
-    const { channels, messages, customerWindow, writer, events } = this.deps;
+    const { channels, messages, customerWindow, writer, events, uploads } = this.deps;
     const viewer = session.viewer;
     // 1. Access: the viewer may post in the channel.
     const channel = assertPostable(viewer, await channels.cachedFacts(viewer, input.channelId));
@@ -53,9 +65,23 @@ export class SendMessage {
     if (channel.hasClients && viewer.role !== 'CLIENT' && !templateOf(draft.metadata))
       await customerWindow.assertOpen(viewer.organizationId, channel.channelId);
     await channels.joinOnPost(viewer, channel);
-    // 3. Write: numbered in the organization's order; its platform deliveries are queued in the same transaction.
-    const { message } = await writer.insert(viewer.organizationId, draft);
-    // 4. Publish, now that it is committed.
+    // 3. The attachment: the viewer's upload, taken so that no other message can use it, and of the right kind.
+    const upload = input.uploadId ? await uploads.claim(viewer, input.uploadId, 'input.uploadId') : undefined;
+    if (upload) {
+      const kind = UPLOAD_KINDS[draft.messageType];
+      if (kind && !upload.mimeType.startsWith(kind.prefix)) {
+        await uploads.release(upload.uploadId);
+        throw badInput('input.uploadId', `the upload is ${upload.mimeType}, not ${kind.name}; send it as FILE`);
+      }
+      draft.metadata = upload;
+    }
+    // 4. Write: numbered in the organization's order; its platform deliveries are queued in the same transaction.
+    const { message } = await writer.insert(viewer.organizationId, draft).catch(async (error: unknown) => {
+      if (upload) await uploads.release(upload.uploadId);
+      throw error;
+    });
+    if (upload) await uploads.attach(upload.uploadId, message.id);
+    // 5. Publish, now that it is committed.
     events.publish('CREATED', message, session.requestId);
     return message;
   }

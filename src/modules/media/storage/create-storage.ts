@@ -1,0 +1,9 @@
+import type { MediaConfig } from '../../../config.js';
+import { LocalStorage } from './local-storage.js';
+import type { MediaStorage } from './media-storage.js';
+import { S3Storage } from './s3-storage.js';
+
+/** The store STORAGE_DRIVER names. */
+export function createStorage(storage: MediaConfig['storage']): MediaStorage & { close?(): void } {
+  return storage.driver === 's3' ? new S3Storage(storage) : new LocalStorage(storage.dir);
+}

@@ -1,0 +1,92 @@
+import type { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { type ByteRange, type MediaStorage, StorageUnavailableError } from './media-storage.js';
+
+export interface S3StorageOptions {
+  endpoint: string | undefined;
+  bucket: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  forcePathStyle: boolean;
+}
+
+/** Objects in a bucket of any S3-compatible store (AWS S3, MinIO, Ceph, R2...), through AWS's own client. */
+export class S3Storage implements MediaStorage {
+  private readonly client: S3Client;
+  private readonly bucket: string;
+
+  constructor(options: S3StorageOptions) {
+    this.bucket = options.bucket;
+    this.client = new S3Client({
+      endpoint: options.endpoint,
+      region: options.region,
+      credentials: options.credentials,
+      forcePathStyle: options.forcePathStyle,
+      // A stalled store must not hold requests forever; the SDK retries transient failures itself.
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+      maxAttempts: 3,
+    });
+  }
+
+  async put(key: string, body: Readable, info: { size: number; contentType: string }): Promise<void> {
+    try {
+      // With its length given, the SDK streams the body in one PUT instead of buffering it to measure it. A body
+      // that fails midway aborts the request, and the store keeps nothing.
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: info.size,
+          ContentType: info.contentType,
+        }),
+      );
+    } catch (error) {
+      // A body that failed on our side (too large, cut off) is that failure, not the store's.
+      throw body.errored ?? new StorageUnavailableError('put', error);
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable | undefined> {
+    try {
+      const output = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
+      );
+      return output.Body as Readable;
+    } catch (error) {
+      if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404) return undefined;
+      throw new StorageUnavailableError('get', error);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.call('delete', () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+  }
+
+  async ping(): Promise<void> {
+    await this.call('ping', () => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+
+  private async call(operation: string, run: () => Promise<unknown>): Promise<void> {
+    try {
+      await run();
+    } catch (error) {
+      throw new StorageUnavailableError(operation, error);
+    }
+  }
+}
