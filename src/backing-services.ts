@@ -28,7 +28,7 @@ export function createBackingServices(config: AppConfig, logger: Logger) {
   const presence: PresenceStore = config.redisUrl
     ? new RedisPresenceStore({ url: config.redisUrl, prefix: config.redisPrefix }, presenceTiming)
     : new MemoryPresenceStore(presenceTiming);
-  const storage = createStorage(config.media.storage);
+  const storage = createStorage(config.media.storage, logger);
   const infrastructure: Infrastructure = {
     config,
     db,

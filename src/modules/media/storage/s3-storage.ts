@@ -7,6 +7,7 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import type { Logger } from '../../../logger.js';
 import { type ByteRange, type MediaStorage, StorageUnavailableError } from './media-storage.js';
 
 export interface S3StorageOptions {
@@ -22,7 +23,7 @@ export class S3Storage implements MediaStorage {
   private readonly client: S3Client;
   private readonly bucket: string;
 
-  constructor(options: S3StorageOptions) {
+  constructor(options: S3StorageOptions, logger: Logger) {
     this.bucket = options.bucket;
     this.client = new S3Client({
       endpoint: options.endpoint,
@@ -32,13 +33,28 @@ export class S3Storage implements MediaStorage {
       // A stalled store must not hold requests forever; the SDK retries transient failures itself.
       requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
       maxAttempts: 3,
+      // The SDK's own warnings in our log; its per-request info lines (inputs included) not at all.
+      logger: {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: (...content: unknown[]) => logger.warn({ component: 's3', content }, 'S3 client warning'),
+        error: (...content: unknown[]) => logger.error({ component: 's3', content }, 'S3 client error'),
+      },
+      // Checksums only where S3 requires them: the SDK's default wraps bodies in aws-chunked encoding with
+      // trailing checksums, which S3-compatible stores (MinIO versions, Ceph, s3rver...) do not all read.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
     });
   }
 
   async put(key: string, body: Readable, info: { size: number; contentType: string }): Promise<void> {
+    // A body that fails midway (too large, cut off) aborts the request at once, and the store keeps nothing;
+    // otherwise the store would wait for the bytes promised by Content-Length.
+    const abort = new AbortController();
+    const abortOnError = () => abort.abort();
+    body.once('error', abortOnError);
     try {
-      // With its length given, the SDK streams the body in one PUT instead of buffering it to measure it. A body
-      // that fails midway aborts the request, and the store keeps nothing.
+      // With its length given, the SDK streams the body in one PUT instead of buffering it to measure it.
       await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
@@ -47,10 +63,13 @@ export class S3Storage implements MediaStorage {
           ContentLength: info.size,
           ContentType: info.contentType,
         }),
+        { abortSignal: abort.signal },
       );
     } catch (error) {
       // A body that failed on our side (too large, cut off) is that failure, not the store's.
       throw body.errored ?? new StorageUnavailableError('put', error);
+    } finally {
+      body.off('error', abortOnError);
     }
   }
 
