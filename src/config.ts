@@ -58,6 +58,25 @@ const origins = z.string().transform((value, context) => {
   return parsed;
 });
 
+/** Where Meta serves media from: its Graph APIs and CDNs (the Instagram and WhatsApp ones included). */
+const DEFAULT_MEDIA_DOWNLOAD_HOSTS =
+  'graph.facebook.com,graph.instagram.com,lookaside.fbsbx.com,*.fbsbx.com,*.fbcdn.net,*.cdninstagram.com,*.whatsapp.net';
+
+/** Host names, comma-separated; `*.example.com` stands for every subdomain of example.com. */
+const hostPatterns = z.string().transform((value, context) => {
+  const listed = value
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .filter((entry) => entry !== '');
+  for (const entry of listed) {
+    if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(entry)) {
+      context.addIssue({ code: 'custom', message: `"${entry}" is not a host name (or *.domain)` });
+      return z.NEVER;
+    }
+  }
+  return listed;
+});
+
 const EnvSchema = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'], { error: 'must be development, production or test' })
@@ -136,6 +155,11 @@ const EnvSchema = z.object({
   MEDIA_MAX_BYTES: between(1, 2 * 1024 ** 3).default(100 * 1024 * 1024),
   MEDIA_URL_TTL: between(10, 7 * 86_400).default(3_600),
   MEDIA_UPLOAD_TIMEOUT_MS: between(1_000, 3_600_000).default(600_000),
+  MEDIA_DOWNLOAD_HOSTS: hostPatterns.prefault(DEFAULT_MEDIA_DOWNLOAD_HOSTS),
+  MEDIA_DOWNLOAD_WORKER_ENABLED: flag.default(true),
+  MEDIA_DOWNLOAD_MAX_ATTEMPTS: between(1, 50).default(6),
+  MEDIA_DOWNLOAD_RETRY_BASE_MS: between(1, 3_600_000).default(10_000),
+  MEDIA_DOWNLOAD_POLL_INTERVAL_MS: between(10, 3_600_000).default(5_000),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -232,6 +256,14 @@ export interface MediaConfig {
   urlTtlSeconds: number;
   /** How long the bytes of one upload may take to arrive. */
   uploadTimeoutMs: number;
+  /** Platform media downloads: only from these hosts (`*.domain` for subdomains), retried with backoff. */
+  downloads: {
+    hosts: string[];
+    workerEnabled: boolean;
+    maxAttempts: number;
+    retryBaseMs: number;
+    pollIntervalMs: number;
+  };
 }
 
 /** What one GraphQL request may ask for; 0 turns a limit off. */
@@ -405,6 +437,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxBytes: env.MEDIA_MAX_BYTES,
       urlTtlSeconds: env.MEDIA_URL_TTL,
       uploadTimeoutMs: env.MEDIA_UPLOAD_TIMEOUT_MS,
+      downloads: {
+        hosts: env.MEDIA_DOWNLOAD_HOSTS,
+        workerEnabled: env.MEDIA_DOWNLOAD_WORKER_ENABLED,
+        maxAttempts: env.MEDIA_DOWNLOAD_MAX_ATTEMPTS,
+        retryBaseMs: env.MEDIA_DOWNLOAD_RETRY_BASE_MS,
+        pollIntervalMs: env.MEDIA_DOWNLOAD_POLL_INTERVAL_MS,
+      },
     },
     developmentDefaults,
   };

@@ -1,5 +1,6 @@
 import type { Infrastructure } from './infrastructure.js';
 import { WorkerLoop } from './lib/worker-loop.js';
+import { MediaDownloader } from './modules/media/media-downloader.js';
 import { MediaLinks } from './modules/media/media-links.js';
 import { UploadService } from './modules/media/uploads.service.js';
 import { SecretBox } from './lib/secrets.js';
@@ -101,12 +102,33 @@ export function createServices({
   const reactions = new ReactionService({ db, stream }, messages);
   const readState = new ReadStateService({ db, statuses }, channels);
   const clientLinks = new ClientLinkService({ db });
+  const mediaDownloader = new MediaDownloader({
+    db,
+    storage,
+    accessTokenOf: (integration) => integrations.accessTokenOf(integration),
+    announce: (organizationId, messageId) => messages.touch(organizationId, messageId),
+    graphApiUrl: config.meta.graphApiUrl,
+    timeoutMs: config.meta.timeoutMs,
+    media: config.media,
+    logger,
+  });
   const webhookProcessor = new WebhookProcessor(
     { db, logger },
     {
       router: new InboundRouter({ db }, clientLinks),
       links: clientLinks,
-      handler: new InboundMessaging({ db }, messages, reactions, readState),
+      handler: new InboundMessaging(
+        {
+          db,
+          media: {
+            expectPlatformMedia: (stored) => uploads.expectPlatformMedia(stored),
+            wake: () => mediaDownloader.wake(),
+          },
+        },
+        messages,
+        reactions,
+        readState,
+      ),
       sweepIntervalMs: config.webhookSweepIntervalMs,
     },
   );
@@ -151,6 +173,7 @@ export function createServices({
     outbox,
     customerWindow,
     uploads,
+    mediaDownloader,
     /** Signs and checks the links of the media routes. */
     mediaLinks,
     /** Users by id, cached per instance (authentication reads it on every request). */
@@ -174,6 +197,7 @@ export function createServices({
       presence.start();
       eventLogRetention.start();
       uploadSweep.start();
+      if (config.media.downloads.workerEnabled) mediaDownloader.start();
     },
 
     /** Lets background work finish what it started (the database is still there), then lets go of the bus. */

@@ -1,4 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import pg from 'pg';
+import { applyMigrations } from '../../src/db/migrations.js';
+import { createLogger } from '../../src/logger.js';
 import { crc32, deflateSync } from 'node:zlib';
 import { graphql } from '../gql/index.js';
 import { dataOf, gql } from './graphql.js';
@@ -126,4 +130,29 @@ export async function upload(
   const put = await putBytes(ticket.uploadUrl, bytes, ticket.uploadHeaders as Record<string, string>);
   if (put.status !== 200) throw new Error(`upload PUT answered ${put.status}: ${JSON.stringify(put.body)}`);
   return { ticket, stored: put.body };
+}
+
+/**
+ * A database of the file's own on the run's PostgreSQL, migrated: for the files that run the media download job,
+ * which takes the due downloads of every organization in its database (see sender-lock.ts for the outbox's case).
+ */
+export async function ownDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const runUrl = new URL(process.env.DATABASE_URL!);
+  const name = `media_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: runUrl.toString() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(runUrl);
+  url.pathname = `/${name}`;
+  await applyMigrations(url.toString(), createLogger({ level: 'silent' }));
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: runUrl.toString() });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
 }

@@ -36,6 +36,8 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
     WEBHOOK_MAX_REFUSALS_PER_IP: '1000000',
     // Test files share one database: only the tests of the outbox run a sender (against their fake Graph API).
     OUTBOX_WORKER_ENABLED: 'false',
+    // Like the outbox sender: only the media tests download platform media (from their own fake Graph API).
+    MEDIA_DOWNLOAD_WORKER_ENABLED: 'false',
     // Attachments go to a scratch directory, never into the working tree.
     STORAGE_DIR: path.join(tmpdir(), 'chat-test-media'),
     ...overrides,

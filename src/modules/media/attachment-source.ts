@@ -1,6 +1,6 @@
 /** Where a message's attachment is, read from the message's metadata (see send-message.ts). */
 export type AttachmentSource =
-  | { kind: 'stored'; uploadId: string }
+  | { kind: 'stored' }
   | {
       kind: 'hosted';
       attachment: {
@@ -15,20 +15,21 @@ export type AttachmentSource =
     };
 
 /**
- * A message's attachment: bytes the server stores (`metadata.uploadId`), or a file its sender hosts
- * (`metadata.url`, the older form). None for text messages and deleted ones.
+ * A message's attachment: bytes the server stores (an upload, or platform media), read from `uploads` by the
+ * message's id; or, for an in-app message in the older form, a file its sender hosts (`metadata.url`). None for
+ * text messages and deleted ones.
  */
 export function attachmentSource(message: {
   id: string;
   messageType: string;
+  messageSource: string;
   metadata: unknown;
   deletedAt: Date | null;
 }): AttachmentSource | undefined {
   if (message.deletedAt || message.messageType === 'TEXT') return undefined;
-  const metadata = message.metadata as Record<string, unknown> | null;
-  if (!metadata || typeof metadata !== 'object') return undefined;
-  if (typeof metadata.uploadId === 'string') return { kind: 'stored', uploadId: metadata.uploadId };
-  if (typeof metadata.url !== 'string') return undefined;
+  const metadata = (message.metadata ?? {}) as Record<string, unknown>;
+  const hosted = message.messageSource === 'INTERNAL' && !metadata.uploadId && typeof metadata.url === 'string';
+  if (!hosted || typeof metadata.url !== 'string') return { kind: 'stored' };
   const text = (value: unknown) => (typeof value === 'string' ? value : null);
   const number = (value: unknown) => (typeof value === 'number' ? value : null);
   return {

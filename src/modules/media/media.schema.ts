@@ -59,9 +59,9 @@ const AttachmentRef = builder.objectRef<AttachmentView>('Attachment').implement(
   }),
 });
 
-const uploadsOf = (context: GraphQLContext) =>
-  context.loaders.get<string, Upload | null>('uploads', (ids) =>
-    context.services.uploads.byIds(context.session.viewer.organizationId, ids),
+const attachmentsOf = (context: GraphQLContext) =>
+  context.loaders.get<string, Upload | null>('attachments', (messageIds) =>
+    context.services.uploads.byMessageIds(context.session.viewer.organizationId, messageIds),
   );
 
 function storedAttachment(upload: Upload, context: GraphQLContext): AttachmentView {
@@ -87,7 +87,7 @@ builder.objectField(MessageRef, 'attachment', (t) =>
       const source = attachmentSource(message);
       if (!source) return null;
       if (source.kind === 'hosted') return { ...source.attachment, status: 'READY' as const, failureReason: null };
-      const upload = await uploadsOf(context).load(source.uploadId);
+      const upload = await attachmentsOf(context).load(message.id);
       return upload ? storedAttachment(upload, context) : null;
     },
   }),

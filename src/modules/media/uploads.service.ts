@@ -9,7 +9,18 @@ import { badInput } from '../../lib/errors.js';
 import type { Logger } from '../../logger.js';
 import type { MediaLinks } from './media-links.js';
 import { MediaInspector, UploadRefused } from './media-inspection.js';
+import { platformMediaOf } from './platform-media.js';
 import type { ByteRange, MediaStorage } from './storage/media-storage.js';
+
+/** A stored message, as far as its platform media goes. */
+export interface MessageWithMedia {
+  id: string;
+  organizationId: string;
+  messageSource: string;
+  messageType: string;
+  metadata: unknown;
+  platformIntegrationId: string | null;
+}
 
 /** What `createUpload` answers: where to PUT the bytes, with which headers, until when. */
 export interface UploadTicket {
@@ -83,18 +94,20 @@ export class UploadService {
   async receive(uploadId: string, body: Readable, contentLength?: number): Promise<Upload> {
     const { db, storage } = this.deps;
     const upload = await db.prisma.upload.findUnique({ where: { id: uploadId } });
-    if (!upload || upload.uploadedBy === null) throw new UploadRefused(404, 'no such upload');
+    // Platform media has no uploader and is never PUT.
+    const declaredSize = upload?.uploadedBy ? upload.declaredSize : null;
+    if (!upload || declaredSize === null) throw new UploadRefused(404, 'no such upload');
     if (upload.status !== 'PENDING') throw new UploadRefused(409, 'the bytes of this upload were already received');
-    if (contentLength !== undefined && contentLength > upload.declaredSize)
-      throw new UploadRefused(413, `the body is larger than the ${upload.declaredSize} bytes declared`);
+    if (contentLength !== undefined && contentLength > declaredSize)
+      throw new UploadRefused(413, `the body is larger than the ${declaredSize} bytes declared`);
     const key = `${upload.organizationId}/${upload.id}/${randomUUID()}`;
-    const inspector = new MediaInspector(upload.declaredSize);
+    const inspector = new MediaInspector(declaredSize);
     await Promise.all([
       pipeline(body, inspector).catch(() => {
         // The failure reaches storage.put through the inspector, which rethrows it.
       }),
       storage
-        .put(key, inspector, { size: upload.declaredSize, contentType: 'application/octet-stream' })
+        .put(key, inspector, { size: declaredSize, contentType: 'application/octet-stream' })
         .catch((error: unknown) => {
           // The store gave up: stop reading the request too.
           inspector.destroy();
@@ -152,11 +165,41 @@ export class UploadService {
     await this.deps.db.prisma.upload.update({ where: { id: uploadId }, data: { usedAt: null } });
   }
 
-  /** The organization's uploads by id (the attachments of a page of messages), in the order asked. */
-  async byIds(organizationId: string, ids: readonly string[]): Promise<(Upload | null)[]> {
-    const rows = await this.deps.db.prisma.upload.findMany({ where: { id: { in: [...ids] }, organizationId } });
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => byId.get(id) ?? null);
+  /** The attachments of the organization's messages (a page of them), in the order asked. */
+  async byMessageIds(organizationId: string, messageIds: readonly string[]): Promise<(Upload | null)[]> {
+    const rows = await this.deps.db.prisma.upload.findMany({
+      where: { messageId: { in: [...messageIds] }, organizationId },
+    });
+    const byMessage = new Map(rows.map((row) => [row.messageId, row]));
+    return messageIds.map((id) => byMessage.get(id) ?? null);
+  }
+
+  /**
+   * Queues the download of the media in platform messages just stored (PENDING until it is in storage). Called
+   * again for a redelivered message, it changes nothing; how many downloads were queued.
+   */
+  async expectPlatformMedia(messages: readonly MessageWithMedia[]): Promise<number> {
+    const expected = messages.flatMap((message) => {
+      const source = platformMediaOf(message);
+      if (!source) return [];
+      const metadata = (message.metadata ?? {}) as Record<string, unknown>;
+      return [
+        {
+          organizationId: message.organizationId,
+          messageId: message.id,
+          platformIntegrationId: message.platformIntegrationId!,
+          sourceMediaId: source.mediaId ?? null,
+          sourceUrl: source.url ?? null,
+          fileName: typeof metadata.filename === 'string' ? metadata.filename : 'attachment',
+          declaredMimeType: typeof metadata.mimeType === 'string' ? metadata.mimeType : 'application/octet-stream',
+          expiresAt: new Date(),
+          nextAttemptAt: new Date(),
+        },
+      ];
+    });
+    if (expected.length === 0) return 0;
+    const { count } = await this.deps.db.prisma.upload.createMany({ data: expected, skipDuplicates: true });
+    return count;
   }
 
   /** The link an attachment is downloaded from; only for stored bytes. */

@@ -83,6 +83,15 @@ export class MessageService {
     return deleted;
   }
 
+  /**
+   * Something about a message other than its text changed (its attachment arrived, or was given up): the message
+   * takes the organization's next number, so it is an UPDATED event in the ordered, resumable stream.
+   */
+  async touch(organizationId: string, messageId: string): Promise<void> {
+    const touched = await this.deps.writer.change(organizationId, messageId, { assignments: 'metadata = m.metadata' });
+    if (touched) this.deps.events.publish('UPDATED', touched);
+  }
+
   /** A platform unsend (Instagram `is_deleted`): the same tombstone, done on the client's behalf. */
   async deleteFromPlatform(organizationId: string, messageId: string): Promise<MessageRecord | null> {
     const deleted = await this.deps.writer.change(organizationId, messageId, {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { retryDelay } from '../../lib/retry-delay.js';
 import { withTransaction } from '../../db/transaction.js';
 import { pgRunner } from '../events/event-log.js';
 import type { StatusChange } from '../events/organization-events.js';
@@ -6,8 +7,6 @@ import type { StatusEvents } from '../read-state/status-events.js';
 import { statusUpsertSql } from '../read-state/status-transitions.js';
 import type { SendOutcome } from './outbox-attempt.js';
 import type { ClaimedSend } from './outbox-claims.js';
-
-const MAX_RETRY_DELAY_MS = 3600_000;
 
 /**
  * What recording an outcome did: `held` is false when another worker had taken the row over after this one's
@@ -87,12 +86,6 @@ export function recordOutcome(
     );
     return { held: true, statuses: await logStatus(status, 'FAILED') };
   });
-}
-
-function retryDelay(baseMs: number, attempts: number): number {
-  const exponential = Math.min(baseMs * 2 ** Math.max(0, attempts - 1), MAX_RETRY_DELAY_MS);
-  // ±20 % jitter, so rows that failed together do not all retry in the same instant.
-  return Math.round(exponential * (0.8 + Math.random() * 0.4));
 }
 
 const describeError = (error: { code: string; title: string }) => `${error.code}: ${error.title}`;

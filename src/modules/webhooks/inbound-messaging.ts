@@ -1,4 +1,5 @@
 import type { Database } from '../../db/database.js';
+import type { UploadService } from '../media/uploads.service.js';
 import { acceptsResponses } from '../messages/message-record.js';
 import type { MessageService } from '../messages/messages.service.js';
 import type { ReactionService } from '../reactions/reactions.service.js';
@@ -16,6 +17,8 @@ import type {
 /** What InboundMessaging is built from. */
 export interface InboundMessagingDeps {
   db: Database;
+  /** Where the media of customers' messages is queued for download (stored PENDING until it arrives). */
+  media: { expectPlatformMedia: UploadService['expectPlatformMedia']; wake(): void };
 }
 
 /**
@@ -43,6 +46,10 @@ export class InboundMessaging implements InboundEventHandler {
         this.messageService.ingest(run[index]!.integration.organizationId, draft, run[index]!.requestId),
       ),
     );
+    // Every stored message, new or redelivered, has its download queued (a crash between the two is mended by
+    // the redelivery); a failure here fails the delivery, which is then processed again.
+    const stored = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value.message] : []));
+    if ((await this.deps.media.expectPlatformMedia(stored)) > 0) this.deps.media.wake();
     return outcomes.map((outcome) =>
       outcome.status === 'rejected'
         ? outcome.reason instanceof Error
