@@ -69,6 +69,7 @@ export function createServices({
     { db, bus, config },
     new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
   );
+  const mediaLinks = new MediaLinks(config.encryptionKey, config.publicUrl, config.media.urlTtlSeconds);
   const outboxWorker = new OutboxWorker(
     { db, logger, metrics },
     {
@@ -80,6 +81,7 @@ export function createServices({
       // Longer than any Graph API call may take, so a live worker never loses a row it is sending.
       leaseMs: config.meta.timeoutMs * 2 + 10_000,
       statuses,
+      mediaLinkOf: (uploadId) => mediaLinks.downloadUrl(uploadId),
     },
   );
   const outbox = new OutboxService(outboxWorker);
@@ -87,7 +89,6 @@ export function createServices({
   const messageEvents = new MessageEvents(stream);
   const customerWindow = new CustomerServiceWindow({ db });
 
-  const mediaLinks = new MediaLinks(config.encryptionKey, config.publicUrl, config.media.urlTtlSeconds);
   const uploads = new UploadService({ db, storage, links: mediaLinks, config: config.media, logger });
   const uploadSweep = new WorkerLoop({
     name: 'upload-sweep',

@@ -186,6 +186,7 @@ describe('several workers, leases and restarts', () => {
       pollIntervalMs: 50,
       leaseMs: 30_000,
       statuses: server().app.services.statuses,
+      mediaLinkOf: (uploadId) => server().app.services.mediaLinks.downloadUrl(uploadId),
     });
   /** A staff message to a customer who just wrote, queued while no sender of this app runs. */
   const queuedFor = async (conversation: Conversation, content: string) => {

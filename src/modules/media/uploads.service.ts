@@ -207,12 +207,11 @@ export class UploadService {
     return upload.status === 'READY' ? this.deps.links.downloadUrl(upload.id) : null;
   }
 
-  /** The stored bytes of an upload a message uses, or undefined (unknown, not stored, or not used by any message). */
+  /** The stored bytes of an upload, or undefined (unknown, or not stored). Only signed links lead here. */
   async stored(uploadId: string): Promise<StoredMedia | undefined> {
     const upload = await this.deps.db.prisma.upload.findUnique({ where: { id: uploadId } });
     if (!upload || upload.status !== 'READY' || !upload.storageKey || !upload.mimeType || upload.size === null)
       return undefined;
-    if (!upload.messageId) return undefined;
     const { storageKey } = upload;
     return {
       upload: { ...upload, storageKey, mimeType: upload.mimeType, size: upload.size },

@@ -1,8 +1,9 @@
 import type { Session } from '../../auth/session.js';
-import type { MessageType } from '../../generated/prisma/enums.js';
+import type { MessageType, Platform } from '../../generated/prisma/enums.js';
 import type { ChannelService } from '../channels/channels.service.js';
 import { assertPostable } from '../access/channel-rules.js';
 import type { CustomerServiceWindow } from '../outbox/customer-window.js';
+import { mediaRefusal } from '../outbox/media-rules.js';
 import { templateOf } from '../outbox/send-body.js';
 import type { MessageEvents } from './message-events.js';
 import type { MessageRecord } from './message-record.js';
@@ -19,6 +20,19 @@ export interface SendMessageInput {
   threadId?: string | null;
   /** An upload of the viewer's (createUpload), which this message uses up. */
   uploadId?: string | null;
+}
+
+/** Why one of the client's platforms would refuse the attachment (Meta's type and size rules), if one would. */
+function platformRefusal(
+  platforms: Platform[],
+  messageType: MessageType,
+  media: { mimeType?: string; size?: number },
+): string | null {
+  for (const platform of platforms) {
+    const refusal = mediaRefusal(platform, messageType, { mimeType: media.mimeType, size: media.size });
+    if (refusal) return refusal;
+  }
+  return null;
 }
 
 /** The kinds of bytes each attachment type takes (a FILE takes anything). */
@@ -62,18 +76,29 @@ export class SendMessage {
     };
     // 2. Policy: staff writing to clients reach their platforms, which take free-form messages only within the
     //    customer-service window (a WhatsApp template may open a closed one).
-    if (channel.hasClients && viewer.role !== 'CLIENT' && !templateOf(draft.metadata))
-      await customerWindow.assertOpen(viewer.organizationId, channel.channelId);
+    const platforms =
+      channel.hasClients && viewer.role !== 'CLIENT' && !templateOf(draft.metadata)
+        ? await customerWindow.assertOpen(viewer.organizationId, channel.channelId)
+        : [];
     await channels.joinOnPost(viewer, channel);
     // 3. The attachment: the viewer's upload, taken so that no other message can use it, and of the right kind.
     const upload = input.uploadId ? await uploads.claim(viewer, input.uploadId, 'input.uploadId') : undefined;
     if (upload) {
       const kind = UPLOAD_KINDS[draft.messageType];
-      if (kind && !upload.mimeType.startsWith(kind.prefix)) {
+      const refusal =
+        kind && !upload.mimeType.startsWith(kind.prefix)
+          ? `the upload is ${upload.mimeType}, not ${kind.name}; send it as FILE`
+          : platformRefusal(platforms, draft.messageType, upload);
+      if (refusal) {
         await uploads.release(upload.uploadId);
-        throw badInput('input.uploadId', `the upload is ${upload.mimeType}, not ${kind.name}; send it as FILE`);
+        throw badInput('input.uploadId', refusal);
       }
       draft.metadata = upload;
+    } else if (draft.messageType !== 'TEXT') {
+      // The older form: an attachment hosted elsewhere, described in metadata.
+      const described = (draft.metadata ?? {}) as { mimeType?: string; size?: number };
+      const refusal = platformRefusal(platforms, draft.messageType, described);
+      if (refusal) throw badInput('input.metadata', refusal);
     }
     // 4. Write: numbered in the organization's order; its platform deliveries are queued in the same transaction.
     const { message } = await writer.insert(viewer.organizationId, draft).catch(async (error: unknown) => {
