@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
 // The operator-facing settings, parsed once at start-up. Names are the contract's "Environment" section plus
@@ -326,6 +329,24 @@ function storageProblems(env: ParsedEnv): string[] {
 function isHttpsOrLoopback(url: string): boolean {
   const { protocol, hostname } = new URL(url);
   return protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
+}
+
+/**
+ * The settings as the server and the CLI read them: a `.env` file in the working directory, if there is one, under
+ * the process environment, which wins (so a deployment's own variables are never overridden by a stray file).
+ */
+export function environmentWithDotEnv(
+  environment: Record<string, string | undefined> = process.env,
+  dir = process.cwd(),
+): Record<string, string | undefined> {
+  let text: string;
+  try {
+    text = readFileSync(path.join(dir, '.env'), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return environment;
+    throw error;
+  }
+  return { ...parseEnv(text), ...environment };
 }
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {
