@@ -45,3 +45,10 @@ export async function startServerProcess(env: Record<string, string>, port: numb
       }),
   };
 }
+
+/** The server's resident memory in MB, as its /metrics reports it. */
+export async function residentMb(serverUrl: string): Promise<number> {
+  const text = await (await fetch(`${serverUrl}/metrics`)).text();
+  const line = text.split('\n').find((entry) => entry.startsWith('process_resident_memory_bytes '));
+  return Number(line?.split(' ')[1] ?? 0) / 1024 / 1024;
+}
