@@ -132,7 +132,9 @@ export class UploadService {
    */
   async claim(viewer: Viewer, uploadId: string, field: string): Promise<ClaimedUpload> {
     const { db } = this.deps;
-    const [claimed] = await db.prisma.$queryRaw<Upload[]>`
+    const [claimed] = await db.prisma.$queryRaw<
+      Pick<Upload, 'id' | 'mimeType' | 'size' | 'fileName' | 'width' | 'height'>[]
+    >`
       UPDATE uploads SET used_at = now(), updated_at = now()
       WHERE id = ${uploadId}::uuid AND organization_id = ${viewer.organizationId}::uuid
         AND uploaded_by = ${viewer.id}::uuid AND status = 'ready' AND used_at IS NULL AND expires_at > now()
