@@ -155,6 +155,7 @@ const EnvSchema = z.object({
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: flag.default(false),
+  S3_PRESIGNED_DOWNLOADS: flag.default(false),
   MEDIA_MAX_BYTES: between(1, 2 * 1024 ** 3).default(100 * 1024 * 1024),
   MEDIA_URL_TTL: between(10, 7 * 86_400).default(3_600),
   MEDIA_UPLOAD_TIMEOUT_MS: between(1_000, 3_600_000).default(600_000),
@@ -252,6 +253,8 @@ export interface MediaConfig {
         /** Both or neither: without them the SDK's own chain (instance role, AWS_* variables) is used. */
         credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
         forcePathStyle: boolean;
+        /** Downloads redirect to presigned GETs of the store (which clients must be able to reach). */
+        presignedDownloads: boolean;
       };
   /** The largest upload accepted (checked while the bytes stream in). */
   maxBytes: number;
@@ -453,6 +456,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
                   ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY }
                   : undefined,
               forcePathStyle: env.S3_FORCE_PATH_STYLE,
+              presignedDownloads: env.S3_PRESIGNED_DOWNLOADS,
             }
           : { driver: 'local', dir: env.STORAGE_DIR },
       maxBytes: env.MEDIA_MAX_BYTES,

@@ -78,6 +78,43 @@ describe('the s3 storage driver, against a real S3-protocol server', () => {
     expect(await s3.keys()).toEqual(before);
   });
 
+  it('with S3_PRESIGNED_DOWNLOADS, a download redirects to a presigned GET of the store, same type, disposition and ranges', async () => {
+    const direct = await serverOn({ ...s3.env, S3_PRESIGNED_DOWNLOADS: 'true' });
+    try {
+      const directOrg = await seedOrganization(direct, { users: ['Cy'] });
+      const cy = directOrg.users.Cy!;
+      const bytes = pngBytes(30, 10);
+      const channel = await createChannel(direct, cy);
+      const { ticket } = await upload(direct, cy, bytes, { fileName: 'chart.png', mimeType: 'image/png' });
+      const message = dataOf(
+        await gql(
+          direct.graphqlUrl,
+          SendAttachment,
+          { input: { channelId: channel.id, messageType: 'IMAGE', uploadId: ticket.id } },
+          { token: cy.token },
+        ),
+      ).sendMessage;
+      const redirect = await fetch(message.attachment!.url!, { redirect: 'manual' });
+      expect(redirect.status).toBe(302);
+      const location = redirect.headers.get('location')!;
+      expect(location.startsWith(`${s3.endpoint}/${s3.bucket}/`)).toBe(true);
+      expect(location).toContain('X-Amz-Signature=');
+
+      const served = await fetch(location);
+      expect(served.status).toBe(200);
+      expect(served.headers.get('content-type')).toBe('image/png');
+      expect(served.headers.get('content-disposition')).toBe(
+        `inline; filename="chart.png"; filename*=UTF-8''chart.png`,
+      );
+      expect(Buffer.from(await served.arrayBuffer())).toEqual(bytes);
+      const part = await fetch(location, { headers: { range: 'bytes=0-7' } });
+      expect(part.status).toBe(206);
+      expect(Buffer.from(await part.arrayBuffer())).toEqual(bytes.subarray(0, 8));
+    } finally {
+      await direct.stop();
+    }
+  });
+
   it('a store that does not answer: SERVICE_UNAVAILABLE (503), never a 500, and nothing half-done', async () => {
     const deadPort = await freePort();
     const cut = await serverOn({ ...s3.env, S3_ENDPOINT: `http://127.0.0.1:${deadPort}` });

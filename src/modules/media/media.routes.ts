@@ -30,11 +30,11 @@ export interface MediaRouteDeps {
 export function addMediaRoutes(router: Router, deps: MediaRouteDeps): void {
   const { uploads, links } = deps;
 
-  /** The upload a valid link names, or undefined once the request was answered (403, 404). */
+  /** The upload a valid link names and when the link expires, or undefined once the request was answered (403). */
   const linked = (purpose: LinkPurpose, request: IncomingMessage, response: ServerResponse, id: string) => {
     const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
     const verdict = uuid.safeParse(id).success ? links.check(purpose, id, query) : 'invalid';
-    if (verdict === 'valid') return id;
+    if (verdict === 'valid') return { uploadId: id, expires: Number(query.get('expires')) };
     sendJson(
       response,
       403,
@@ -49,7 +49,7 @@ export function addMediaRoutes(router: Router, deps: MediaRouteDeps): void {
     method: 'PUT',
     path: UPLOAD_PATH,
     handler: async (request, response, [id]) => {
-      const uploadId = linked('upload', request, response, id!);
+      const uploadId = linked('upload', request, response, id!)?.uploadId;
       if (!uploadId) return;
       // The body is refused unread when it says it is too large (it is counted again while it streams).
       const declaredLength = Number(request.headers['content-length']);
@@ -83,15 +83,26 @@ export function addMediaRoutes(router: Router, deps: MediaRouteDeps): void {
     method: ['GET', 'HEAD'],
     path: MEDIA_PATH,
     handler: async (request, response, [id]) => {
-      const uploadId = linked('download', request, response, id!);
-      if (!uploadId) return;
-      const media = await uploads.stored(uploadId);
+      const link = linked('download', request, response, id!);
+      if (!link) return;
+      const media = await uploads.stored(link.uploadId);
       if (!media) return sendJson(response, 404, { error: 'Not found' });
       const { upload } = media;
+      const disposition = contentDisposition(upload.mimeType, upload.fileName);
+      // A store that serves clients itself (S3_PRESIGNED_DOWNLOADS) gets the download, for as long as our link
+      // had left, answering with the same type and disposition; Range goes to it with the redirect.
+      const direct = await media.directUrl(
+        { contentType: upload.mimeType, contentDisposition: disposition },
+        Math.max(1, link.expires - Math.floor(Date.now() / 1000)),
+      );
+      if (direct) {
+        response.writeHead(302, { location: direct, 'cache-control': 'private, no-store' });
+        return response.end();
+      }
       const range = requestedRange(request.headers.range, upload.size);
       const headers: Record<string, string | number> = {
         'content-type': upload.mimeType,
-        'content-disposition': contentDisposition(upload.mimeType, upload.fileName),
+        'content-disposition': disposition,
         // Never run or reinterpret what was uploaded: no sniffing, no scripts, no plugins, an opaque origin.
         'x-content-type-options': 'nosniff',
         'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",

@@ -44,6 +44,11 @@ export interface ClaimedUpload {
 export interface StoredMedia {
   upload: Upload & { storageKey: string; mimeType: string; size: number };
   open(range?: ByteRange): Promise<Readable | undefined>;
+  /** Where clients may fetch it from directly (a presigned GET), when the store serves them. */
+  directUrl(
+    response: { contentType: string; contentDisposition: string },
+    expiresInSeconds: number,
+  ): Promise<string | undefined>;
 }
 
 /** Unused uploads removed per sweep statement. */
@@ -218,6 +223,7 @@ export class UploadService {
     return {
       upload: { ...upload, storageKey, mimeType: upload.mimeType, size: upload.size },
       open: (range) => this.deps.storage.get(storageKey, range),
+      directUrl: (response, expiresInSeconds) => this.deps.storage.directUrl(storageKey, response, expiresInSeconds),
     };
   }
 

@@ -47,6 +47,11 @@ export class LocalStorage implements MediaStorage {
     return createReadStream(file, range ? { start: range.start, end: range.end } : {});
   }
 
+  /** Files are served by the server itself. */
+  directUrl(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await rm(this.fileOf(key), { force: true });

@@ -12,6 +12,15 @@ export interface MediaStorage {
   put(key: string, body: Readable, info: { size: number; contentType: string }): Promise<void>;
   /** The object's bytes (a range of them when asked), or undefined when there is no such object. */
   get(key: string, range?: ByteRange): Promise<Readable | undefined>;
+  /**
+   * A URL clients may fetch the object from directly for a while, answered with these headers (a presigned GET),
+   * or undefined when downloads go through the server (the local driver; s3 unless S3_PRESIGNED_DOWNLOADS).
+   */
+  directUrl(
+    key: string,
+    response: { contentType: string; contentDisposition: string },
+    expiresInSeconds: number,
+  ): Promise<string | undefined>;
   /** Removes the object; removing one that is not there is not an error. */
   delete(key: string): Promise<void>;
   /** Checks that the store answers (readiness, and whether pending work may go on). */

@@ -7,6 +7,7 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { Logger } from '../../../logger.js';
 import { type ByteRange, type MediaStorage, StorageUnavailableError } from './media-storage.js';
 
@@ -16,15 +17,18 @@ export interface S3StorageOptions {
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
   forcePathStyle: boolean;
+  presignedDownloads: boolean;
 }
 
 /** Objects in a bucket of any S3-compatible store (AWS S3, MinIO, Ceph, R2...), through AWS's own client. */
 export class S3Storage implements MediaStorage {
   private readonly client: S3Client;
   private readonly bucket: string;
+  private readonly presignedDownloads: boolean;
 
   constructor(options: S3StorageOptions, logger: Logger) {
     this.bucket = options.bucket;
+    this.presignedDownloads = options.presignedDownloads;
     this.client = new S3Client({
       endpoint: options.endpoint,
       region: options.region,
@@ -87,6 +91,25 @@ export class S3Storage implements MediaStorage {
       if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404) return undefined;
       throw new StorageUnavailableError('get', error);
     }
+  }
+
+  async directUrl(
+    key: string,
+    response: { contentType: string; contentDisposition: string },
+    expiresInSeconds: number,
+  ): Promise<string | undefined> {
+    if (!this.presignedDownloads) return undefined;
+    // Signed locally: no request to the store. The store answers with our type and disposition.
+    return getSignedUrl(
+      this.client,
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ResponseContentType: response.contentType,
+        ResponseContentDisposition: response.contentDisposition,
+      }),
+      { expiresIn: expiresInSeconds },
+    );
   }
 
   async delete(key: string): Promise<void> {
