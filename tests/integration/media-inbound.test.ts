@@ -121,6 +121,43 @@ describe('WhatsApp media', () => {
     expect(seen.map((event) => event.type === 'message' && event.kind)).toEqual(['CREATED', 'UPDATED']);
   });
 
+  // Voice notes, audio files and documents: each fixture's media id, served as the bytes of its kind.
+  const kinds: [string, string, Buffer, string][] = [
+    [
+      'wa_inbound_audio_voice.json',
+      'AUDIO',
+      Buffer.concat([Buffer.from('OggS'), Buffer.alloc(24), Buffer.from('OpusHead'), Buffer.alloc(200)]),
+      'audio/ogg; codecs=opus',
+    ],
+    [
+      'wa_inbound_audio_file.json',
+      'AUDIO',
+      Buffer.concat([Buffer.from('OggS'), Buffer.alloc(24), Buffer.from('OpusHead'), Buffer.alloc(500)]),
+      'audio/ogg; codecs=opus',
+    ],
+    [
+      'wa_inbound_document.json',
+      'FILE',
+      Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(300)]),
+      'application/pdf',
+    ],
+    ['wa_inbound_image_with_url.json', 'IMAGE', pngBytes(7, 3), 'image/png'],
+  ];
+  it.each(kinds)('%s: %s media is downloaded the same way', async (fixture, messageType, bytes, mimeType) => {
+    const conversation = await openConversation(server, org, 'WHATSAPP');
+    const mediaId = `media-${randomBytes(4).toString('hex')}`;
+    fake.serveMedia(mediaId, { bytes, mimeType, token: conversation.integration.accessToken });
+    const body = whatsAppDelivery(fixture, conversation, {
+      replace: { '1234567890987654321': mediaId, '65463453': mediaId },
+    });
+    expect((await deliver(server, conversation.integration, body)).status).toBe('PROCESSED');
+    const [message] = await channelMessages(server, conversation.channelId);
+    expect(message!.messageType).toBe(messageType);
+    const attachment = await settledAttachment(message!.id);
+    expect(attachment).toMatchObject({ status: 'READY', mimeType, size: bytes.length });
+    expect(Buffer.from(await (await fetch(attachment.url!)).arrayBuffer())).toEqual(bytes);
+  });
+
   it('a failure is retried with backoff; a download that keeps failing ends FAILED with the reason, the message kept', async () => {
     const conversation = await openConversation(server, org, 'WHATSAPP');
     const token = conversation.integration.accessToken;
@@ -230,7 +267,9 @@ describe('storage outage and restart', () => {
       S3_SECRET_ACCESS_KEY: 'S3RVER',
       S3_FORCE_PATH_STYLE: 'true',
     };
-    // This file's server keeps downloading too: stopped for this test, so the instances here are the only ones.
+    // This file's server keeps downloading too: stopped for this test, so the instances here are the only ones
+    // (its subscriber first, which no later test needs).
+    await events.close();
     await server.stop();
     const first = await startServer({ env: { ...env, ...s3Env } });
     let second: TestServer | undefined;
