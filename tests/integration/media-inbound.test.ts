@@ -230,28 +230,38 @@ describe('Instagram media', () => {
     ]);
   });
 
-  it('a URL outside MEDIA_DOWNLOAD_HOSTS is never fetched: FAILED, naming the host', async () => {
+  it('a URL outside MEDIA_DOWNLOAD_HOSTS is never fetched, nor redirected to: FAILED, naming the host', async () => {
     let fetched = 0;
     const inside = createServer((_request, response) => {
       fetched += 1;
       response.end('secret');
     });
     await new Promise<void>((resolve) => inside.listen(0, '127.0.0.1', resolve));
+    const insidePort = (inside.address() as AddressInfo).port;
+    // An allowed host that sends the download on to the inside one.
+    const redirector = createServer((_request, response) =>
+      response.writeHead(302, { location: `http://localhost:${insidePort}/internal-admin` }).end(),
+    );
+    await new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve));
     try {
-      const { port } = inside.address() as AddressInfo;
-      const conversation = await openConversation(server, org, 'INSTAGRAM');
-      const body = instagramDelivery('ig_inbound_image_attachment.json', conversation, {
-        url: `http://localhost:${port}/internal-admin`,
-      });
-      expect((await deliver(server, conversation.integration, body)).status).toBe('PROCESSED');
-      const [message] = await channelMessages(server, conversation.channelId);
-      expect(await settledAttachment(message!.id)).toMatchObject({
-        status: 'FAILED',
-        failureReason: 'localhost is not in MEDIA_DOWNLOAD_HOSTS',
-      });
+      const urls = [
+        `http://localhost:${insidePort}/internal-admin`,
+        `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/media`,
+      ];
+      for (const url of urls) {
+        const conversation = await openConversation(server, org, 'INSTAGRAM');
+        const body = instagramDelivery('ig_inbound_image_attachment.json', conversation, { url });
+        expect((await deliver(server, conversation.integration, body)).status).toBe('PROCESSED');
+        const [message] = await channelMessages(server, conversation.channelId);
+        expect(await settledAttachment(message!.id)).toMatchObject({
+          status: 'FAILED',
+          failureReason: 'localhost is not in MEDIA_DOWNLOAD_HOSTS',
+        });
+      }
       expect(fetched).toBe(0);
     } finally {
       await new Promise((resolve) => inside.close(resolve));
+      await new Promise((resolve) => redirector.close(resolve));
     }
   });
 });
