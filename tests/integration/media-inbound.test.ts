@@ -30,6 +30,8 @@ import { waitFor } from '../support/webhooks.js';
 let database: Awaited<ReturnType<typeof ownDatabase>>;
 let fake: FakeGraph;
 let server: TestServer;
+/** A second instance on the same database and Redis, without a downloader: subscribers there see the job's work. */
+let watcher: TestServer;
 let org: TestOrganization;
 let events: LiveEvents;
 let env: Record<string, string>;
@@ -53,12 +55,14 @@ beforeAll(async () => {
     MEDIA_DOWNLOAD_POLL_INTERVAL_MS: '100',
   };
   server = await startServer({ env });
+  watcher = await startServer({ env: { ...env, PORT: '0', MEDIA_DOWNLOAD_WORKER_ENABLED: 'false' } });
   org = await seedOrganization(server);
-  events = await liveEvents(server, org);
+  events = await liveEvents(watcher, org);
 }, 60_000);
 
 afterAll(async () => {
   await events?.close();
+  await watcher?.stop();
   await server?.stop();
   await fake?.stop();
   await database?.drop();
@@ -90,7 +94,7 @@ async function whatsAppImage(conversation: Conversation, mediaId: string) {
 }
 
 describe('WhatsApp media', () => {
-  it('is stored at once with its download queued, then fetched with the Bearer token, checked, READY and announced', async () => {
+  it('is stored at once with its download queued, then fetched with the Bearer token, checked, READY and announced on every instance', async () => {
     const conversation = await openConversation(server, org, 'WHATSAPP');
     const bytes = pngBytes(64, 48);
     const mediaId = `media-${randomBytes(4).toString('hex')}`;
@@ -277,9 +281,7 @@ describe('storage outage and restart', () => {
       S3_SECRET_ACCESS_KEY: 'S3RVER',
       S3_FORCE_PATH_STYLE: 'true',
     };
-    // This file's server keeps downloading too: stopped for this test, so the instances here are the only ones
-    // (its subscriber first, which no later test needs).
-    await events.close();
+    // This file's server keeps downloading too: stopped for this test, so the instances here are the only ones.
     await server.stop();
     const first = await startServer({ env: { ...env, ...s3Env } });
     let second: TestServer | undefined;
