@@ -1,6 +1,6 @@
 // `npm run bench`: measures the hot paths and prints each figure beside the ceiling measured in the same run,
 // as a ratio (machines here are noisy; ratios are not). Writes the results to BENCHMARKS.md when every
-// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,history,webhooks,replay,typing,media,soak
+// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,scale,history,webhooks,replay,typing,media,soak
 // picks scenarios; SOAK_SECONDS (default 120, at most 600) sets the soak run.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,14 +12,14 @@ import { startServerProcess } from './lib/server-process.js';
 import { BENCH_ENCRYPTION_KEY, BENCH_JWT_SECRET, createBenchDatabase, seedBenchOrganization } from './lib/setup.js';
 import { measureCeilings } from './scenarios/ceilings.js';
 import { benchReplay, benchTyping, MISSED_EVENTS, TYPING_SUBSCRIBERS } from './scenarios/events.js';
-import { benchFanOut, benchRawBroadcast, SUBSCRIBERS } from './scenarios/fan-out.js';
+import { benchFanOut, benchRawBroadcast, SCALE_SUBSCRIBERS, SUBSCRIBERS } from './scenarios/fan-out.js';
 import { benchHistory, fillHistory, HISTORY_SIZE } from './scenarios/history.js';
 import { benchSendMessageAgainstTransport } from './scenarios/send-message.js';
 import { benchMedia, CONCURRENT_UPLOADS, MEDIA_BYTES } from './scenarios/media.js';
 import { benchSoak } from './scenarios/soak.js';
 import { benchWebhooks, WEBHOOK_CONCURRENCY } from './scenarios/webhooks.js';
 
-const ALL = ['send', 'fanout', 'history', 'webhooks', 'replay', 'typing', 'media', 'soak'];
+const ALL = ['send', 'fanout', 'scale', 'history', 'webhooks', 'replay', 'typing', 'media', 'soak'];
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const soakSeconds = Math.min(600, Number(process.env.SOAK_SECONDS ?? 120));
 const only = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(','));
@@ -117,6 +117,41 @@ async function main(): Promise<void> {
         },
       );
     }
+    if (only.has('scale')) {
+      console.log(`scale: ${SCALE_SUBSCRIBERS.toLocaleString('en')} graphql-ws subscribers on one instance`);
+      const scaleOrg = await seedBenchOrganization(bench, 200);
+      let idleBytes = 0;
+      const before = await server.rss();
+      const scale = await benchFanOut(server.url, scaleOrg, {
+        subscribers: SCALE_SUBSCRIBERS,
+        messages: 50,
+        whenIdle: async () => {
+          // The lowest of a few readings: garbage from connecting is collected between them.
+          const readings: number[] = [];
+          for (let reading = 0; reading < 5; reading++) {
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+            readings.push(await server.rss());
+          }
+          idleBytes = Math.min(...readings) - before;
+        },
+      });
+      rows.push(
+        {
+          figure: `${SCALE_SUBSCRIBERS.toLocaleString('en')} subscribers on one instance: response → last receipt`,
+          value: `p50 ${fmt(scale.p50)} ms, p99 ${fmt(scale.p99)} ms; ${scale.messages} messages each reached all; ${scale.cutOff} cut off`,
+          ceiling: '',
+          ratio: '',
+          goal: 'p99 < 400 ms, all reached, none cut off',
+        },
+        {
+          figure: `server RSS per idle subscription, at ${SCALE_SUBSCRIBERS.toLocaleString('en')}`,
+          value: `${fmt(idleBytes / SCALE_SUBSCRIBERS / 1024)} KB`,
+          ceiling: '',
+          ratio: '',
+          goal: '≤ 15 KB',
+        },
+      );
+    }
     if (only.has('history')) {
       console.log(`history: filling a channel with ${HISTORY_SIZE.toLocaleString('en')} messages`);
       const historyOrg = await seedBenchOrganization(bench, 2);
@@ -179,7 +214,7 @@ async function main(): Promise<void> {
       const megabytes = MEDIA_BYTES / 1024 / 1024;
       console.log(`media: ${megabytes} MB uploads and downloads, then ${CONCURRENT_UPLOADS} uploads at once`);
       const mediaOrg = await seedBenchOrganization(bench, 1);
-      const media = await benchMedia(server.url, mediaOrg.users[0]!, mediaOrg.channelId, port + 2);
+      const media = await benchMedia(server, mediaOrg.users[0]!, mediaOrg.channelId, port + 2);
       const rate = (ms: number) => `${fmt(megabytes / (ms / 1000), 0)} MB/s`;
       rows.push(
         {

@@ -82,7 +82,9 @@ export function resumableEvents(options: {
     stop: () => {
       stopped = true;
       unsubscribe();
-      void client.dispose();
+      // dispose() waits for a connection under way; one that was waiting to retry is abandoned with a rejection
+      // ("All Subscriptions Gone"), which must not become an unhandled rejection that ends the process.
+      Promise.resolve(client.dispose()).catch(() => undefined);
     },
   };
 }

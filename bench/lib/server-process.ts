@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { projectRoot } from '../../src/lib/project-root.js';
 
 export interface ServerProcess {
   url: string;
+  /** The server's resident set size now, in bytes (Linux: /proc). */
+  rss(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -38,17 +41,14 @@ export async function startServerProcess(env: Record<string, string>, port: numb
   }
   return {
     url,
+    rss: async () => {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024;
+    },
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
   };
-}
-
-/** The server's resident memory in MB, as its /metrics reports it. */
-export async function residentMb(serverUrl: string): Promise<number> {
-  const text = await (await fetch(`${serverUrl}/metrics`)).text();
-  const line = text.split('\n').find((entry) => entry.startsWith('process_resident_memory_bytes '));
-  return Number(line?.split(' ')[1] ?? 0) / 1024 / 1024;
 }

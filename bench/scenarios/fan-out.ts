@@ -8,6 +8,7 @@ import type { BenchUser } from '../lib/setup.js';
 import { percentile } from '../lib/stats.js';
 
 export const SUBSCRIBERS = 1_000;
+export const SCALE_SUBSCRIBERS = 10_000;
 const MESSAGES = 200;
 
 export interface FanOutResult {
@@ -15,6 +16,15 @@ export interface FanOutResult {
   p99: number;
   messages: number;
   subscribers: number;
+  /** Subscriptions the server ended (an error or a completion) while their client kept reading. */
+  cutOff: number;
+}
+
+export interface FanOutOptions {
+  subscribers?: number;
+  messages?: number;
+  /** Called once every subscriber is live and idle, before the messages are sent (e.g. to read the server's RSS). */
+  whenIdle?: () => Promise<void>;
 }
 
 const SUBSCRIPTION = `subscription Events($channelId: ID!) {
@@ -25,18 +35,24 @@ const SUBSCRIPTION = `subscription Events($channelId: ID!) {
 }`;
 
 /**
- * One message to 1,000 graphql-ws subscribers of a channel on one instance: the time from the mutation's
- * response to the last subscriber's receipt, per message.
+ * One message to 1,000 (or `subscribers`) graphql-ws subscribers of a channel on one instance, each its own
+ * client and socket: the time from the mutation's response to the last subscriber's receipt, per message.
  */
 export async function benchFanOut(
   serverUrl: string,
   seeded: { users: BenchUser[]; channelId: string },
+  options: FanOutOptions = {},
 ): Promise<FanOutResult> {
+  const subscribers = options.subscribers ?? SUBSCRIBERS;
+  const messages = options.messages ?? MESSAGES;
   const wsUrl = `${serverUrl.replace(/^http/, 'ws')}/graphql`;
   const receipts = new Map<string, number[]>();
   const clients: Client[] = [];
   let firstEvents = 0;
-  for (let index = 0; index < SUBSCRIBERS; index++) {
+  let cutOff = 0;
+  let refused = 0;
+  let connected = 0;
+  for (let index = 0; index < subscribers; index++) {
     const user = seeded.users[index % seeded.users.length]!;
     const client = createClient({
       url: wsUrl,
@@ -44,7 +60,10 @@ export async function benchFanOut(
       connectionParams: { authorization: `Bearer ${user.token}` },
       retryAttempts: 0,
       lazy: false,
-      onNonLazyError: () => undefined,
+      onNonLazyError: (error) => {
+        refused += 1;
+        if (refused === 1) console.warn('a connection failed:', describe(error));
+      },
     });
     clients.push(client);
     let seen = false;
@@ -63,10 +82,20 @@ export async function benchFanOut(
           if (list) list.push(at);
           else receipts.set(id, [at]);
         },
-        error: () => undefined,
-        complete: () => undefined,
+        error: (error) => {
+          cutOff += 1;
+          if (cutOff === 1) console.warn('a subscription ended with', describe(error));
+        },
+        complete: () => (cutOff += 1),
       },
     );
+    client.on('connected', () => (connected += 1));
+    // Connecting thousands at once would only measure the accept queue: a batch at a time, as clients arrive.
+    if (index % 200 === 199) {
+      const batchDeadline = Date.now() + 30_000;
+      while (connected + refused < index + 1 && Date.now() < batchDeadline)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
   const send = (content: string) =>
     postGraphQL(
@@ -79,35 +108,35 @@ export async function benchFanOut(
     ) as Promise<{ sendMessage: { id: string } }>;
 
   // Subscriptions have no acknowledgement: warm up until every subscriber has received something.
-  const deadline = Date.now() + 60_000;
-  while (firstEvents < SUBSCRIBERS) {
-    if (Date.now() > deadline) throw new Error(`only ${firstEvents} of ${SUBSCRIBERS} subscribers became live`);
+  const deadline = Date.now() + 120_000;
+  while (firstEvents < subscribers) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `only ${firstEvents} of ${subscribers} subscribers became live (${cutOff} ended, ${refused} connections failed)`,
+      );
     await send('warm-up');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await new Promise((resolve) => setTimeout(resolve, 500));
+  await options.whenIdle?.();
 
   const latencies: number[] = [];
-  for (let index = 0; index < MESSAGES; index++) {
+  for (let index = 0; index < messages; index++) {
     const { sendMessage } = await send(`fan-out ${index}`);
     const respondedAt = performance.now();
     const waitUntil = Date.now() + 10_000;
-    while ((receipts.get(sendMessage.id)?.length ?? 0) < SUBSCRIBERS && Date.now() < waitUntil) {
+    while ((receipts.get(sendMessage.id)?.length ?? 0) < subscribers && Date.now() < waitUntil) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     const got = receipts.get(sendMessage.id) ?? [];
-    if (got.length < SUBSCRIBERS)
-      throw new Error(`message ${index} reached ${got.length} of ${SUBSCRIBERS} subscribers`);
-    latencies.push(Math.max(0, Math.max(...got) - respondedAt));
+    if (got.length < subscribers)
+      throw new Error(`message ${index} reached ${got.length} of ${subscribers} subscribers`);
+    latencies.push(Math.max(0, got.reduce((last, at) => Math.max(last, at), 0) - respondedAt));
+    receipts.delete(sendMessage.id);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   await Promise.all(clients.map((client) => client.dispose()));
-  return {
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    messages: MESSAGES,
-    subscribers: SUBSCRIBERS,
-  };
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), messages, subscribers, cutOff };
 }
 
 /** The same measurement against a bare WebSocket broadcast server (the raw WebSocket send ceiling). */
@@ -174,5 +203,12 @@ export async function benchRawBroadcast(port: number, payloadBytes: number): Pro
     p99: percentile(latencies, 99),
     messages: MESSAGES,
     subscribers: SUBSCRIBERS,
+    cutOff: 0,
   };
+}
+
+/** A close event, an error or GraphQL errors, briefly. */
+function describe(error: unknown): string {
+  const { code, reason, message } = (error ?? {}) as { code?: number; reason?: string; message?: string };
+  return code !== undefined ? `close ${code} ${reason ?? ''}` : (message ?? JSON.stringify(error).slice(0, 300));
 }

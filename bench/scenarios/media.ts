@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { postGraphQL } from '../lib/graphql-client.js';
-import { residentMb } from '../lib/server-process.js';
+import type { ServerProcess } from '../lib/server-process.js';
 import type { BenchUser } from '../lib/setup.js';
 import { percentile } from '../lib/stats.js';
 
@@ -97,12 +97,13 @@ async function rawCopyServer(port: number): Promise<{ url: string; close(): Prom
  * stream rather than being buffered (buffered, they alone would be 200 MB).
  */
 export async function benchMedia(
-  serverUrl: string,
+  server: ServerProcess,
   user: BenchUser,
   channelId: string,
   rawPort: number,
 ): Promise<MediaResults> {
-  const graphqlUrl = `${serverUrl}/graphql`;
+  const graphqlUrl = `${server.url}/graphql`;
+  const residentMb = async () => (await server.rss()) / 1024 / 1024;
   const bytes = randomFillSync(new Uint8Array(MEDIA_BYTES));
   const raw = await rawCopyServer(rawPort);
   const uploads: number[] = [];
@@ -123,20 +124,20 @@ export async function benchMedia(
       rawDownloads.push(await timed(() => get(raw.url)));
     }
 
-    const beforeMb = await residentMb(serverUrl);
+    const beforeMb = await residentMb();
     const tickets = await Promise.all(Array.from({ length: CONCURRENT_UPLOADS }, () => createUpload(graphqlUrl, user)));
     const samples: number[] = [beforeMb];
     let uploading = true;
     const sampler = (async () => {
       while (uploading) {
-        samples.push(await residentMb(serverUrl));
+        samples.push(await residentMb());
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     })();
     await Promise.all(tickets.map((ticket) => put(ticket.uploadUrl, bytes)));
     uploading = false;
     await sampler;
-    samples.push(await residentMb(serverUrl));
+    samples.push(await residentMb());
     return {
       upload: summary(uploads),
       download: summary(downloads),

@@ -5,7 +5,6 @@ import type { FakeGraph } from '../../tests/support/fake-graph.js';
 import { postGraphQL } from '../lib/graphql-client.js';
 import { postDelivery, whatsAppDelivery, type BenchPlatform } from '../lib/platform.js';
 import { closedLoop, type LoadResult } from '../lib/stats.js';
-import { residentMb } from '../lib/server-process.js';
 
 export const SOAK_SUBSCRIBERS = 2_000;
 
@@ -30,6 +29,12 @@ interface Subscriber {
 }
 
 const SUBSCRIPTION = 'subscription($c: ID!) { messageEvents(channelId: $c) { kind message { id } } }';
+
+async function residentMb(serverUrl: string): Promise<number> {
+  const text = await (await fetch(`${serverUrl}/metrics`)).text();
+  const line = text.split('\n').find((entry) => entry.startsWith('process_resident_memory_bytes '));
+  return Number(line?.split(' ')[1] ?? 0) / 1024 / 1024;
+}
 
 async function countOutbox(database: pg.Pool, organizationId: string) {
   const { rows } = await database.query<{ pending: number; sent: number; failed: number }>(

@@ -111,7 +111,7 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
       const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
         connectionParams: context.connectionParams ?? {},
         operationId,
-        clientAddress: deps.clientAddressOf(context.extra.request),
+        clientAddress: context.extra.clientAddress,
       });
       let document;
       try {

@@ -19,6 +19,7 @@ import { useAllowedOrigins } from './cors.js';
 import { createErrorHandling } from './errors.js';
 import type { EventStreams } from './event-streams.js';
 import { useWellFormedText } from './input-text.js';
+import { useSharedSubscriptionExecution } from './shared-subscription-execution.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -94,6 +95,7 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       useErrorBodies(),
       useAllowedOrigins(config.corsOrigins),
       deps.eventStreams.plugin,
+      useSharedSubscriptionExecution((scope) => deps.graphqlMetrics.countSubscriptionExecution(scope)),
     ],
     context: async ({ request, req, connectionParams, operationId, clientAddress }) => {
       const authorization = connectionParams

@@ -7,8 +7,8 @@ import { OpenCounts } from './open-counts.js';
 /** What each graphql-ws connection context carries besides the protocol's own state. */
 export interface SocketExtra {
   readonly socket: WebSocket;
-  /** The HTTP upgrade request: headers and the client's address. */
-  readonly request: IncomingMessage;
+  /** The client's address, read from the upgrade request (which is not kept: it weighs more than the socket). */
+  readonly clientAddress: string;
 }
 
 const KEEP_ALIVE_MS = 12_000;
@@ -51,6 +51,7 @@ export function serveGraphQLWs(
   });
   // ws passes the HTTP server's own errors on to here; without a listener they would crash the process.
   webSocketServer.on('error', (error) => logger.error({ err: error }, 'websocket server error'));
+  const heartbeat = keepAlive(webSocketServer);
   webSocketServer.on('connection', (socket, request) => {
     // Bad frames and oversized messages: ws closes the socket with the matching code right after this.
     socket.on('error', (error) => logger.debug({ err: error }, 'websocket closed on a protocol error'));
@@ -65,7 +66,7 @@ export function serveGraphQLWs(
       return;
     }
     socket.once('close', () => socketsPerAddress.give(address));
-    const heartbeat = keepAlive(socket);
+    heartbeat.watch(socket);
     const closed = protocol.opened(
       {
         protocol: socket.protocol,
@@ -92,16 +93,14 @@ export function serveGraphQLWs(
             });
           }),
       },
-      { socket, request },
+      { socket, clientAddress: address },
     );
-    socket.once('close', (code, reason) => {
-      clearInterval(heartbeat);
-      void closed(code, reason.toString());
-    });
+    socket.once('close', (code, reason) => void closed(code, reason.toString()));
   });
   return {
     /** Closes every socket with 1001 (going away) and stops accepting upgrades. */
     async dispose(): Promise<void> {
+      heartbeat.stop();
       for (const client of webSocketServer.clients) client.close(1001, 'Going away');
       await new Promise<void>((resolve) => webSocketServer.close(() => resolve()));
     },
@@ -117,13 +116,28 @@ function typeOf(message: string): string | undefined {
   }
 }
 
-/** Pings every interval; a socket that did not answer the previous ping is gone, and is dropped. */
-function keepAlive(socket: WebSocket): NodeJS.Timeout {
-  let awaitingPong = false;
-  socket.on('pong', () => (awaitingPong = false));
-  return setInterval(() => {
-    if (awaitingPong) return socket.terminate();
-    awaitingPong = true;
-    socket.ping();
+/**
+ * Pings every socket each interval; a socket that did not answer the previous ping is gone, and is dropped. One
+ * timer for all sockets, and one shared listener: per socket, only its place in a set.
+ */
+function keepAlive(webSocketServer: WebSocketServer) {
+  const awaitingPong = new WeakSet<WebSocket>();
+  function answered(this: WebSocket) {
+    awaitingPong.delete(this);
+  }
+  const timer = setInterval(() => {
+    for (const socket of webSocketServer.clients) {
+      if (awaitingPong.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      awaitingPong.add(socket);
+      socket.ping();
+    }
   }, KEEP_ALIVE_MS);
+  timer.unref();
+  return {
+    watch: (socket: WebSocket) => socket.on('pong', answered),
+    stop: () => clearInterval(timer),
+  };
 }

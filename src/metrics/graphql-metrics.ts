@@ -18,6 +18,7 @@ export class GraphQLMetrics {
   private readonly operations;
   private readonly errors;
   private readonly duration;
+  private readonly subscriptionExecutions;
   private readonly operationNames = new BoundedLabels(MAX_OPERATION_NAMES);
   private readonly errorCodes = new BoundedLabels(MAX_ERROR_CODES);
 
@@ -40,6 +41,16 @@ export class GraphQLMetrics {
       help: 'Execution time of GraphQL queries and mutations, by operation name and type',
       labelNames: ['operation', 'type'],
     });
+    this.subscriptionExecutions = metrics.counter({
+      name: 'chat_subscription_executions_total',
+      help: "Executions of subscriptions' selections for events: shared by the subscribers that asked the same, or per subscriber",
+      labelNames: ['scope'],
+    });
+  }
+
+  /** One execution of a subscription's selection for an event: once for many subscribers, or for one. */
+  countSubscriptionExecution(scope: 'shared' | 'per-subscriber'): void {
+    this.subscriptionExecutions.inc({ scope });
   }
 
   countErrors(errors: readonly Pick<GraphQLFormattedError, 'extensions'>[] | undefined): void {

@@ -79,6 +79,16 @@ async function live(recorders: RecordedEvents[], channelId: string) {
   await Promise.all(recorders.map((recorder) => recorder.waitFor((events) => events.length > 0))).finally(prober.stop);
 }
 
+/** Resolves once the recorder has received a probe sent now: by replay if it was away, live if not. */
+async function caughtUp(recorder: RecordedEvents, channelId: string) {
+  const probe = await send(first(), org().admin, channelId, '(caught up?)');
+  await recorder.waitFor(
+    (events) => events.some((event) => (event.message as { id?: string } | undefined)?.id === probe.id),
+    15_000,
+    'the recorder to catch up',
+  );
+}
+
 const messageContent = (event: ViewerEvent) => (event.message as { content: string | null } | undefined)?.content;
 
 describe('resuming after dropped sockets, on two instances', () => {
@@ -124,6 +134,9 @@ describe('resuming after dropped sockets, on two instances', () => {
         await dropping(() =>
           as(on(), Alice!, AddMembers, { input: { channelId: room.id, userIds: [org().admin.id] } }),
         );
+        // A replay shows what the viewer may see when it runs (the next test covers a channel lost while away), so
+        // the subject catches up before Bob loses the room: then it must have seen the room's events as they were.
+        await caughtUp(subject, general.id);
         await dropping(() => as(on(), Alice!, RemoveMember, { input: { channelId: room.id, userId: Bob!.id } }));
         await dropping(() => as(on(), Alice!, DeleteMessage, { id: sent.at(-2)!.id }));
       }

@@ -16,11 +16,18 @@ import {
   type MessageChange,
   type MessageChangeKind,
   type OrganizationEvent,
+  type ReactionChange,
   type SequencedEvent,
   type StatusChange,
 } from './organization-events.js';
 import type { OrganizationStream } from './organization-stream.js';
-import type { ChannelEventKind, MessageEvent, ViewerEvent } from './subscriber-events.js';
+import type {
+  ChannelEventKind,
+  MessageEvent,
+  MessageStatusEvent,
+  ReactionEvent,
+  ViewerEvent,
+} from './subscriber-events.js';
 
 /** What a subscription delivers: one channel or all the viewer may see, and which kinds of event. */
 export interface SubscriptionScope {
@@ -42,6 +49,9 @@ export interface SubscriptionDeps {
   logger: Logger;
   /** A message event as its subscribers receive it, built once per event for all of them. */
   messageEvent: (change: MessageChange) => MessageEvent;
+  /** A reaction event, and the status events of a status change (one per message), built once likewise. */
+  reactionEvent: (organizationId: string, change: ReactionChange) => ReactionEvent;
+  statusEvents: (organizationId: string, change: StatusChange) => readonly MessageStatusEvent[];
   overflowed: () => void;
   closed: () => void;
 }
@@ -246,22 +256,13 @@ export class EventSubscription {
 
   private pushStatuses(change: StatusChange, fromPart: number): void {
     if (!this.inScope(change.channelId)) return;
-    change.messageIds.forEach((messageId, part) => {
-      if (part < fromPart) return;
-      this.queue.push({
-        type: 'status',
-        channelId: change.channelId,
-        messageId,
-        userId: change.userId,
-        status: change.status,
-        timestamp: change.at,
-        cursor: this.cursor(change.seq, part, change.messageIds.length),
-      });
+    this.deps.statusEvents(this.viewer.organizationId, change).forEach((event, part) => {
+      if (part >= fromPart) this.queue.push(event);
     });
   }
 
-  private reactionEvent({ seq, ...reaction }: Extract<OrganizationEvent, { type: 'reaction' }>) {
-    return { ...reaction, cursor: this.cursor(seq, 0, 1) };
+  private reactionEvent(change: ReactionChange): ReactionEvent {
+    return this.deps.reactionEvent(this.viewer.organizationId, change);
   }
 
   /** The cursor of part `part` of `parts` of event `seq`: its last part says the event was seen whole. */

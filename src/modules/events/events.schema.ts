@@ -118,49 +118,37 @@ const ViewerEventRef = builder.unionType('ViewerEvent', {
   types: [MessageEventRef, ReactionEventRef, MessageStatusEventRef, ChannelEventRef, TypingEventRef, PresenceEventRef],
 });
 
+/** A channel's resumable subscription: the channel, and `after` (a cursor) to replay from. */
+const channelStreamArgs = (t: SubscriptionFieldBuilder) => ({
+  channelId: t.arg.id({ required: true, validate: uuid }),
+  after: t.arg.string({ validate: sequenceCursorSchema }),
+});
+type SubscriptionFieldBuilder = Parameters<Parameters<typeof builder.subscriptionFields>[0]>[0];
+type ChannelStreamArgs = { channelId: string | number; after?: string | null };
+const channelStream = (args: ChannelStreamArgs) => ({ channelId: String(args.channelId), after: args.after });
+
 builder.subscriptionFields((t) => ({
   messageEvents: t.field({
     type: MessageEventRef,
     description:
       "A channel's message events. With `after` (a cursor from an event or from `messages`), first everything " +
       'that changed after it, then live: no gap and no duplicate in between.',
-    args: {
-      channelId: t.arg.id({ required: true, validate: uuid }),
-      after: t.arg.string({ validate: sequenceCursorSchema }),
-    },
-    subscribe: (_root, args, context) =>
-      context.services.events.channelMessages(context.session, {
-        channelId: String(args.channelId),
-        after: args.after,
-      }),
+    args: channelStreamArgs(t),
+    subscribe: (_root, args, context) => context.services.events.channelMessages(context.session, channelStream(args)),
     resolve: (event) => event as MessageEvent,
   }),
   reactionEvents: t.field({
     type: ReactionEventRef,
     description: "A channel's reactions; resumable with `after` like `messageEvents`.",
-    args: {
-      channelId: t.arg.id({ required: true, validate: uuid }),
-      after: t.arg.string({ validate: sequenceCursorSchema }),
-    },
-    subscribe: (_root, args, context) =>
-      context.services.events.channelReactions(context.session, {
-        channelId: String(args.channelId),
-        after: args.after,
-      }),
+    args: channelStreamArgs(t),
+    subscribe: (_root, args, context) => context.services.events.channelReactions(context.session, channelStream(args)),
     resolve: (event) => event as ReactionEvent,
   }),
   messageStatusEvents: t.field({
     type: MessageStatusEventRef,
     description: "A channel's delivery and read statuses; resumable with `after` like `messageEvents`.",
-    args: {
-      channelId: t.arg.id({ required: true, validate: uuid }),
-      after: t.arg.string({ validate: sequenceCursorSchema }),
-    },
-    subscribe: (_root, args, context) =>
-      context.services.events.channelStatuses(context.session, {
-        channelId: String(args.channelId),
-        after: args.after,
-      }),
+    args: channelStreamArgs(t),
+    subscribe: (_root, args, context) => context.services.events.channelStatuses(context.session, channelStream(args)),
     resolve: (event) => event as MessageStatusEvent,
   }),
   typingEvents: t.field({

@@ -8,9 +8,9 @@ import { MessageDetails, shareDetails, sharedDetailsFor } from '../messages/mess
 import type { SequenceCursors } from '../messages/sequence-cursor.js';
 import type { UserDirectory } from '../users/user-directory.js';
 import { EventSubscription, type SubscriptionDeps, type SubscriptionScope } from './event-subscription.js';
-import type { MessageChange } from './organization-events.js';
+import type { MessageChange, ReactionChange, StatusChange } from './organization-events.js';
 import type { OrganizationStream } from './organization-stream.js';
-import type { MessageEvent, ViewerEvent } from './subscriber-events.js';
+import type { MessageEvent, MessageStatusEvent, ReactionEvent, ViewerEvent } from './subscriber-events.js';
 
 /** What EventService is built from. */
 export interface EventServiceDeps {
@@ -29,6 +29,8 @@ export class EventService {
   private readonly subscriptionDeps: SubscriptionDeps;
   private readonly opened: () => void;
   private readonly messageEvents = new WeakMap<MessageChange, MessageEvent>();
+  private readonly reactionEvents = new WeakMap<ReactionChange, ReactionEvent>();
+  private readonly statusEvents = new WeakMap<StatusChange, MessageStatusEvent[]>();
 
   constructor(private readonly deps: EventServiceDeps) {
     const active = deps.metrics.gauge({
@@ -47,6 +49,8 @@ export class EventService {
       cursors: deps.cursors,
       logger: deps.logger,
       messageEvent: (change) => this.messageEvent(change),
+      reactionEvent: (organizationId, change) => this.reactionEvent(organizationId, change),
+      statusEvents: (organizationId, change) => this.statusEventsOf(organizationId, change),
       overflowed: () => overflows.inc(),
       closed: () => active.dec(),
     };
@@ -119,5 +123,38 @@ export class EventService {
       this.messageEvents.set(change, event);
     }
     return event;
+  }
+
+  /** A reaction change as every local subscriber receives it (so that one execution of a selection serves all). */
+  private reactionEvent(organizationId: string, change: ReactionChange): ReactionEvent {
+    let event = this.reactionEvents.get(change);
+    if (!event) {
+      const { seq, ...reaction } = change;
+      event = { ...reaction, cursor: this.deps.cursors.encode(organizationId, { seq, part: 0 }) };
+      this.reactionEvents.set(change, event);
+    }
+    return event;
+  }
+
+  /**
+   * A status change as every local subscriber receives it: one event per message, the cursor of each naming its
+   * part of the change (the last part is the change seen whole).
+   */
+  private statusEventsOf(organizationId: string, change: StatusChange): MessageStatusEvent[] {
+    let events = this.statusEvents.get(change);
+    if (!events) {
+      const parts = change.messageIds.length;
+      events = change.messageIds.map((messageId, part) => ({
+        type: 'status',
+        channelId: change.channelId,
+        messageId,
+        userId: change.userId,
+        status: change.status,
+        timestamp: change.at,
+        cursor: this.deps.cursors.encode(organizationId, { seq: change.seq, part: part === parts - 1 ? 0 : part + 1 }),
+      }));
+      this.statusEvents.set(change, events);
+    }
+    return events;
   }
 }

@@ -5,6 +5,7 @@ import { uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
 import type { GraphQLContext } from '../../schema/context.js';
 import { pageArgsSchema } from '../../schema/pagination.js';
+import { forViewer } from '../../schema/viewer-values.js';
 import { sequenceCursorSchema } from './sequence-cursor.js';
 import { MessageDetails, sharedDetailsFor } from './message-details.js';
 import type { Page } from './message-history.js';
@@ -37,7 +38,6 @@ interface ReactionGroup {
   emoji: string;
   count: number;
   userIds: string[];
-  viewerReacted: boolean;
 }
 
 const ReactionGroupRef = builder.objectRef<ReactionGroup>('ReactionGroup').implement({
@@ -45,7 +45,10 @@ const ReactionGroupRef = builder.objectRef<ReactionGroup>('ReactionGroup').imple
   fields: (t) => ({
     emoji: t.exposeString('emoji'),
     count: t.exposeInt('count'),
-    viewerReacted: t.exposeBoolean('viewerReacted', { description: 'Whether the viewer is among those who reacted.' }),
+    viewerReacted: t.boolean({
+      description: 'Whether the viewer is among those who reacted.',
+      resolve: (group, _args, context, info) => forViewer(context, info, (viewer) => group.userIds.includes(viewer.id)),
+    }),
     userIds: t.exposeIDList('userIds', { description: 'Who reacted, earliest first.' }),
   }),
 });
@@ -124,10 +127,9 @@ MessageRef.implement({
         mapMaybe(detailsOf(message, context).reactions.get(message.id), (rows) => {
           const groups = new Map<string, ReactionGroup>();
           for (const row of rows) {
-            const group = groups.get(row.emoji) ?? { emoji: row.emoji, count: 0, userIds: [], viewerReacted: false };
+            const group = groups.get(row.emoji) ?? { emoji: row.emoji, count: 0, userIds: [] };
             group.count += 1;
             group.userIds.push(row.userId);
-            group.viewerReacted ||= row.userId === context.session.viewer.id;
             groups.set(row.emoji, group);
           }
           return [...groups.values()];

@@ -2,6 +2,7 @@ import { UserRole } from '../../generated/prisma/enums.js';
 import { displayName, email, httpsUrl, uuid } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
 import { assertCursorInList, idCursor, pageArgsSchema } from '../../schema/pagination.js';
+import { forViewer } from '../../schema/viewer-values.js';
 
 export const UserRoleEnum = builder.enumType(UserRole, { name: 'UserRole' });
 
@@ -11,10 +12,8 @@ export const UserType = builder.prismaObject('User', {
     // Staff see colleagues' addresses; a client sees only their own.
     email: t.string({
       nullable: true,
-      resolve: (user, _args, context) => {
-        const viewer = context.session.viewer;
-        return viewer.role !== 'CLIENT' || viewer.id === user.id ? user.email : null;
-      },
+      resolve: (user, _args, context, info) =>
+        forViewer(context, info, (viewer) => (viewer.role !== 'CLIENT' || viewer.id === user.id ? user.email : null)),
     }),
     displayName: t.exposeString('displayName'),
     avatarUrl: t.exposeString('avatarUrl', { nullable: true }),
