@@ -1,10 +1,9 @@
 import { randomFillSync } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { projectRoot } from '../../src/lib/project-root.js';
 import { postGraphQL } from '../lib/graphql-client.js';
 import type { ServerProcess } from '../lib/server-process.js';
 import type { BenchUser } from '../lib/setup.js';
@@ -63,29 +62,38 @@ async function get(url: string): Promise<void> {
 }
 
 /**
- * The ceiling: the same 10 MB copied through a plain Node HTTP server on the same machine, PUT streamed to a file
- * and GET streamed from it: what moving the bytes costs, without signatures, sniffing, hashing or the database.
+ * The ceiling: the same 10 MB copied through a plain Node HTTP server on the same machine, in its own process like
+ * the real server (bench/raw-copy-server.ts): PUT streamed to a file, GET streamed from it.
  */
 async function rawCopyServer(port: number): Promise<{ url: string; close(): Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-raw-media-'));
-  const file = path.join(dir, 'copy.bin');
-  const server: Server = createServer((request, response) => {
-    const done = (status: number) => response.writeHead(status).end();
-    if (request.method === 'PUT')
-      pipeline(request, createWriteStream(file)).then(
-        () => done(200),
-        () => done(500),
-      );
-    else {
-      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': MEDIA_BYTES });
-      pipeline(createReadStream(file), response).catch(() => response.destroy());
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(projectRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+      path.join(projectRoot, 'bench', 'raw-copy-server.ts'),
+    ],
+    { env: { ...process.env, PORT: String(port), COPY_DIR: dir }, stdio: 'inherit' },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (
+    let attempt = 0;
+    !(await fetch(`${url}/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    attempt++
+  ) {
+    if (attempt > 100) throw new Error('raw copy server did not start');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   return {
-    url: `http://127.0.0.1:${port}/copy`,
+    url: `${url}/copy`,
     close: async () => {
-      await new Promise((resolve) => server.close(resolve));
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
       await rm(dir, { recursive: true, force: true });
     },
   };

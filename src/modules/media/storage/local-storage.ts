@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type ByteRange, type MediaStorage, StorageUnavailableError } from './media-storage.js';
 
+const READ_CHUNK_BYTES = 1024 * 1024;
 const SAFE_KEY = /^[0-9a-zA-Z][0-9a-zA-Z/_-]*$/;
 
 /**
@@ -44,7 +45,11 @@ export class LocalStorage implements MediaStorage {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new StorageUnavailableError('get', error);
     }
-    return createReadStream(file, range ? { start: range.start, end: range.end } : {});
+    // Reads of 1 MiB rather than 64 KiB: a tenth of the chunks (and of the writes to the socket) per download.
+    return createReadStream(file, {
+      highWaterMark: READ_CHUNK_BYTES,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
   }
 
   /** Files are served by the server itself. */
