@@ -108,6 +108,7 @@ describe('WhatsApp media', () => {
     const attachment = await settledAttachment(message.id);
     expect(attachment).toMatchObject({
       status: 'READY',
+      fileName: 'image.png',
       mimeType: 'image/png',
       size: bytes.length,
       width: 64,

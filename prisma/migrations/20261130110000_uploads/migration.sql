@@ -11,7 +11,7 @@ CREATE TABLE "uploads" (
     "uploaded_by" UUID,
     "message_id" UUID,
     "status" "media_status" NOT NULL DEFAULT 'pending',
-    "file_name" TEXT NOT NULL,
+    "file_name" TEXT,
     "declared_mime_type" TEXT NOT NULL,
     "declared_size" INTEGER,
     "mime_type" TEXT,
@@ -62,7 +62,7 @@ ALTER TABLE "uploads" ADD CONSTRAINT "uploads_platform_integration_id_fkey" FORE
 INSERT INTO "uploads" ("organization_id", "message_id", "file_name", "declared_mime_type", "expires_at",
                        "platform_integration_id", "source_media_id", "source_url", "next_attempt_at")
 SELECT m."organization_id", m."id",
-       coalesce(m."metadata"->>'filename', 'attachment'),
+       m."metadata"->>'filename',
        coalesce(m."metadata"->>'mimeType', 'application/octet-stream'),
        now(), m."platform_integration_id",
        CASE WHEN m."message_source" = 'whatsapp' THEN m."metadata"->>'mediaId' END,

@@ -25,6 +25,7 @@ interface DueDownload {
   sourceMediaId: string | null;
   sourceUrl: string | null;
   declaredMimeType: string;
+  fileName: string | null;
   attempts: number;
 }
 
@@ -107,7 +108,8 @@ export class MediaDownloader {
         ORDER BY next_attempt_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED)
       RETURNING u.id, u.organization_id AS "organizationId", u.message_id AS "messageId",
         u.platform_integration_id AS "platformIntegrationId", u.source_media_id AS "sourceMediaId",
-        u.source_url AS "sourceUrl", u.declared_mime_type AS "declaredMimeType", u.attempts`;
+        u.source_url AS "sourceUrl", u.declared_mime_type AS "declaredMimeType", u.file_name AS "fileName",
+        u.attempts`;
   }
 
   private async attempt(download: DueDownload): Promise<void> {
@@ -188,7 +190,14 @@ export class MediaDownloader {
     }
     const stored = await db.prisma.upload.updateMany({
       where: { id: download.id, status: 'PENDING' },
-      data: { status: 'READY', storageKey: key, failureReason: null, nextAttemptAt: null, ...media },
+      data: {
+        status: 'READY',
+        storageKey: key,
+        failureReason: null,
+        nextAttemptAt: null,
+        ...media,
+        fileName: download.fileName ?? fileNameFor(media.mimeType),
+      },
     });
     // Another instance got there first after this one's lease ran out: its copy stands.
     if (stored.count === 0) await storage.delete(key);
@@ -242,6 +251,13 @@ export class MediaDownloader {
       throw await failureOf(response);
     }
   }
+}
+
+/** A name for media Meta sent without one (images, audio): its kind and an extension from its type. */
+function fileNameFor(mimeType: string): string {
+  const [kind, subtype] = mimeType.split(';', 1)[0]!.trim().split('/');
+  const extension = subtype?.split('+', 1)[0]?.replace(/^x-/, '') ?? 'bin';
+  return `${kind === 'application' ? 'file' : kind}.${extension === 'jpeg' ? 'jpg' : extension}`;
 }
 
 /** Meta's answer to a request that failed, as a failure with its reason: server errors and 429 are retried. */

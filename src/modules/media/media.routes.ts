@@ -88,7 +88,7 @@ export function addMediaRoutes(router: Router, deps: MediaRouteDeps): void {
       const media = await uploads.stored(link.uploadId);
       if (!media) return sendJson(response, 404, { error: 'Not found' });
       const { upload } = media;
-      const disposition = contentDisposition(upload.mimeType, upload.fileName);
+      const disposition = contentDisposition(upload.mimeType, upload.fileName ?? 'attachment');
       // A store that serves clients itself (S3_PRESIGNED_DOWNLOADS) gets the download, for as long as our link
       // had left, answering with the same type and disposition; Range goes to it with the redirect.
       const direct = await media.directUrl(

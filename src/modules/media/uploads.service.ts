@@ -149,7 +149,8 @@ export class UploadService {
         uploadId: claimed.id,
         mimeType: claimed.mimeType!,
         size: claimed.size!,
-        fileName: claimed.fileName,
+        // A staff upload always has its name (createUpload requires one).
+        fileName: claimed.fileName!,
         ...(claimed.width && claimed.height ? { width: claimed.width, height: claimed.height } : {}),
       };
     }
@@ -197,7 +198,8 @@ export class UploadService {
           platformIntegrationId: message.platformIntegrationId!,
           sourceMediaId: source.mediaId ?? null,
           sourceUrl: source.url ?? null,
-          fileName: typeof metadata.filename === 'string' ? metadata.filename : 'attachment',
+          // Documents come with their name; the rest is named from the bytes' type once they are in.
+          fileName: typeof metadata.filename === 'string' ? metadata.filename : null,
           declaredMimeType: typeof metadata.mimeType === 'string' ? metadata.mimeType : 'application/octet-stream',
           expiresAt: new Date(),
           nextAttemptAt: new Date(),
