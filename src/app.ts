@@ -22,6 +22,7 @@ import { addMetricsRoute } from './metrics/metrics-route.js';
 import type { EventBus } from './realtime/event-bus.js';
 import { addWebhookRoutes } from './modules/webhooks/webhook.routes.js';
 import { addOidcRoutes } from './modules/accounts/oidc.routes.js';
+import { addMediaRoutes } from './modules/media/media.routes.js';
 import { schema } from './schema/index.js';
 import { createServices } from './services.js';
 
@@ -69,6 +70,11 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     linksUrl: config.accounts.linksUrl,
     secureCookies: config.publicUrl.startsWith('https:'),
   });
+  addMediaRoutes(router, {
+    uploads: services.uploads,
+    links: services.mediaLinks,
+    uploadTimeoutMs: config.media.uploadTimeoutMs,
+  });
   const graphqlMetrics = new GraphQLMetrics(metrics, logger);
   const eventStreams = new EventStreams();
   const yoga = createGraphQLServer({
@@ -91,6 +97,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     observe: createRequestObserver({ metrics, logger, clientAddressOf }),
     logger,
     bodyTimeoutMs: Math.max(config.graphql.bodyTimeoutMs, config.webhooks.bodyTimeoutMs),
+    uploadTimeoutMs: config.media.uploadTimeoutMs,
   });
   const { server } = http;
   const webSockets = attachWebSocketServer(server, {

@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
 // The operator-facing settings, parsed once at start-up. Names are the contract's "Environment" section plus
@@ -94,6 +97,25 @@ const clusterNodes = z.string().transform((value, context) => {
   return nodes;
 });
 
+/** Where Meta serves media from: its Graph APIs and CDNs (the Instagram and WhatsApp ones included). */
+const DEFAULT_MEDIA_DOWNLOAD_HOSTS =
+  'graph.facebook.com,graph.instagram.com,lookaside.fbsbx.com,*.fbsbx.com,*.fbcdn.net,*.cdninstagram.com,*.whatsapp.net';
+
+/** Host names, comma-separated; `*.example.com` stands for every subdomain of example.com. */
+const hostPatterns = z.string().transform((value, context) => {
+  const listed = value
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .filter((entry) => entry !== '');
+  for (const entry of listed) {
+    if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(entry)) {
+      context.addIssue({ code: 'custom', message: `"${entry}" is not a host name (or *.domain)` });
+      return z.NEVER;
+    }
+  }
+  return listed;
+});
+
 const EnvSchema = z.object({
   NODE_ENV: z
     .enum(['development', 'production', 'test'], { error: 'must be development, production or test' })
@@ -180,6 +202,23 @@ const EnvSchema = z.object({
   OIDC_ORGANIZATION_ID: z.uuid({ error: 'must be an organization id (UUID)' }).optional(),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   CORS_ORIGINS: origins.optional(),
+  STORAGE_DRIVER: z.enum(['local', 's3'], { error: 'must be local or s3' }).default('local'),
+  STORAGE_DIR: z.string().min(1).default('.data/media'),
+  S3_ENDPOINT: optionalUrl(['http', 'https']),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: flag.default(false),
+  S3_PRESIGNED_DOWNLOADS: flag.default(false),
+  MEDIA_MAX_BYTES: between(1, 2 * 1024 ** 3).default(100 * 1024 * 1024),
+  MEDIA_URL_TTL: between(10, 7 * 86_400).default(3_600),
+  MEDIA_UPLOAD_TIMEOUT_MS: between(1_000, 3_600_000).default(600_000),
+  MEDIA_DOWNLOAD_HOSTS: hostPatterns.prefault(DEFAULT_MEDIA_DOWNLOAD_HOSTS),
+  MEDIA_DOWNLOAD_WORKER_ENABLED: flag.default(true),
+  MEDIA_DOWNLOAD_MAX_ATTEMPTS: between(1, 50).default(6),
+  MEDIA_DOWNLOAD_RETRY_BASE_MS: between(1, 3_600_000).default(10_000),
+  MEDIA_DOWNLOAD_POLL_INTERVAL_MS: between(10, 3_600_000).default(5_000),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -278,8 +317,40 @@ export interface AppConfig {
   metricsToken: string | undefined;
   /** Browser origins allowed to call /graphql (CORS); none when empty. */
   corsOrigins: string[];
+  media: MediaConfig;
   /** Settings the operator left out and that development filled in, to be said in the log. */
   developmentDefaults: string[];
+}
+
+/** Where attachments are stored, how large they may be, and how long their links work. */
+export interface MediaConfig {
+  storage:
+    | { driver: 'local'; dir: string }
+    | {
+        driver: 's3';
+        endpoint: string | undefined;
+        bucket: string;
+        region: string;
+        /** Both or neither: without them the SDK's own chain (instance role, AWS_* variables) is used. */
+        credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+        forcePathStyle: boolean;
+        /** Downloads redirect to presigned GETs of the store (which clients must be able to reach). */
+        presignedDownloads: boolean;
+      };
+  /** The largest upload accepted (checked while the bytes stream in). */
+  maxBytes: number;
+  /** How long an upload link, an unused upload and a download link stay valid, in seconds. */
+  urlTtlSeconds: number;
+  /** How long the bytes of one upload may take to arrive. */
+  uploadTimeoutMs: number;
+  /** Platform media downloads: only from these hosts (`*.domain` for subdomains), retried with backoff. */
+  downloads: {
+    hosts: string[];
+    workerEnabled: boolean;
+    maxAttempts: number;
+    retryBaseMs: number;
+    pollIntervalMs: number;
+  };
 }
 
 /** What one GraphQL request may ask for; 0 turns a limit off. */
@@ -343,9 +414,36 @@ function oidcProblems(env: ParsedEnv): string[] {
   );
 }
 
+/** The S3 settings that only make sense together. */
+function storageProblems(env: ParsedEnv): string[] {
+  const problems: string[] = [];
+  if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) problems.push('S3_BUCKET: required when STORAGE_DRIVER=s3');
+  if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY))
+    problems.push('S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both or neither');
+  return problems;
+}
+
 function isHttpsOrLoopback(url: string): boolean {
   const { protocol, hostname } = new URL(url);
   return protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
+}
+
+/**
+ * The settings as the server and the CLI read them: a `.env` file in the working directory, if there is one, under
+ * the process environment, which wins (so a deployment's own variables are never overridden by a stray file).
+ */
+export function environmentWithDotEnv(
+  environment: Record<string, string | undefined> = process.env,
+  dir = process.cwd(),
+): Record<string, string | undefined> {
+  let text: string;
+  try {
+    text = readFileSync(path.join(dir, '.env'), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return environment;
+    throw error;
+  }
+  return { ...parseEnv(text), ...environment };
 }
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {
@@ -357,6 +455,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
 
   if (parsed.success) problems.push(...oidcProblems(parsed.data));
+  if (parsed.success) problems.push(...storageProblems(parsed.data));
   if (parsed.success && parsed.data.NODE_ENV === 'production') problems.push(...productionProblems(parsed.data));
   if (parsed.success && parsed.data.REDIS_URL && parsed.data.REDIS_CLUSTER_NODES)
     problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a cluster), not both');
@@ -469,6 +568,33 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     trustedProxyHops: env.TRUSTED_PROXY_HOPS,
     metricsToken: env.METRICS_TOKEN,
     corsOrigins: env.CORS_ORIGINS ?? [],
+    media: {
+      storage:
+        env.STORAGE_DRIVER === 's3'
+          ? {
+              driver: 's3',
+              endpoint: env.S3_ENDPOINT,
+              bucket: env.S3_BUCKET!,
+              region: env.S3_REGION,
+              credentials:
+                env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY
+                  ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY }
+                  : undefined,
+              forcePathStyle: env.S3_FORCE_PATH_STYLE,
+              presignedDownloads: env.S3_PRESIGNED_DOWNLOADS,
+            }
+          : { driver: 'local', dir: env.STORAGE_DIR },
+      maxBytes: env.MEDIA_MAX_BYTES,
+      urlTtlSeconds: env.MEDIA_URL_TTL,
+      uploadTimeoutMs: env.MEDIA_UPLOAD_TIMEOUT_MS,
+      downloads: {
+        hosts: env.MEDIA_DOWNLOAD_HOSTS,
+        workerEnabled: env.MEDIA_DOWNLOAD_WORKER_ENABLED,
+        maxAttempts: env.MEDIA_DOWNLOAD_MAX_ATTEMPTS,
+        retryBaseMs: env.MEDIA_DOWNLOAD_RETRY_BASE_MS,
+        pollIntervalMs: env.MEDIA_DOWNLOAD_POLL_INTERVAL_MS,
+      },
+    },
     developmentDefaults,
   };
 }

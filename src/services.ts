@@ -9,6 +9,9 @@ import { Mailer } from './modules/accounts/mailer.js';
 import { SingleSignOn } from './modules/accounts/single-sign-on.js';
 import { PasswordHasher } from './modules/accounts/password-hasher.js';
 import { SessionService } from './modules/accounts/sessions.service.js';
+import { MediaDownloader } from './modules/media/media-downloader.js';
+import { MediaLinks } from './modules/media/media-links.js';
+import { UploadService } from './modules/media/uploads.service.js';
 import { SecretBox } from './lib/secrets.js';
 import { ChannelService } from './modules/channels/channels.service.js';
 import { ClientAssignmentService } from './modules/client-links/assignments.service.js';
@@ -58,7 +61,7 @@ const PRUNE_BATCH = 5_000;
  * and the CLI share one set; `start` and `stop` run the instance's background work (the webhook processor, the
  * outbox sender, the bus listeners that keep per-instance caches current) for buildApp.
  */
-export function createServices({ config, db, bus, limiter, presenceStore, logger, metrics }: Infrastructure) {
+export function createServices({ config, db, bus, limiter, presenceStore, logger, metrics, storage }: Infrastructure) {
   const directory = new UserDirectory(db.prisma, logger);
   const rateLimits = new RateLimits({
     limiter,
@@ -97,6 +100,7 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
   );
   const graph = new GraphApiClient(config.meta);
+  const mediaLinks = new MediaLinks(config.encryptionKey, config.publicUrl, config.media.urlTtlSeconds);
   const outboxWorker = new OutboxWorker(
     { db, logger, metrics },
     {
@@ -109,6 +113,7 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
       leaseMs: config.meta.timeoutMs * 2 + 10_000,
       statuses,
       stream,
+      mediaLinkOf: (uploadId) => mediaLinks.downloadUrl(uploadId),
     },
   );
   const outbox = new OutboxService(outboxWorker);
@@ -116,9 +121,17 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
   const messageEvents = new MessageEvents(stream);
   const customerWindow = new CustomerServiceWindow({ db });
 
+  const uploads = new UploadService({ db, storage, links: mediaLinks, config: config.media, logger });
+  const uploadSweep = new WorkerLoop({
+    name: 'upload-sweep',
+    runOnce: () => uploads.sweep(),
+    pollIntervalMs: 600_000,
+    logger,
+  });
+
   const channels = new ChannelService({ db, stream });
   const conversations = new ConversationService({ db, stream, channels });
-  const messages = new MessageService({ db, writer, events: messageEvents, users: directory, cursors });
+  const messages = new MessageService({ db, writer, events: messageEvents, users: directory, cursors, uploads });
   const sendMessage = new SendMessage({
     channels,
     messages,
@@ -126,17 +139,42 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     writer,
     events: messageEvents,
     conversations,
+    uploads,
   });
   const reactions = new ReactionService({ db, stream }, messages);
   const templates = new TemplateService({ db, graph, integrations, channels, sendMessage });
   const readState = new ReadStateService({ db, statuses }, channels);
   const clientLinks = new ClientLinkService({ db });
+  const mediaDownloader = new MediaDownloader({
+    db,
+    storage,
+    accessTokenOf: (integration) => integrations.accessTokenOf(integration),
+    announce: (organizationId, messageId) => messages.touch(organizationId, messageId),
+    graphApiUrl: config.meta.graphApiUrl,
+    timeoutMs: config.meta.timeoutMs,
+    media: config.media,
+    logger,
+  });
   const webhookProcessor = new WebhookProcessor(
     { db, logger },
     {
       router: new InboundRouter({ db }, clientLinks),
       links: clientLinks,
-      handler: new InboundMessaging({ db }, messages, reactions, readState, conversations, templates, clientLinks),
+      handler: new InboundMessaging(
+        {
+          db,
+          media: {
+            expectPlatformMedia: (stored) => uploads.expectPlatformMedia(stored),
+            wake: () => mediaDownloader.wake(),
+          },
+        },
+        messages,
+        reactions,
+        readState,
+        conversations,
+        templates,
+        clientLinks,
+      ),
       sweepIntervalMs: config.webhookSweepIntervalMs,
     },
   );
@@ -198,6 +236,10 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     webhookDeliveries: new WebhookDeliveryService({ db }, webhookProcessor),
     outbox,
     customerWindow,
+    uploads,
+    mediaDownloader,
+    /** Signs and checks the links of the media routes. */
+    mediaLinks,
     /** Users by id, cached per instance (authentication reads it on every request). */
     directory,
     /** The organizations' realtime streams and the sequenced message writer, for tests that look inside. */
@@ -219,6 +261,8 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
       presence.start();
       eventLogRetention.start();
       credentialPruning.start();
+      uploadSweep.start();
+      if (config.media.downloads.workerEnabled) mediaDownloader.start();
     },
 
     /** Lets background work finish what it started (the database is still there), then lets go of the bus. */
@@ -229,6 +273,7 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
         presence.stop(),
         eventLogRetention.stop(),
         credentialPruning.stop(),
+        uploadSweep.stop(),
       ]);
       typing.close();
       stopListening.splice(0).forEach((stop) => stop());

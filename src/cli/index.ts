@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { signUserToken } from '../auth/tokens.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, environmentWithDotEnv, loadConfig } from '../config.js';
 import { createBackingServices } from '../backing-services.js';
 import { prepareDatabase } from '../db/prepare.js';
 import { AppError } from '../lib/errors.js';
@@ -88,8 +88,10 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(parsed.error.issues.map((issue) => `--${issue.path.join('.')}: ${issue.message}`).join('\n'));
   }
 
-  const config = loadConfig();
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  // The server's configuration, read the same way (the environment over .env): its tokens work on the server.
+  const environment = environmentWithDotEnv();
+  const config = loadConfig(environment);
+  const logger = createLogger({ level: environment.LOG_LEVEL ?? 'warn' });
   const { databaseUrl, embedded } = await prepareDatabase(config, logger);
   // The server's own backing services: with Redis configured, changes reach running servers (their session
   // caches, say) like any other change.

@@ -16,5 +16,6 @@ import '../modules/client-links/client-links.schema.js';
 import '../modules/webhooks/webhooks.schema.js';
 import '../modules/conversations/conversations.schema.js';
 import '../modules/templates/templates.schema.js';
+import '../modules/media/media.schema.js';
 
 export const schema = builder.toSchema();

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { givePassword } from '../support/accounts.js';
 import { schema } from '../../src/schema/index.js';
@@ -387,6 +388,32 @@ const cases: Record<string, () => Promise<void>> = {
       a.staff,
     );
     expect(codes(threadFromB)).toEqual(['BAD_USER_INPUT']);
+  },
+  'Mutation.createUpload': async () => {
+    const query = 'mutation($i: CreateUploadInput!) { createUpload(input: $i) { id } }';
+    const created = await call(query, { i: { fileName: 'a.txt', mimeType: 'text/plain', size: 5 } }, a.staff);
+    const row = await server.app.db.prisma.upload.findUniqueOrThrow({
+      where: { id: (created.data as { createUpload: { id: string } }).createUpload.id },
+    });
+    expect({ organizationId: row.organizationId, uploadedBy: row.uploadedBy }).toEqual({
+      organizationId: a.org.id,
+      uploadedBy: a.staff.id,
+    });
+    // B's stored upload, sent from A: as unknown as any id that does not exist.
+    const ofB = await server.app.services.uploads.create(b.staff.session.viewer, {
+      fileName: 'b.txt',
+      mimeType: 'text/plain',
+      size: 5,
+    });
+    await server.app.services.uploads.receive(ofB.id, Readable.from([Buffer.from('hello')]));
+    for (const user of [a.org.admin, a.staff]) {
+      const response = await call(
+        'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
+        { i: { channelId: a.publicChannelId, messageType: 'FILE', uploadId: ofB.id } },
+        user,
+      );
+      expect(codes(response)).toEqual(['BAD_USER_INPUT']);
+    }
   },
   'Mutation.editMessage': async () => {
     await refusedForAll(

@@ -53,17 +53,17 @@ export interface SendingWorld {
 }
 
 /** Takes the sender lock (see sender-lock.ts), starts the fake Graph API and a server sending to it. */
-export async function startSendingWorld(): Promise<SendingWorld> {
+export async function startSendingWorld(extraEnv: Record<string, string> = {}): Promise<SendingWorld> {
   const lock = await holdSenderLock();
   try {
-    return await startWith(lock);
+    return await startWith(lock, extraEnv);
   } catch (error) {
     await lock.release();
     throw error;
   }
 }
 
-async function startWith(lock: { release(): Promise<void> }): Promise<SendingWorld> {
+async function startWith(lock: { release(): Promise<void> }, extraEnv: Record<string, string>): Promise<SendingWorld> {
   const fake = await startFakeGraph();
   const responders = new Map<string, Responder>();
   const templateListings = new Map<string, TemplateListing>();
@@ -82,6 +82,7 @@ async function startWith(lock: { release(): Promise<void> }): Promise<SendingWor
     OUTBOX_MAX_ATTEMPTS: '3',
     OUTBOX_RETRY_BASE_MS: '30',
     OUTBOX_POLL_INTERVAL_MS: '100',
+    ...extraEnv,
   };
   const server = await startServer({ env });
   return {

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { buildApp, type App } from '../../src/app.js';
 import { type AppConfig, loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/logger.js';
@@ -36,6 +38,10 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
     SIGN_IN_FAILURES_PER_IP: '1000000',
     // Test files share one database: only the tests of the outbox run a sender (against their fake Graph API).
     OUTBOX_WORKER_ENABLED: 'false',
+    // Like the outbox sender: only the media tests download platform media (from their own fake Graph API).
+    MEDIA_DOWNLOAD_WORKER_ENABLED: 'false',
+    // Attachments go to a scratch directory, never into the working tree.
+    STORAGE_DIR: path.join(tmpdir(), 'chat-test-media'),
     ...overrides,
   });
 }
