@@ -61,7 +61,7 @@ const AttachmentRef = builder.objectRef<AttachmentView>('Attachment').implement(
 
 const attachmentsOf = (context: GraphQLContext) =>
   context.loaders.get<string, Upload | null>('attachments', (messageIds) =>
-    context.services.uploads.byMessageIds(context.session.viewer.organizationId, messageIds),
+    context.services.uploads.byMessageIds(context.session.organizationId, messageIds),
   );
 
 function storedAttachment(upload: Upload, context: GraphQLContext): AttachmentView {
