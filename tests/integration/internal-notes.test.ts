@@ -170,10 +170,15 @@ describe('internal notes', () => {
     const server = world.server;
     const conversation = await openConversation(server, org, 'WHATSAPP');
     const inbound = await customerWrites(server, conversation, { text: 'my order is late' });
+    // Both subscribe after a message of their own: what follows reaches them even before they are live
+    // (graphql-ws does not say when a subscription is in place).
+    const start = dataOf(
+      await call(SendNote, { input: { channelId: conversation.channelId, content: 'Hello' } }, org.admin),
+    ).sendMessage;
     const clientSocket = wsClient(server.wsUrl, conversation.client.token);
     const staffSocket = wsClient(server.wsUrl, org.admin.token);
-    const clientEvents = subscribe(clientSocket, Events, {});
-    const staffEvents = subscribe(staffSocket, Events, {});
+    const clientEvents = subscribe(clientSocket, Events, { after: start.cursor });
+    const staffEvents = subscribe(staffSocket, Events, { after: start.cursor });
     try {
       const probe = dataOf(
         await call(SendNote, { input: { channelId: conversation.channelId, content: 'Looking into it' } }, org.admin),
@@ -236,8 +241,8 @@ describe('internal notes', () => {
       }
 
       const asClient = dataOf(await call(ChannelView, { id: conversation.channelId }, conversation.client));
-      expect(ids(asClient.messages.edges)).toEqual([inbound.id, probe.id, last.id]);
-      expect(asClient.channel).toEqual({ unreadCount: 2, lastMessage: { id: last.id } });
+      expect(ids(asClient.messages.edges)).toEqual([inbound.id, start.id, probe.id, last.id]);
+      expect(asClient.channel).toEqual({ unreadCount: 3, lastMessage: { id: last.id } });
       // Search finds a note for staff only.
       const found = async (user: TestUser) =>
         ids(
@@ -248,6 +253,7 @@ describe('internal notes', () => {
       const asStaff = dataOf(await call(ChannelView, { id: conversation.channelId }, org.admin));
       expect(asStaff.messages.edges.map((edge) => edge.node)).toEqual([
         { id: inbound.id, internal: false },
+        { id: start.id, internal: false },
         { id: probe.id, internal: false },
         { id: note.id, internal: true },
         { id: threadNote.id, internal: true },

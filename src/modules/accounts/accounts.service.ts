@@ -84,15 +84,7 @@ export class AccountService {
         );
       throw unauthenticated(SIGN_IN_REFUSED);
     }
-    await recordAudit(this.deps.db.prisma, {
-      organizationId: user.organizationId,
-      action: 'sign-in',
-      actorUserId: user.id,
-      subjectUserId: user.id,
-      details: { method: 'password' },
-      address: from,
-    });
-    return this.deps.sessions.start(user, from);
+    return this.deps.sessions.signedIn(user, 'password', from);
   }
 
   /**

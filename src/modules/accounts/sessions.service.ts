@@ -66,6 +66,19 @@ export class SessionService {
     return this.payload(user, refresh);
   }
 
+  /** A sign-in (by password or single sign-on): recorded in the audit log, then a new session. */
+  async signedIn(user: User, method: 'password' | 'single-sign-on', from: string): Promise<AuthPayload> {
+    await recordAudit(this.deps.db.prisma, {
+      organizationId: user.organizationId,
+      action: 'sign-in',
+      actorUserId: user.id,
+      subjectUserId: user.id,
+      details: { method },
+      address: from,
+    });
+    return this.start(user, from);
+  }
+
   /**
    * Rotates the refresh token: the presented one is spent, a new one comes back with a new access token. One
    * statement spends it only while it is unspent (under its row lock), so of two refreshes with the same token

@@ -96,15 +96,7 @@ export class SingleSignOn {
     if (!email || claims.email_verified !== true)
       throw new SingleSignOnRefusal(403, 'The identity provider has not verified an e-mail address for this account');
     const user = await this.userFor(email, typeof claims.name === 'string' ? claims.name : undefined, from);
-    await recordAudit(this.deps.db.prisma, {
-      organizationId: user.organizationId,
-      action: 'sign-in',
-      actorUserId: user.id,
-      subjectUserId: user.id,
-      details: { method: 'single-sign-on' },
-      address: from,
-    });
-    return this.deps.sessions.start(user, from);
+    return this.deps.sessions.signedIn(user, 'single-sign-on', from);
   }
 
   private async userFor(email: string, name: string | undefined, from: string) {

@@ -246,21 +246,23 @@ export class UploadService {
    * and those of deleted messages a failed removal left: their bytes, then their rows. True when there may be more.
    */
   async sweep(now = new Date()): Promise<boolean> {
-    const uploads = await this.deps.db.prisma.upload.findMany({
-      where: {
-        OR: [{ messageId: null, expiresAt: { lt: now } }, { message: { deletedAt: { not: null } } }],
-      },
-      take: SWEEP_BATCH,
-    });
+    // Through the pool, like the other housekeeping that runs as an instance starts: one plain statement.
+    const { rows: uploads } = await this.deps.db.pool.query<Pick<Upload, 'id' | 'storageKey'>>(
+      `SELECT u.id, u.storage_key AS "storageKey" FROM uploads u
+       WHERE (u.message_id IS NULL AND u.expires_at < $1)
+          OR EXISTS (SELECT 1 FROM messages m WHERE m.id = u.message_id AND m.deleted_at IS NOT NULL)
+       LIMIT $2`,
+      [now, SWEEP_BATCH],
+    );
     await this.remove(uploads);
     return uploads.length === SWEEP_BATCH;
   }
 
-  private async remove(uploads: Upload[]): Promise<void> {
+  private async remove(uploads: Pick<Upload, 'id' | 'storageKey'>[]): Promise<void> {
     for (const upload of uploads) {
       // Bytes first: a row left behind by a storage failure is found and removed again by the next attempt.
       if (upload.storageKey) await this.deps.storage.delete(upload.storageKey);
-      await this.deps.db.prisma.upload.deleteMany({ where: { id: upload.id } });
+      await this.deps.db.pool.query('DELETE FROM uploads WHERE id = $1', [upload.id]);
     }
   }
 }

@@ -8,17 +8,12 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { MediaConfig } from '../../../config.js';
 import type { Logger } from '../../../logger.js';
 import { type ByteRange, type MediaStorage, StorageUnavailableError } from './media-storage.js';
 
-export interface S3StorageOptions {
-  endpoint: string | undefined;
-  bucket: string;
-  region: string;
-  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
-  forcePathStyle: boolean;
-  presignedDownloads: boolean;
-}
+/** The `s3` storage settings (see MediaConfig). */
+export type S3StorageOptions = Omit<Extract<MediaConfig['storage'], { driver: 's3' }>, 'driver'>;
 
 /** Objects in a bucket of any S3-compatible store (AWS S3, MinIO, Ceph, R2...), through AWS's own client. */
 export class S3Storage implements MediaStorage {
