@@ -21,6 +21,7 @@ import { GraphApiClient } from './modules/outbox/graph-api.js';
 import { CustomerServiceWindow } from './modules/outbox/customer-window.js';
 import { OutboxService } from './modules/outbox/outbox.service.js';
 import { OutboxWorker } from './modules/outbox/outbox-worker.js';
+import { SendPacing } from './modules/outbox/send-pacing.js';
 import { PresenceService } from './modules/presence/presence.service.js';
 import { ReactionService } from './modules/reactions/reactions.service.js';
 import { TemplateService } from './modules/templates/templates.service.js';
@@ -49,7 +50,7 @@ const PRUNE_BATCH = 5_000;
  * and the CLI share one set; `start` and `stop` run the instance's background work (the webhook processor, the
  * outbox sender, the bus listeners that keep per-instance caches current) for buildApp.
  */
-export function createServices({ config, db, bus, presenceStore, logger, metrics }: Omit<Infrastructure, 'limiter'>) {
+export function createServices({ config, db, bus, limiter, presenceStore, logger, metrics }: Infrastructure) {
   const directory = new UserDirectory(db.prisma, logger);
   const stream = new OrganizationStream({
     bus,
@@ -63,12 +64,14 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
   );
   const graph = new GraphApiClient(config.meta);
+  const sendPacing = new SendPacing({ limiter, logger }, config.outbox.whatsappSendsPerSecond);
   const outboxWorker = new OutboxWorker(
     { db, logger, metrics },
     {
       graph,
       integrations,
       maxAttempts: config.outbox.maxAttempts,
+      pacing: sendPacing,
       retryBaseMs: config.outbox.retryBaseMs,
       pollIntervalMs: config.outbox.pollIntervalMs,
       // Longer than any Graph API call may take, so a live worker never loses a row it is sending.
@@ -155,6 +158,8 @@ export function createServices({ config, db, bus, presenceStore, logger, metrics
     stream,
     writer,
     outboxWorker,
+    /** Meta's throughput per WhatsApp phone number, shared with workers a test builds. */
+    sendPacing,
     statuses,
 
     /** Starts the instance's background work; the bus must be connecting already. */

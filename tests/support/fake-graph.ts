@@ -22,6 +22,8 @@ export type GraphResponder = (request: GraphRequest, index: number) => GraphRepl
 export interface FakeGraph {
   url: string;
   requests: GraphRequest[];
+  /** When a request of `requests` arrived (Date.now()), before its body was read. */
+  arrivalOf(request: GraphRequest): number;
   respond(responder: GraphResponder): void;
   stop(): Promise<void>;
 }
@@ -56,8 +58,10 @@ export const graphError = (status: number, code: number, message: string): Graph
  */
 export async function startFakeGraph(): Promise<FakeGraph> {
   const requests: GraphRequest[] = [];
+  const arrivals = new WeakMap<GraphRequest, number>();
   let responder: GraphResponder = graphSuccess;
   const server: Server = createServer((request, response) => {
+    const arrivedAt = Date.now();
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -68,6 +72,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
         body: JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown>,
       };
       requests.push(received);
+      arrivals.set(received, arrivedAt);
       let reply: GraphReply;
       try {
         reply = responder(received, requests.length - 1);
@@ -90,6 +95,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    arrivalOf: (request) => arrivals.get(request)!,
     respond: (next) => (responder = next),
     stop: () =>
       new Promise<void>((resolve) => {

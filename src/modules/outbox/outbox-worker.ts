@@ -4,7 +4,7 @@ import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { OrganizationStream } from '../events/organization-stream.js';
 import type { StatusEvents } from '../read-state/status-events.js';
-import { attemptSend, type SendAttemptDeps } from './outbox-attempt.js';
+import { attemptSend, type SendAttemptDeps, type SendOutcome } from './outbox-attempt.js';
 import { type ClaimedSend, claimDueSends } from './outbox-claims.js';
 import { recordOutcome } from './outbox-outcomes.js';
 
@@ -42,6 +42,8 @@ const DEFAULT_BATCH = 10;
 export class OutboxWorker {
   private readonly loop: WorkerLoop;
   private readonly attempts;
+  /** The wake-up for paced rows that are due again before the next poll, and when it fires. */
+  private pacedWake: { timer: NodeJS.Timeout; at: number } | undefined;
 
   constructor(
     private readonly deps: OutboxWorkerDeps,
@@ -78,6 +80,8 @@ export class OutboxWorker {
 
   /** Stops polling and waits for the sends in flight to be recorded. */
   stop(): Promise<void> {
+    clearTimeout(this.pacedWake?.timer);
+    this.pacedWake = undefined;
     return this.loop.stop();
   }
 
@@ -93,11 +97,28 @@ export class OutboxWorker {
       this.options.batchSize ?? DEFAULT_BATCH,
       this.options.leaseMs,
     );
-    await Promise.all(claimed.map((row) => this.deliver(row)));
+    const outcomes = await Promise.all(claimed.map((row) => this.deliver(row)));
+    const pacedFor = outcomes.flatMap((outcome) => (outcome && 'paced' in outcome ? [outcome.retryInMs] : []));
+    if (pacedFor.length > 0) this.wakeWithin(Math.min(...pacedFor));
     return claimed.length;
   }
 
-  private async deliver(row: ClaimedSend): Promise<void> {
+  /** Paced rows wait a fraction of a second (a phone number's throughput): they should not wait for the poll. */
+  private wakeWithin(delayMs: number): void {
+    if (delayMs >= this.options.pollIntervalMs) return;
+    const at = Date.now() + delayMs;
+    if (this.pacedWake && this.pacedWake.at <= at) return;
+    clearTimeout(this.pacedWake?.timer);
+    const timer = setTimeout(() => {
+      this.pacedWake = undefined;
+      this.loop.wake();
+    }, delayMs);
+    timer.unref();
+    this.pacedWake = { timer, at };
+  }
+
+  /** Attempts one row and records the outcome; undefined when that failed unexpectedly. */
+  private async deliver(row: ClaimedSend): Promise<SendOutcome | undefined> {
     try {
       const outcome = await attemptSend(row, this.options);
       const recorded = await recordOutcome(
@@ -120,9 +141,11 @@ export class OutboxWorker {
         this.deps.logger.warn({ ...recorded.health }, 'integration health changed');
         void this.options.stream.publish(row.organization_id, { type: 'integration-health', ...recorded.health });
       }
+      return outcome;
     } catch (error) {
       // Not recorded: the lease expires and the row is tried again (its attempt is counted).
       this.deps.logger.error({ err: error, outboundId: row.id }, 'outbound send failed unexpectedly');
+      return undefined;
     }
   }
 }
