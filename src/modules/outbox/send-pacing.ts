@@ -22,14 +22,18 @@ export class SendPacing {
   }
 
   /**
-   * 0 when a send from the phone number may go now (it is counted), else how many milliseconds until one may.
-   * While the limiter is unreachable sends go unpaced, like every other limit here: Meta's own throughput
-   * refusal (130429) is then retried with backoff.
+   * 0 when a send from the phone number may go now (it is counted), else how many milliseconds until its turn:
+   * the sends refused in one window queue up a window apart, in the order they asked, so that a backlog comes
+   * back one send per window (in order) rather than all at once to be refused again. While the limiter is
+   * unreachable sends go unpaced, like every other limit here: Meta's own throughput refusal (130429) is then
+   * retried with backoff.
    */
   async delayFor(phoneNumberId: string): Promise<number> {
     try {
       const [verdict] = await this.deps.limiter.consume([{ policy: this.policy, subject: `phone:${phoneNumberId}` }]);
-      return !verdict || verdict.allowed ? 0 : Math.max(verdict.resetInMs, 1);
+      if (!verdict || verdict.allowed) return 0;
+      const waitingAhead = verdict.used - this.policy.limit - 1;
+      return Math.max(verdict.resetInMs, 1) + waitingAhead * this.policy.windowMs;
     } catch (error) {
       const now = Date.now();
       if (now - this.lastFailureLogAt >= FAILURE_LOG_INTERVAL_MS) {
