@@ -17,7 +17,11 @@ let secondSender: TestServer;
 let org: TestOrganization;
 
 beforeAll(async () => {
-  world = await startSendingWorld({ WHATSAPP_SENDS_PER_SECOND: String(SENDS_PER_SECOND) });
+  world = await startSendingWorld({
+    WHATSAPP_SENDS_PER_SECOND: String(SENDS_PER_SECOND),
+    // Paced rows are due again long before a poll: the senders must wake for them.
+    OUTBOX_POLL_INTERVAL_MS: '60000',
+  });
   secondSender = await startServer({ env: world.env });
   org = await seedOrganization(world.server);
 }, SENDER_LOCK_WAIT_MS);
@@ -38,8 +42,11 @@ it('sends no faster than WHATSAPP_SENDS_PER_SECOND to one phone number, without 
   await customerWrites(world.server, busy);
   await customerWrites(world.server, other);
 
+  // Written to both instances in turn: each wakes its own sender, and both claim from the same due rows.
+  let written = 0;
   const staffSends = async (channelId: string, content: string) =>
-    dataOf(await sendMessage(world.server, org.admin, { channelId, content })).sendMessage;
+    dataOf(await sendMessage(written++ % 2 === 0 ? world.server : secondSender, org.admin, { channelId, content }))
+      .sendMessage;
   const busyContents = Array.from({ length: 6 }, (_, index) => `paced ${index + 1}`);
   const busyMessages = [];
   for (const content of busyContents) busyMessages.push(await staffSends(busy.channelId, content));

@@ -29,6 +29,7 @@ export interface OutboxWorkerDeps {
 }
 
 const DEFAULT_BATCH = 10;
+const PACED_TICK_MS = 10;
 
 /**
  * Sends queued outbound_messages through the Graph API: claims due rows (outbox-claims), attempts each
@@ -42,8 +43,12 @@ const DEFAULT_BATCH = 10;
 export class OutboxWorker {
   private readonly loop: WorkerLoop;
   private readonly attempts;
-  /** The wake-up for paced rows that are due again before the next poll, and when it fires. */
-  private pacedWake: { timer: NodeJS.Timeout; at: number } | undefined;
+  /**
+   * When rows this worker paced are due again before the next poll (ms, rounded up to a PACED_TICK_MS tick, so
+   * a backlog of thousands needs a few hundred wake-ups at most), and the timer of the soonest.
+   */
+  private readonly pacedDue = new Set<number>();
+  private pacedTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: OutboxWorkerDeps,
@@ -80,8 +85,8 @@ export class OutboxWorker {
 
   /** Stops polling and waits for the sends in flight to be recorded. */
   stop(): Promise<void> {
-    clearTimeout(this.pacedWake?.timer);
-    this.pacedWake = undefined;
+    clearTimeout(this.pacedTimer);
+    this.pacedDue.clear();
     return this.loop.stop();
   }
 
@@ -98,23 +103,33 @@ export class OutboxWorker {
       this.options.leaseMs,
     );
     const outcomes = await Promise.all(claimed.map((row) => this.deliver(row)));
-    const pacedFor = outcomes.flatMap((outcome) => (outcome && 'paced' in outcome ? [outcome.retryInMs] : []));
-    if (pacedFor.length > 0) this.wakeWithin(Math.min(...pacedFor));
+    const now = Date.now();
+    const pollAt = now + this.options.pollIntervalMs;
+    for (const outcome of outcomes) {
+      if (!outcome || !('paced' in outcome)) continue;
+      const dueAt = Math.ceil((now + outcome.retryInMs) / PACED_TICK_MS) * PACED_TICK_MS;
+      if (dueAt < pollAt) this.pacedDue.add(dueAt);
+    }
+    this.armPacedTimer();
     return claimed.length;
   }
 
   /** Paced rows wait a fraction of a second (a phone number's throughput): they should not wait for the poll. */
-  private wakeWithin(delayMs: number): void {
-    if (delayMs >= this.options.pollIntervalMs) return;
-    const at = Date.now() + delayMs;
-    if (this.pacedWake && this.pacedWake.at <= at) return;
-    clearTimeout(this.pacedWake?.timer);
-    const timer = setTimeout(() => {
-      this.pacedWake = undefined;
-      this.loop.wake();
-    }, delayMs);
-    timer.unref();
-    this.pacedWake = { timer, at };
+  private armPacedTimer(): void {
+    clearTimeout(this.pacedTimer);
+    if (this.pacedDue.size === 0 || this.loop.isStopping) return;
+    let soonest = Infinity;
+    for (const dueAt of this.pacedDue) soonest = Math.min(soonest, dueAt);
+    this.pacedTimer = setTimeout(
+      () => {
+        const now = Date.now();
+        for (const dueAt of this.pacedDue) if (dueAt <= now) this.pacedDue.delete(dueAt);
+        this.loop.wake();
+        this.armPacedTimer();
+      },
+      Math.max(soonest - Date.now(), 0),
+    );
+    this.pacedTimer.unref();
   }
 
   /** Attempts one row and records the outcome; undefined when that failed unexpectedly. */
