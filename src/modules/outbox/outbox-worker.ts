@@ -56,7 +56,9 @@ export class OutboxWorker {
   ) {
     this.attempts = deps.metrics.counter({
       name: 'chat_outbox_attempts_total',
-      help: 'Graph API send attempts by outcome: sent, retry (will be tried again), failed (for good)',
+      help:
+        'Graph API send attempts by outcome: sent, retry (will be tried again), failed (for good), paced (over a ' +
+        "phone number's throughput or Meta's pair limit: tried later, not counted), paused (token invalid)",
       labelNames: ['outcome'],
     });
     const pool = deps.db.pool;
