@@ -1,8 +1,8 @@
 // `npm run bench`: measures the hot paths and prints each figure beside the ceiling measured in the same run,
 // as a ratio (machines here are noisy; ratios are not). Writes the results to BENCHMARKS.md when every
-// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,scale,history,webhooks,replay,typing,readstate,soak
+// scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,scale,history,webhooks,replay,typing,readstate,auth,media,soak
 // picks scenarios; SOAK_SECONDS (default 120, at most 600) sets the soak run.
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/lib/project-root.js';
@@ -31,10 +31,24 @@ import {
   UNREAD_MANY,
 } from './scenarios/read-state.js';
 import { benchSendMessageAgainstTransport } from './scenarios/send-message.js';
+import { benchMedia, CONCURRENT_UPLOADS, MEDIA_BYTES } from './scenarios/media.js';
 import { benchSoak } from './scenarios/soak.js';
+import { benchAuth, SIGN_IN_CONCURRENCY } from './scenarios/auth.js';
 import { benchWebhooks, WEBHOOK_CONCURRENCY } from './scenarios/webhooks.js';
 
-const ALL = ['send', 'fanout', 'scale', 'history', 'webhooks', 'replay', 'typing', 'readstate', 'soak'];
+const ALL = [
+  'send',
+  'fanout',
+  'scale',
+  'history',
+  'webhooks',
+  'replay',
+  'typing',
+  'readstate',
+  'auth',
+  'media',
+  'soak',
+];
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const soakSeconds = Math.min(600, Number(process.env.SOAK_SECONDS ?? 120));
 const only = new Set((process.env.BENCH_ONLY ?? ALL.join(',')).split(','));
@@ -76,6 +90,9 @@ async function main(): Promise<void> {
       RATE_LIMIT_MUTATIONS_PER_IP: '100000000',
       WS_MAX_CONNECTIONS_PER_USER: '100000',
       WS_MAX_CONNECTIONS_PER_IP: '100000',
+      // Upload and download links point at this server; attachments go to a scratch directory.
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      STORAGE_DIR: await mkdtemp(path.join(os.tmpdir(), 'bench-media-')),
     },
     port,
   );
@@ -259,6 +276,57 @@ async function main(): Promise<void> {
         ratio: `worst query p99 ${fmt(Math.max(...search.byQuery.map(({ result }) => result.p99)), 1)} ms`,
         goal: 'p99 < 50 ms',
       });
+    }
+    if (only.has('auth')) {
+      console.log('auth: signIn beside argon2id, refreshSession beside { __typename }');
+      const authOrg = await seedBenchOrganization(bench, 16);
+      const auth = await benchAuth(bench, graphqlUrl, authOrg, seconds);
+      rows.push(
+        {
+          figure: `signIn (argon2id 19 MiB, t=2), ${SIGN_IN_CONCURRENCY} clients`,
+          value: `${fmt(auth.signIn.perSecond, 1)} sign-ins/s (p50 ${fmt(auth.signIn.p50)} ms, p99 ${fmt(auth.signIn.p99)} ms)`,
+          ceiling: `argon2id verify alone, ${SIGN_IN_CONCURRENCY} at once: ${fmt(auth.argon2.perSecond, 1)}/s (p50 ${fmt(auth.argon2.p50)} ms)`,
+          ratio: pct(auth.signIn.perSecond / auth.argon2.perSecond),
+          goal: 'costs what argon2id costs',
+        },
+        {
+          figure: 'refreshSession (rotation: one row spent, one written, a JWT signed), 16 clients',
+          value: `${fmt(auth.refresh.perSecond, 0)} req/s (p50 ${fmt(auth.refresh.p50)} ms, p99 ${fmt(auth.refresh.p99)} ms)`,
+          ceiling: `\`{ __typename }\` just before: ${fmt(auth.transport.perSecond, 0)} req/s`,
+          ratio: `${fmt(auth.transport.perSecond / Math.max(auth.refresh.perSecond, 0.001))}× slower`,
+          goal: 'within 3× of `{ __typename }`',
+        },
+      );
+    }
+    if (only.has('media')) {
+      const megabytes = MEDIA_BYTES / 1024 / 1024;
+      console.log(`media: ${megabytes} MB uploads and downloads, then ${CONCURRENT_UPLOADS} uploads at once`);
+      const mediaOrg = await seedBenchOrganization(bench, 1);
+      const media = await benchMedia(server, mediaOrg.users[0]!, mediaOrg.channelId, port + 2);
+      const rate = (ms: number) => `${fmt(megabytes / (ms / 1000), 0)} MB/s`;
+      rows.push(
+        {
+          figure: `upload of ${megabytes} MB (PUT to the signed link, streamed into storage), p50`,
+          value: `${fmt(media.upload.p50, 0)} ms (${rate(media.upload.p50)}; p99 ${fmt(media.upload.p99, 0)} ms)`,
+          ceiling: `plain Node HTTP copy to a file: ${fmt(media.rawUpload.p50, 0)} ms (${rate(media.rawUpload.p50)})`,
+          ratio: `${fmt(media.upload.p50 / Math.max(media.rawUpload.p50, 0.001))}× the raw time`,
+          goal: '',
+        },
+        {
+          figure: `download of ${megabytes} MB (the attachment's signed link), p50`,
+          value: `${fmt(media.download.p50, 0)} ms (${rate(media.download.p50)}; p99 ${fmt(media.download.p99, 0)} ms)`,
+          ceiling: `plain Node HTTP copy from a file: ${fmt(media.rawDownload.p50, 0)} ms (${rate(media.rawDownload.p50)})`,
+          ratio: `${fmt(media.download.p50 / Math.max(media.rawDownload.p50, 0.001))}× the raw time`,
+          goal: '',
+        },
+        {
+          figure: `server RSS during ${CONCURRENT_UPLOADS} concurrent ${megabytes} MB uploads`,
+          value: `${fmt(media.rss.beforeMb, 0)} MB → peak ${fmt(media.rss.peakMb, 0)} MB`,
+          ceiling: `the bodies: ${CONCURRENT_UPLOADS * megabytes} MB`,
+          ratio: `growth ${pct((media.rss.peakMb - media.rss.beforeMb) / (CONCURRENT_UPLOADS * megabytes))} of the bodies`,
+          goal: 'flat (streams, not buffers)',
+        },
+      );
     }
     if (only.has('soak')) {
       console.log(`soak: ${soakSeconds}s of mixed traffic`);

@@ -14,13 +14,15 @@ import { addHealthRoutes } from './http/health.js';
 import { createRequestObserver } from './http/request-observer.js';
 import { createHttpServer } from './http/http-server.js';
 import { Router } from './http/router.js';
-import { RateLimits } from './limits/rate-limits.js';
+import type { RateLimits } from './limits/rate-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { GraphQLMetrics } from './metrics/graphql-metrics.js';
 import type { Metrics } from './metrics/metrics.js';
 import { addMetricsRoute } from './metrics/metrics-route.js';
 import type { EventBus } from './realtime/event-bus.js';
 import { addWebhookRoutes } from './modules/webhooks/webhook.routes.js';
+import { addOidcRoutes } from './modules/accounts/oidc.routes.js';
+import { addMediaRoutes } from './modules/media/media.routes.js';
 import { schema } from './schema/index.js';
 import { createServices } from './services.js';
 
@@ -44,10 +46,10 @@ export interface App {
 export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): App {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const backing = createBackingServices(config, logger);
-  const { db, bus, limiter, metrics } = backing;
+  const { db, bus, metrics } = backing;
   const clientAddressOf = (request: IncomingMessage) => clientAddress(request, config.trustedProxyHops);
-  const rateLimits = new RateLimits({ limiter, metrics, logger, clientAddressOf });
   const services = createServices(backing);
+  const { rateLimits } = services;
   const authenticator = new Authenticator(new TokenVerifier(config.jwt), services.directory);
 
   const router = new Router();
@@ -60,6 +62,18 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     metrics,
     rateLimits,
     limits: config.webhooks,
+  });
+  addOidcRoutes(router, {
+    singleSignOn: services.singleSignOn,
+    rateLimits,
+    logger,
+    linksUrl: config.accounts.linksUrl,
+    secureCookies: config.publicUrl.startsWith('https:'),
+  });
+  addMediaRoutes(router, {
+    uploads: services.uploads,
+    links: services.mediaLinks,
+    uploadTimeoutMs: config.media.uploadTimeoutMs,
   });
   const graphqlMetrics = new GraphQLMetrics(metrics, logger);
   const eventStreams = new EventStreams();
@@ -83,6 +97,7 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     observe: createRequestObserver({ metrics, logger, clientAddressOf }),
     logger,
     bodyTimeoutMs: Math.max(config.graphql.bodyTimeoutMs, config.webhooks.bodyTimeoutMs),
+    uploadTimeoutMs: config.media.uploadTimeoutMs,
   });
   const { server } = http;
   const webSockets = attachWebSocketServer(server, {

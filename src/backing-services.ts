@@ -5,6 +5,7 @@ import { MemoryRateLimiter, type RateLimiter } from './limits/rate-limiter.js';
 import { RedisRateLimiter } from './limits/redis-rate-limiter.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics/metrics.js';
+import { createStorage } from './modules/media/storage/create-storage.js';
 import { MemoryPresenceStore, type PresenceStore, RedisPresenceStore } from './modules/presence/presence-store.js';
 import { redisTargetOf } from './lib/redis-connection.js';
 import { type EventBus, MemoryEventBus, RedisEventBus } from './realtime/event-bus.js';
@@ -32,7 +33,17 @@ export function createBackingServices(config: AppConfig, logger: Logger) {
   const presence: PresenceStore = redis
     ? new RedisPresenceStore({ target: redis, prefix }, presenceTiming)
     : new MemoryPresenceStore(presenceTiming);
-  const infrastructure: Infrastructure = { config, db, bus, limiter, presenceStore: presence, logger, metrics };
+  const storage = createStorage(config.media.storage, logger);
+  const infrastructure: Infrastructure = {
+    config,
+    db,
+    bus,
+    limiter,
+    presenceStore: presence,
+    storage,
+    logger,
+    metrics,
+  };
   return {
     ...infrastructure,
     /** Connects to Redis; resolves even when it is down (readiness reports it, reconnects continue). */
@@ -51,6 +62,7 @@ export function createBackingServices(config: AppConfig, logger: Logger) {
       await bus.close();
       await limiter.close();
       await presence.close();
+      storage.close?.();
       await db.close();
     },
   };

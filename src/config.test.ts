@@ -118,3 +118,44 @@ describe('platform settings', () => {
     ]);
   });
 });
+
+describe('accounts settings', () => {
+  it('reads durations as 900, 15m, 12h or 30d, and refuses others naming the setting', () => {
+    const config = loadConfig({ ACCESS_TOKEN_TTL: '5m', REFRESH_TOKEN_TTL: '7d', INVITATION_TTL: '3600' });
+    expect(config.accounts).toMatchObject({
+      accessTokenTtlSeconds: 300,
+      refreshTokenTtlSeconds: 604_800,
+      invitationTtlSeconds: 3_600,
+      passwordResetTtlSeconds: 3_600,
+      passwordMinLength: 15,
+    });
+    expect(() => loadConfig({ ACCESS_TOKEN_TTL: 'soon' })).toThrow(/ACCESS_TOKEN_TTL: must be like 900, 15m/);
+    expect(() => loadConfig({ ACCESS_TOKEN_TTL: '2d' })).toThrow(/ACCESS_TOKEN_TTL: must be between/);
+  });
+
+  it('needs all four OIDC settings or none, naming the missing ones', () => {
+    expect(loadConfig({}).oidc).toBeUndefined();
+    expect(() => loadConfig({ OIDC_ISSUER: 'https://id.example.com', OIDC_CLIENT_ID: 'chat' })).toThrow(
+      /OIDC_CLIENT_SECRET: required for single sign-on[\s\S]*OIDC_ORGANIZATION_ID: required for single sign-on/,
+    );
+    const config = loadConfig({
+      PUBLIC_URL: 'https://chat.example.com/',
+      OIDC_ISSUER: 'https://id.example.com',
+      OIDC_CLIENT_ID: 'chat',
+      OIDC_CLIENT_SECRET: 'secret',
+      OIDC_ORGANIZATION_ID: '0b6f4a52-5d0e-4c6f-9a7e-2f1d3c4b5a69',
+    });
+    expect(config.oidc?.redirectUrl).toBe('https://chat.example.com/auth/oidc/callback');
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        JWT_SECRET: 'x'.repeat(40),
+        ENCRYPTION_KEY: 'cd'.repeat(32),
+        OIDC_ISSUER: 'http://id.example.com',
+        OIDC_CLIENT_ID: 'chat',
+        OIDC_CLIENT_SECRET: 'secret',
+        OIDC_ORGANIZATION_ID: '0b6f4a52-5d0e-4c6f-9a7e-2f1d3c4b5a69',
+      }),
+    ).toThrow(/OIDC_ISSUER: must be an https:\/\/ URL in production/);
+  });
+});

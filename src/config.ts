@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
 // The operator-facing settings, parsed once at start-up. Names are the contract's "Environment" section plus
@@ -35,6 +38,22 @@ const limit = (fallback: number) =>
     .int({ error: 'must be a whole number' })
     .min(0, { error: 'must be 0 (off) or more' })
     .default(fallback);
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3_600, d: 86_400 };
+
+/** A duration in whole seconds, written `900`, `15m`, `12h` or `30d` (a bare number is seconds). */
+const duration = (minSeconds: number, maxSeconds: number) =>
+  z
+    .string()
+    .regex(/^\d+\s*[smhd]?$/, { error: 'must be like 900, 15m, 12h or 30d' })
+    .transform((value) => {
+      const unit = value.trim().slice(-1);
+      const factor = DURATION_UNITS[unit] ?? 1;
+      return Number.parseInt(value, 10) * factor;
+    })
+    .refine((seconds) => seconds >= minSeconds && seconds <= maxSeconds, {
+      error: `must be between ${minSeconds} s and ${maxSeconds} s`,
+    });
 
 /** Browser origins as they send them: scheme, host and port (`https://chat.example.com`), comma-separated. */
 const origins = z.string().transform((value, context) => {
@@ -76,6 +95,25 @@ const clusterNodes = z.string().transform((value, context) => {
     return z.NEVER;
   }
   return nodes;
+});
+
+/** Where Meta serves media from: its Graph APIs and CDNs (the Instagram and WhatsApp ones included). */
+const DEFAULT_MEDIA_DOWNLOAD_HOSTS =
+  'graph.facebook.com,graph.instagram.com,lookaside.fbsbx.com,*.fbsbx.com,*.fbcdn.net,*.cdninstagram.com,*.whatsapp.net';
+
+/** Host names, comma-separated; `*.example.com` stands for every subdomain of example.com. */
+const hostPatterns = z.string().transform((value, context) => {
+  const listed = value
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .filter((entry) => entry !== '');
+  for (const entry of listed) {
+    if (!/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(entry)) {
+      context.addIssue({ code: 'custom', message: `"${entry}" is not a host name (or *.domain)` });
+      return z.NEVER;
+    }
+  }
+  return listed;
 });
 
 const EnvSchema = z.object({
@@ -149,8 +187,40 @@ const EnvSchema = z.object({
   WS_MAX_CONNECTIONS_PER_IP: limit(200),
   WS_MAX_OPERATIONS_PER_CONNECTION: limit(100),
   TRUSTED_PROXY_HOPS: between(0, 10).default(0),
+  ACCESS_TOKEN_TTL: duration(30, 86_400).default(900),
+  REFRESH_TOKEN_TTL: duration(300, 365 * 86_400).default(30 * 86_400),
+  PASSWORD_MIN_LENGTH: between(8, 64).default(15),
+  SIGN_IN_FAILURES_PER_ACCOUNT: limit(10),
+  SIGN_IN_FAILURES_PER_IP: limit(100),
+  SIGN_IN_WINDOW_SECONDS: between(1, 86_400).default(900),
+  SMTP_URL: optionalUrl(['smtp', 'smtps']),
+  SMTP_FROM: z.string().min(3).max(320).optional(),
+  ACCOUNT_LINKS_URL: optionalUrl(['http', 'https']),
+  INVITATION_TTL: duration(300, 90 * 86_400).default(7 * 86_400),
+  PASSWORD_RESET_TTL: duration(60, 86_400).default(3_600),
+  OIDC_ISSUER: optionalUrl(['http', 'https']),
+  OIDC_CLIENT_ID: z.string().min(1).max(500).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).max(500).optional(),
+  OIDC_ORGANIZATION_ID: z.uuid({ error: 'must be an organization id (UUID)' }).optional(),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   CORS_ORIGINS: origins.optional(),
+  STORAGE_DRIVER: z.enum(['local', 's3'], { error: 'must be local or s3' }).default('local'),
+  STORAGE_DIR: z.string().min(1).default('.data/media'),
+  S3_ENDPOINT: optionalUrl(['http', 'https']),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: flag.default(false),
+  S3_PRESIGNED_DOWNLOADS: flag.default(false),
+  MEDIA_MAX_BYTES: between(1, 2 * 1024 ** 3).default(100 * 1024 * 1024),
+  MEDIA_URL_TTL: between(10, 7 * 86_400).default(3_600),
+  MEDIA_UPLOAD_TIMEOUT_MS: between(1_000, 3_600_000).default(600_000),
+  MEDIA_DOWNLOAD_HOSTS: hostPatterns.prefault(DEFAULT_MEDIA_DOWNLOAD_HOSTS),
+  MEDIA_DOWNLOAD_WORKER_ENABLED: flag.default(true),
+  MEDIA_DOWNLOAD_MAX_ATTEMPTS: between(1, 50).default(6),
+  MEDIA_DOWNLOAD_RETRY_BASE_MS: between(1, 3_600_000).default(10_000),
+  MEDIA_DOWNLOAD_POLL_INTERVAL_MS: between(10, 3_600_000).default(5_000),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -230,14 +300,66 @@ export interface AppConfig {
     /** Operations running at once on one connection (subscriptions, and queries until they answer); 0: no limit. */
     maxOperationsPerConnection: number;
   };
+  accounts: {
+    /** Lifetime of the access tokens that signIn and refreshSession issue (ACCESS_TOKEN_TTL). */
+    accessTokenTtlSeconds: number;
+    /** Lifetime of a refresh token; every refresh issues a new one (REFRESH_TOKEN_TTL). */
+    refreshTokenTtlSeconds: number;
+    passwordMinLength: number;
+    /** Failed sign-ins per account and per client address per window, across instances; 0: no limit. */
+    signInFailuresPerAccount: number;
+    signInFailuresPerIp: number;
+    signInWindowMs: number;
+    /** Where invitation and password-reset links point: `<url>/accept-invitation?token=…`, `<url>/reset-password?token=…`. */
+    linksUrl: string;
+    invitationTtlSeconds: number;
+    passwordResetTtlSeconds: number;
+  };
+  /** Single sign-on through an OpenID provider into one organization; none unless OIDC_* are set. */
+  oidc:
+    { issuer: string; clientId: string; clientSecret: string; organizationId: string; redirectUrl: string } | undefined;
+  /** Outgoing mail (invitations, password resets); none without SMTP_URL. */
+  smtp: { url: string; from: string } | undefined;
   /** Reverse proxies in front of the server whose X-Forwarded-For entries are trusted to name the client. */
   trustedProxyHops: number;
   /** When set, `/metrics` asks for `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
   /** Browser origins allowed to call /graphql (CORS); none when empty. */
   corsOrigins: string[];
+  media: MediaConfig;
   /** Settings the operator left out and that development filled in, to be said in the log. */
   developmentDefaults: string[];
+}
+
+/** Where attachments are stored, how large they may be, and how long their links work. */
+export interface MediaConfig {
+  storage:
+    | { driver: 'local'; dir: string }
+    | {
+        driver: 's3';
+        endpoint: string | undefined;
+        bucket: string;
+        region: string;
+        /** Both or neither: without them the SDK's own chain (instance role, AWS_* variables) is used. */
+        credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+        forcePathStyle: boolean;
+        /** Downloads redirect to presigned GETs of the store (which clients must be able to reach). */
+        presignedDownloads: boolean;
+      };
+  /** The largest upload accepted (checked while the bytes stream in). */
+  maxBytes: number;
+  /** How long an upload link, an unused upload and a download link stay valid, in seconds. */
+  urlTtlSeconds: number;
+  /** How long the bytes of one upload may take to arrive. */
+  uploadTimeoutMs: number;
+  /** Platform media downloads: only from these hosts (`*.domain` for subdomains), retried with backoff. */
+  downloads: {
+    hosts: string[];
+    workerEnabled: boolean;
+    maxAttempts: number;
+    retryBaseMs: number;
+    pollIntervalMs: number;
+  };
 }
 
 /** What one GraphQL request may ask for; 0 turns a limit off. */
@@ -283,14 +405,54 @@ function productionProblems(env: ParsedEnv): string[] {
   else if (Buffer.from(env.ENCRYPTION_KEY, 'hex').equals(DEVELOPMENT_ENCRYPTION_KEY))
     problems.push('ENCRYPTION_KEY: is the development default, which anyone can compute; set a key of your own');
   // Whoever can answer for the key set can sign any token: it must come over TLS (or from this machine).
+  if (env.OIDC_ISSUER && !isHttpsOrLoopback(env.OIDC_ISSUER))
+    problems.push('OIDC_ISSUER: must be an https:// URL in production (http:// only on a loopback address)');
   if (env.JWT_JWKS_URL && !isHttpsOrLoopback(env.JWT_JWKS_URL))
     problems.push('JWT_JWKS_URL: must be an https:// URL in production (http:// only on a loopback address)');
+  return problems;
+}
+
+const OIDC_SETTINGS = ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_ORGANIZATION_ID'] as const;
+
+/** Single sign-on needs all four OIDC_* settings or none. */
+function oidcProblems(env: ParsedEnv): string[] {
+  const given = OIDC_SETTINGS.filter((name) => env[name] !== undefined);
+  if (given.length === 0 || given.length === OIDC_SETTINGS.length) return [];
+  return OIDC_SETTINGS.filter((name) => env[name] === undefined).map(
+    (name) => `${name}: required for single sign-on (${given.join(', ')} ${given.length === 1 ? 'is' : 'are'} set)`,
+  );
+}
+
+/** The S3 settings that only make sense together. */
+function storageProblems(env: ParsedEnv): string[] {
+  const problems: string[] = [];
+  if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) problems.push('S3_BUCKET: required when STORAGE_DRIVER=s3');
+  if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY))
+    problems.push('S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both or neither');
   return problems;
 }
 
 function isHttpsOrLoopback(url: string): boolean {
   const { protocol, hostname } = new URL(url);
   return protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(hostname);
+}
+
+/**
+ * The settings as the server and the CLI read them: a `.env` file in the working directory, if there is one, under
+ * the process environment, which wins (so a deployment's own variables are never overridden by a stray file).
+ */
+export function environmentWithDotEnv(
+  environment: Record<string, string | undefined> = process.env,
+  dir = process.cwd(),
+): Record<string, string | undefined> {
+  let text: string;
+  try {
+    text = readFileSync(path.join(dir, '.env'), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return environment;
+    throw error;
+  }
+  return { ...parseEnv(text), ...environment };
 }
 
 export function loadConfig(source: Record<string, string | undefined> = process.env): AppConfig {
@@ -301,6 +463,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     ? []
     : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
 
+  if (parsed.success) problems.push(...oidcProblems(parsed.data));
+  if (parsed.success) problems.push(...storageProblems(parsed.data));
   if (parsed.success && parsed.data.NODE_ENV === 'production') problems.push(...productionProblems(parsed.data));
   if (parsed.success && parsed.data.REDIS_URL && parsed.data.REDIS_CLUSTER_NODES)
     problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a cluster), not both');
@@ -324,11 +488,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
 
   const introspection = env.INTROSPECTION_ENABLED ?? env.NODE_ENV !== 'production';
+  const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, '');
   return {
     env: env.NODE_ENV,
     port: env.PORT,
     host: env.HOST,
-    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    publicUrl,
     databaseUrl: env.DATABASE_URL,
     databasePoolSize: env.DATABASE_POOL_SIZE,
     redisUrl: env.REDIS_URL,
@@ -386,9 +551,60 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxConnectionsPerIp: env.WS_MAX_CONNECTIONS_PER_IP,
       maxOperationsPerConnection: env.WS_MAX_OPERATIONS_PER_CONNECTION,
     },
+    accounts: {
+      accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL,
+      refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL,
+      passwordMinLength: env.PASSWORD_MIN_LENGTH,
+      signInFailuresPerAccount: env.SIGN_IN_FAILURES_PER_ACCOUNT,
+      signInFailuresPerIp: env.SIGN_IN_FAILURES_PER_IP,
+      signInWindowMs: env.SIGN_IN_WINDOW_SECONDS * 1_000,
+      linksUrl: (env.ACCOUNT_LINKS_URL ?? publicUrl).replace(/\/+$/, ''),
+      invitationTtlSeconds: env.INVITATION_TTL,
+      passwordResetTtlSeconds: env.PASSWORD_RESET_TTL,
+    },
+    oidc:
+      env.OIDC_ISSUER && env.OIDC_CLIENT_ID && env.OIDC_CLIENT_SECRET && env.OIDC_ORGANIZATION_ID
+        ? {
+            issuer: env.OIDC_ISSUER,
+            clientId: env.OIDC_CLIENT_ID,
+            clientSecret: env.OIDC_CLIENT_SECRET,
+            organizationId: env.OIDC_ORGANIZATION_ID,
+            redirectUrl: `${publicUrl}/auth/oidc/callback`,
+          }
+        : undefined,
+    smtp: env.SMTP_URL
+      ? { url: env.SMTP_URL, from: env.SMTP_FROM ?? `Chat server <no-reply@${new URL(publicUrl).hostname}>` }
+      : undefined,
     trustedProxyHops: env.TRUSTED_PROXY_HOPS,
     metricsToken: env.METRICS_TOKEN,
     corsOrigins: env.CORS_ORIGINS ?? [],
+    media: {
+      storage:
+        env.STORAGE_DRIVER === 's3'
+          ? {
+              driver: 's3',
+              endpoint: env.S3_ENDPOINT,
+              bucket: env.S3_BUCKET!,
+              region: env.S3_REGION,
+              credentials:
+                env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY
+                  ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY }
+                  : undefined,
+              forcePathStyle: env.S3_FORCE_PATH_STYLE,
+              presignedDownloads: env.S3_PRESIGNED_DOWNLOADS,
+            }
+          : { driver: 'local', dir: env.STORAGE_DIR },
+      maxBytes: env.MEDIA_MAX_BYTES,
+      urlTtlSeconds: env.MEDIA_URL_TTL,
+      uploadTimeoutMs: env.MEDIA_UPLOAD_TIMEOUT_MS,
+      downloads: {
+        hosts: env.MEDIA_DOWNLOAD_HOSTS,
+        workerEnabled: env.MEDIA_DOWNLOAD_WORKER_ENABLED,
+        maxAttempts: env.MEDIA_DOWNLOAD_MAX_ATTEMPTS,
+        retryBaseMs: env.MEDIA_DOWNLOAD_RETRY_BASE_MS,
+        pollIntervalMs: env.MEDIA_DOWNLOAD_POLL_INTERVAL_MS,
+      },
+    },
     developmentDefaults,
   };
 }

@@ -3,12 +3,13 @@ import type { Database } from './db/database.js';
 import type { RateLimiter } from './limits/rate-limiter.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics/metrics.js';
+import type { MediaStorage } from './modules/media/storage/media-storage.js';
 import type { PresenceStore } from './modules/presence/presence-store.js';
 import type { EventBus } from './realtime/event-bus.js';
 
 /**
  * What every instance runs on: configuration, the database, the event bus between instances, the rate limiter's
- * counters, logs and metrics. Services are built from the parts of it they use; buildApp and the CLI make it
+ * counters, media storage, logs and metrics. Services are built from the parts of it they use; buildApp and the CLI make it
  * (backing-services.ts).
  */
 export interface Infrastructure {
@@ -18,6 +19,8 @@ export interface Infrastructure {
   limiter: RateLimiter;
   /** Who is connected to which instance (Redis across instances). */
   presenceStore: PresenceStore;
+  /** Where attachments' bytes are kept (STORAGE_DRIVER). */
+  storage: MediaStorage;
   logger: Logger;
   /** Where a service registers its own metrics (see metrics.ts), served at /metrics. */
   metrics: Metrics;

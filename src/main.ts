@@ -1,15 +1,15 @@
-// The server's entry point, and the only module with side effects: it reads the environment, starts an
+// The server's entry point, and the only module with side effects: it reads the environment (and .env), starts an
 // embedded PostgreSQL when no DATABASE_URL is given, applies migrations, serves, and stops gracefully.
 import { createRequire } from 'node:module';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, environmentWithDotEnv, loadConfig } from './config.js';
 import type { EmbeddedDatabase } from './db/embedded-postgres.js';
 import { prepareDatabase } from './db/prepare.js';
 import { createLogger } from './logger.js';
 
 let config;
 try {
-  config = loadConfig();
+  config = loadConfig(environmentWithDotEnv());
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   for (const problem of error.problems) console.error(`configuration error: ${problem}`);

@@ -1,5 +1,17 @@
 import type { Infrastructure } from './infrastructure.js';
+import { clientAddress } from './http/client-address.js';
 import { WorkerLoop } from './lib/worker-loop.js';
+import { RateLimits } from './limits/rate-limits.js';
+import { AccountLinkService } from './modules/accounts/account-links.service.js';
+import { AccountService } from './modules/accounts/accounts.service.js';
+import { pruneExpiredCredentials } from './modules/accounts/credential-pruning.js';
+import { Mailer } from './modules/accounts/mailer.js';
+import { SingleSignOn } from './modules/accounts/single-sign-on.js';
+import { PasswordHasher } from './modules/accounts/password-hasher.js';
+import { SessionService } from './modules/accounts/sessions.service.js';
+import { MediaDownloader } from './modules/media/media-downloader.js';
+import { MediaLinks } from './modules/media/media-links.js';
+import { UploadService } from './modules/media/uploads.service.js';
 import { SecretBox } from './lib/secrets.js';
 import { ChannelService } from './modules/channels/channels.service.js';
 import { ClientAssignmentService } from './modules/client-links/assignments.service.js';
@@ -50,8 +62,33 @@ const PRUNE_BATCH = 5_000;
  * and the CLI share one set; `start` and `stop` run the instance's background work (the webhook processor, the
  * outbox sender, the bus listeners that keep per-instance caches current) for buildApp.
  */
-export function createServices({ config, db, bus, limiter, presenceStore, logger, metrics }: Infrastructure) {
+export function createServices({ config, db, bus, limiter, presenceStore, logger, metrics, storage }: Infrastructure) {
   const directory = new UserDirectory(db.prisma, logger);
+  const rateLimits = new RateLimits({
+    limiter,
+    metrics,
+    logger,
+    clientAddressOf: (request) => clientAddress(request, config.trustedProxyHops),
+  });
+  const sessions = new SessionService({
+    db,
+    bus,
+    users: directory,
+    jwt: config.jwt,
+    accessTokenTtlSeconds: config.accounts.accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: config.accounts.refreshTokenTtlSeconds,
+  });
+  const accounts = new AccountService({ db, sessions, hasher: new PasswordHasher(), rateLimits, config, logger });
+  const mailer = config.smtp ? new Mailer(config.smtp) : undefined;
+  const accountLinks = new AccountLinkService({ db, sessions, accounts, rateLimits, mailer, logger, config });
+  const singleSignOn = config.oidc
+    ? new SingleSignOn({
+        db,
+        sessions,
+        box: new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
+        oidc: config.oidc,
+      })
+    : undefined;
   const stream = new OrganizationStream({
     bus,
     logger,
@@ -65,6 +102,7 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
   );
   const graph = new GraphApiClient(config.meta);
   const sendPacing = new SendPacing({ limiter, logger }, config.outbox.whatsappSendsPerSecond);
+  const mediaLinks = new MediaLinks(config.encryptionKey, config.publicUrl, config.media.urlTtlSeconds);
   const outboxWorker = new OutboxWorker(
     { db, logger, metrics },
     {
@@ -78,6 +116,7 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
       leaseMs: config.meta.timeoutMs * 2 + 10_000,
       statuses,
       stream,
+      mediaLinkOf: (uploadId) => mediaLinks.downloadUrl(uploadId),
     },
   );
   const outbox = new OutboxService(outboxWorker);
@@ -85,9 +124,17 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
   const messageEvents = new MessageEvents(stream);
   const customerWindow = new CustomerServiceWindow({ db });
 
+  const uploads = new UploadService({ db, storage, links: mediaLinks, config: config.media, logger });
+  const uploadSweep = new WorkerLoop({
+    name: 'upload-sweep',
+    runOnce: () => uploads.sweep(),
+    pollIntervalMs: 600_000,
+    logger,
+  });
+
   const channels = new ChannelService({ db, stream });
   const conversations = new ConversationService({ db, stream, channels });
-  const messages = new MessageService({ db, writer, events: messageEvents, users: directory, cursors });
+  const messages = new MessageService({ db, writer, events: messageEvents, users: directory, cursors, uploads });
   const sendMessage = new SendMessage({
     channels,
     messages,
@@ -95,17 +142,42 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     writer,
     events: messageEvents,
     conversations,
+    uploads,
   });
   const reactions = new ReactionService({ db, stream }, messages);
   const templates = new TemplateService({ db, graph, integrations, channels, sendMessage });
   const readState = new ReadStateService({ db, statuses }, channels);
   const clientLinks = new ClientLinkService({ db });
+  const mediaDownloader = new MediaDownloader({
+    db,
+    storage,
+    accessTokenOf: (integration) => integrations.accessTokenOf(integration),
+    announce: (organizationId, messageId) => messages.touch(organizationId, messageId),
+    graphApiUrl: config.meta.graphApiUrl,
+    timeoutMs: config.meta.timeoutMs,
+    media: config.media,
+    logger,
+  });
   const webhookProcessor = new WebhookProcessor(
     { db, logger },
     {
       router: new InboundRouter({ db }, clientLinks),
       links: clientLinks,
-      handler: new InboundMessaging({ db }, messages, reactions, readState, conversations, templates, clientLinks),
+      handler: new InboundMessaging(
+        {
+          db,
+          media: {
+            expectPlatformMedia: (stored) => uploads.expectPlatformMedia(stored),
+            wake: () => mediaDownloader.wake(),
+          },
+        },
+        messages,
+        reactions,
+        readState,
+        conversations,
+        templates,
+        clientLinks,
+      ),
       sweepIntervalMs: config.webhookSweepIntervalMs,
     },
   );
@@ -128,10 +200,25 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     logger,
   });
 
+  const credentialPruning = new WorkerLoop({
+    name: 'credential-pruning',
+    runOnce: () => pruneExpiredCredentials(db.pool, PRUNE_BATCH),
+    pollIntervalMs: 3_600_000,
+    logger,
+  });
+
   const stopListening: (() => void)[] = [];
   return {
     organizations: new OrganizationService({ db }),
     users: new UserService({ db, bus, users: directory, stream }),
+    /** Rate limits shared by GraphQL, the plain routes (`guardRoute`) and sign-in, in Redis when configured. */
+    rateLimits,
+    sessions,
+    accounts,
+    /** Invitations and password resets. */
+    accountLinks,
+    /** OpenID Connect sign-in (OIDC_*); undefined when not configured. */
+    singleSignOn,
     channels,
     conversations,
     templates,
@@ -152,6 +239,10 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     webhookDeliveries: new WebhookDeliveryService({ db }, webhookProcessor),
     outbox,
     customerWindow,
+    uploads,
+    mediaDownloader,
+    /** Signs and checks the links of the media routes. */
+    mediaLinks,
     /** Users by id, cached per instance (authentication reads it on every request). */
     directory,
     /** The organizations' realtime streams and the sequenced message writer, for tests that look inside. */
@@ -174,15 +265,26 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
       if (config.outbox.workerEnabled) outboxWorker.start();
       presence.start();
       eventLogRetention.start();
+      credentialPruning.start();
+      uploadSweep.start();
+      if (config.media.downloads.workerEnabled) mediaDownloader.start();
     },
 
     /** Lets background work finish what it started (the database is still there), then lets go of the bus. */
     async stop(): Promise<void> {
-      await Promise.all([webhookProcessor.stop(), outboxWorker.stop(), presence.stop(), eventLogRetention.stop()]);
+      await Promise.all([
+        webhookProcessor.stop(),
+        outboxWorker.stop(),
+        presence.stop(),
+        eventLogRetention.stop(),
+        credentialPruning.stop(),
+        uploadSweep.stop(),
+      ]);
       typing.close();
       stopListening.splice(0).forEach((stop) => stop());
       channels.close();
       stream.close();
+      mailer?.close();
     },
   };
 }

@@ -60,6 +60,7 @@ export async function createBenchDatabase(serverUrl: string): Promise<BenchDatab
 
 export interface BenchUser {
   id: string;
+  email: string;
   token: string;
   session: Session;
 }
@@ -81,6 +82,7 @@ export async function seedBenchOrganization(bench: BenchDatabase, staff: number)
     });
     users.push({
       id: user.id,
+      email: user.email,
       token: await signUserToken(bench.config.jwt, user.id, '2h'),
       session: Session.authenticated({ id: user.id, organizationId: organization.id, role: 'USER' }),
     });

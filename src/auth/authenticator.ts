@@ -1,5 +1,6 @@
 import type { UserDirectory } from '../modules/users/user-directory.js';
 import { bearerToken, type TokenVerifier } from './tokens.js';
+import { revokedToken } from './revocation.js';
 import { Session } from './session.js';
 
 /**
@@ -13,13 +14,23 @@ export class Authenticator {
     private readonly users: UserDirectory,
   ) {}
 
-  async sessionFor(authorization: unknown, requestId?: string): Promise<Session> {
+  async sessionFor(authorization: unknown, requestId?: string, clientAddress?: string): Promise<Session> {
     const token = bearerToken(authorization);
     if (token === undefined) return Session.anonymous(undefined, requestId);
     const verdict = await this.verifier.verify(token);
     if (!verdict.ok) return Session.anonymous(verdict.reason, requestId);
     const user = await this.users.get(verdict.userId);
     if (!user?.isActive) return Session.anonymous('User is unknown or inactive', requestId);
-    return Session.authenticated({ id: user.id, organizationId: user.organizationId, role: user.role }, requestId);
+    if (revokedToken(user, verdict.issuedAt)) return Session.anonymous('Token revoked: sign in again', requestId);
+    return Session.authenticated(
+      {
+        id: user.id,
+        organizationId: user.organizationId,
+        role: user.role,
+        tokenIssuedAt: verdict.issuedAt,
+        clientAddress,
+      },
+      requestId,
+    );
   }
 }

@@ -6,6 +6,10 @@ export interface Viewer {
   id: string;
   organizationId: string;
   role: UserRole;
+  /** When the bearer token was issued (ms): a sign-out everywhere after it ends what it opened. */
+  tokenIssuedAt?: number;
+  /** The client's address (see client-address.ts), for the audit log. */
+  clientAddress?: string;
 }
 
 /**

@@ -18,8 +18,8 @@ describe('TokenVerifier', () => {
     const token = await new SignJWT({ sub: userId, exp })
       .setProtectedHeader({ alg: 'HS256' })
       .sign(new TextEncoder().encode(options.secret));
-    expect(await verifier.verify(token)).toEqual({ ok: true, userId });
-    expect(await verifier.verify(token)).toEqual({ ok: true, userId });
+    expect(await verifier.verify(token)).toEqual({ ok: true, userId, issuedAt: 0 });
+    expect(await verifier.verify(token)).toEqual({ ok: true, userId, issuedAt: 0 });
     await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
     expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'Token expired' });
   });

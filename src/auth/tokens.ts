@@ -1,7 +1,8 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import type { AppConfig } from '../config.js';
 
-export type TokenVerdict = { ok: true; userId: string } | { ok: false; reason: string };
+/** `issuedAt`: the token's `iat` in milliseconds (0 when absent), compared with the user's sessions_revoked_at. */
+export type TokenVerdict = { ok: true; userId: string; issuedAt: number } | { ok: false; reason: string };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -22,7 +23,7 @@ export class TokenVerifier {
   // Signature checks through WebCrypto cost more than the rest of a small request; a client sends the same
   // token with every request, so a verdict is remembered for a few minutes. Whether the user may still act
   // is decided per request by the session (deactivated users are refused at once), not here.
-  private readonly verified = new Map<string, { userId: string; trustedUntil: number }>();
+  private readonly verified = new Map<string, { userId: string; issuedAt: number; trustedUntil: number }>();
 
   constructor(private readonly options: AppConfig['jwt']) {
     this.secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
@@ -32,21 +33,23 @@ export class TokenVerifier {
   async verify(token: string): Promise<TokenVerdict> {
     const now = Date.now();
     const remembered = this.verified.get(token);
-    if (remembered && remembered.trustedUntil > now) return { ok: true, userId: remembered.userId };
+    if (remembered && remembered.trustedUntil > now)
+      return { ok: true, userId: remembered.userId, issuedAt: remembered.issuedAt };
     const verdict = await this.verifySignatureAndClaims(token);
     if (verdict.ok) {
       if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
       this.verified.set(token, {
         userId: verdict.userId,
+        issuedAt: verdict.issuedAt,
         trustedUntil: Math.min(now + VERIFIED_TTL_MS, verdict.expiresAt),
       });
     }
-    return verdict.ok ? { ok: true, userId: verdict.userId } : verdict;
+    return verdict.ok ? { ok: true, userId: verdict.userId, issuedAt: verdict.issuedAt } : verdict;
   }
 
   private async verifySignatureAndClaims(
     token: string,
-  ): Promise<{ ok: true; userId: string; expiresAt: number } | { ok: false; reason: string }> {
+  ): Promise<{ ok: true; userId: string; issuedAt: number; expiresAt: number } | { ok: false; reason: string }> {
     const checks = {
       issuer: this.options.issuer,
       audience: this.options.audience,
@@ -67,7 +70,12 @@ export class TokenVerifier {
         return { ok: false, reason: 'Token claim rejected: iat' };
       if (typeof payload.sub !== 'string' || !UUID.test(payload.sub))
         return { ok: false, reason: 'Token subject is not a user id' };
-      return { ok: true, userId: payload.sub.toLowerCase(), expiresAt: (payload.exp ?? 0) * 1000 };
+      return {
+        ok: true,
+        userId: payload.sub.toLowerCase(),
+        issuedAt: (payload.iat ?? 0) * 1000,
+        expiresAt: (payload.exp ?? 0) * 1000,
+      };
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'Token expired' };
       if (error instanceof joseErrors.JWTClaimValidationFailed)
@@ -104,6 +112,44 @@ export async function signUserToken(
   if (options.issuer) jwt = jwt.setIssuer(options.issuer);
   if (options.audience) jwt = jwt.setAudience(options.audience);
   return jwt.sign(new TextEncoder().encode(options.secret));
+}
+
+/**
+ * The short-lived access token of a signed-in session: the same HS256 bearer token, valid ACCESS_TOKEN_TTL. Its
+ * `iat` keeps milliseconds (JWT's NumericDate may be fractional), so that a token issued right after a
+ * sign-out everywhere is told apart from the ones it revoked.
+ */
+export async function signAccessToken(
+  options: AppConfig['jwt'],
+  userId: string,
+  ttlSeconds: number,
+): Promise<{ token: string; expiresAt: Date }> {
+  const issuedAt = Date.now() / 1000;
+  const expiresAt = Math.floor(issuedAt) + ttlSeconds;
+  if (!options.secret)
+    throw new Error("JWT_SECRET is not set: this server accepts only its identity provider's tokens");
+  let jwt = new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(userId)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(expiresAt);
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return { token: await jwt.sign(await signingKey(options.secret)), expiresAt: new Date(expiresAt * 1000) };
+}
+
+// Importing the secret into WebCrypto costs about as much as the signature itself: sign-in and every refresh
+// sign a token, so the key is imported once per secret.
+const signingKeys = new Map<string, Promise<CryptoKey>>();
+
+function signingKey(secret: string): Promise<CryptoKey> {
+  let key = signingKeys.get(secret);
+  if (!key) {
+    const raw = new TextEncoder().encode(secret);
+    key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    signingKeys.set(secret, key);
+  }
+  return key;
 }
 
 /** `Bearer <token>` from an Authorization header or graphql-ws connectionParams; undefined when absent. */

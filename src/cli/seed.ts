@@ -11,9 +11,15 @@ export const DEMO_ADMIN_EMAIL = 'admin@example.com';
 export async function seedDemo(
   services: Services,
   prisma: PrismaClient,
-): Promise<{ created: boolean; adminEmail: string }> {
+  newPassword: () => string,
+): Promise<{
+  created: boolean;
+  adminEmail: string;
+  /** The staff's passwords, generated for this demo (clients never sign in). */
+  passwords: { email: string; role: string; password: string }[];
+}> {
   const existing = await prisma.user.findFirst({ where: { email: DEMO_ADMIN_EMAIL } });
-  if (existing) return { created: false, adminEmail: DEMO_ADMIN_EMAIL };
+  if (existing) return { created: false, adminEmail: DEMO_ADMIN_EMAIL, passwords: [] };
 
   const { organization, admin } = await services.organizations.createWithAdmin({
     name: 'Acme Support',
@@ -85,5 +91,12 @@ export async function seedDemo(
   const direct = await services.channels.openDirect(asSam, sky.id);
   await services.sendMessage.execute(asSam, { channelId: direct.id, content: 'Lunch at noon?' });
   await services.sendMessage.execute(asSky, { channelId: direct.id, content: 'Sure 🍜' });
-  return { created: true, adminEmail: DEMO_ADMIN_EMAIL };
+
+  const passwords = [];
+  for (const user of [admin, sam, sky]) {
+    const password = newPassword();
+    await services.accounts.setPassword({ ...user, organizationId: organization.id }, password);
+    passwords.push({ email: user.email, role: user.role, password });
+  }
+  return { created: true, adminEmail: DEMO_ADMIN_EMAIL, passwords };
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { ExecutionArgs, GraphQLError, GraphQLFormattedError } from 'graphql';
 import { CloseCode, type Context, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Authenticator } from '../auth/authenticator.js';
+import { revokedToken } from '../auth/revocation.js';
 import type { AppConfig } from '../config.js';
 import { AppError } from '../lib/errors.js';
 import type { Logger } from '../logger.js';
@@ -66,7 +67,11 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
 
   const protocol = makeServer<Record<string, unknown>, SocketExtra>({
     onConnect: async (context) => {
-      const session = await deps.authenticator.sessionFor(authorizationOf(context.connectionParams));
+      const session = await deps.authenticator.sessionFor(
+        authorizationOf(context.connectionParams),
+        undefined,
+        context.extra.clientAddress,
+      );
       // Closed while the session was looked up: onClose has run already and would never give the place back.
       if (context.extra.socket.readyState !== context.extra.socket.OPEN) return false;
       if (!session.isAuthenticated) {
@@ -78,10 +83,12 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
       }
       const userId = session.viewer.id;
       if (connections.admit(context, userId)) {
-        // A user deactivated on any instance loses their sockets at once.
+        // A user deactivated, or signed out everywhere, on any instance loses their sockets at once.
         const { socket } = context.extra;
+        const { tokenIssuedAt } = session.viewer;
         const stopWatching = deps.users.watch(userId, (user) => {
           if (!user?.isActive) socket.close(CloseCode.Forbidden, 'Forbidden: the account was deactivated');
+          else if (revokedToken(user, tokenIssuedAt)) socket.close(CloseCode.Forbidden, 'Forbidden: signed out');
         });
         const leave = deps.presence.connected(session.viewer);
         connections.onRelease(context, () => {

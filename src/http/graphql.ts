@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createGraphQLError, createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
@@ -71,6 +72,9 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
     maxRequestBodySize: false,
     maskedErrors: { maskError: errors.maskError, isDev: false },
     graphiql: config.graphql.graphiql ? { title: 'Chat server', defaultQuery: EXAMPLE_QUERY } : false,
+    // GraphiQL's scripts, styles and workers inlined in the page, instead of yoga's default page that loads
+    // them from a CDN: GraphiQL works on a machine without internet.
+    renderGraphiQL,
     logging: {
       debug: (...args) => logger.debug({ yoga: args }, 'yoga'),
       info: (...args) => logger.info({ yoga: args }, 'yoga'),
@@ -98,7 +102,8 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
         ? (connectionParams.authorization ?? connectionParams.Authorization)
         : request?.headers.get('authorization');
       const requestId = operationId ?? (req ? requestIdOf(req) : randomUUID());
-      const session = await deps.authenticator.sessionFor(authorization, requestId);
+      const address = clientAddress ?? (req ? deps.rateLimits.clientAddressOf(req) : 'unknown');
+      const session = await deps.authenticator.sessionFor(authorization, requestId, address);
       // Every operation counts as the user's activity (ONLINE rather than AWAY while they hold a socket).
       if (session.isAuthenticated) deps.services.presence.active(session.viewer);
       return {
@@ -107,7 +112,7 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
         prisma: deps.prisma,
         loaders: new Loaders(),
         requestId,
-        clientAddress: clientAddress ?? (req ? deps.rateLimits.clientAddressOf(req) : 'unknown'),
+        clientAddress: address,
       };
     },
   });

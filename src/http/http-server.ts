@@ -18,6 +18,8 @@ export interface HttpServerDeps {
    * keeps half-sent: headers, or a body no route reads.
    */
   bodyTimeoutMs: number;
+  /** How long an upload's body may take (the upload route answers 408 itself, a little before Node would). */
+  uploadTimeoutMs: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export function createHttpServer(deps: HttpServerDeps) {
   const server = createServer(
     {
       headersTimeout: deps.bodyTimeoutMs,
-      requestTimeout: deps.bodyTimeoutMs + 5_000,
+      requestTimeout: Math.max(deps.bodyTimeoutMs, deps.uploadTimeoutMs) + 5_000,
       connectionsCheckingInterval: 1_000,
     },
     (request: IncomingMessage, response: ServerResponse) => {

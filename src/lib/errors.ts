@@ -92,6 +92,8 @@ const TRANSIENT_CODES = new Set([
   'P1001',
   'P1017',
   'P2024',
+  // The media store (a local directory or S3) did not answer: see modules/media/storage.
+  'STORAGE_UNAVAILABLE',
 ]);
 const TRANSIENT_MESSAGES =
   /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE)\b|Connection terminated|timeout exceeded when trying to connect|Connection is closed|the database system is (starting up|shutting down)|terminating connection|is not queryable/i;

@@ -106,6 +106,15 @@ export class RateLimits {
     };
   }
 
+  /**
+   * The refusal due when any of the checks has spent its window already; nothing is counted. For budgets of
+   * failures: check before the attempt, `consume` after a failure only.
+   */
+  async exhausted(checks: RateLimitCheck[]): Promise<RateLimitRefusal | undefined> {
+    const refusals = await Promise.all(checks.map((check) => this.spent(check)));
+    return refusals.find((refusal) => refusal !== undefined);
+  }
+
   /** The refusal due when every unit of the check's window is spent already; nothing is spent to find out. */
   private async spent(check: RateLimitCheck): Promise<RateLimitRefusal | undefined> {
     if (check.policy.limit <= 0) return undefined;

@@ -1,6 +1,8 @@
 import { builder } from './builder.js';
 import '../modules/organizations/organizations.schema.js';
 import '../modules/users/users.schema.js';
+import '../modules/accounts/accounts.schema.js';
+import '../modules/audit/audit.schema.js';
 import '../modules/channels/channels.schema.js';
 import '../modules/messages/messages.schema.js';
 import '../modules/reactions/reactions.schema.js';
@@ -14,5 +16,6 @@ import '../modules/client-links/client-links.schema.js';
 import '../modules/webhooks/webhooks.schema.js';
 import '../modules/conversations/conversations.schema.js';
 import '../modules/templates/templates.schema.js';
+import '../modules/media/media.schema.js';
 
 export const schema = builder.toSchema();

@@ -267,19 +267,25 @@ interface Answer {
 
 const ALLOWED_STATUSES = [200, 204, 400, 405, 406, 413, 415, 429];
 
+/**
+ * GraphiQL's page as a browser gets it: one fixed document, whose inlined bundle (GraphiQL's own code) mentions
+ * node_modules. A hostile request may get this page, and only exactly this page.
+ */
+let graphiqlPage: string;
+
 function expectWellFormed(request: HostileRequest, answer: Answer): void {
   const context = `${request.method} ${answer.status} ${answer.contentType} ${answer.text.slice(0, 500)}`;
   if (!ALLOWED_STATUSES.includes(answer.status)) throw new Error(`unexpected status: ${context}`);
+  if (/^text\/html/.test(answer.contentType) && request.method === 'GET' && answer.status === 200) {
+    if (answer.text !== graphiqlPage) throw new Error(`a page other than GraphiQL's: ${context}`);
+    return;
+  }
   for (const leak of LEAKS) if (leak.test(answer.text)) throw new Error(`internal detail leaked (${leak}): ${context}`);
   if (request.method === 'HEAD' || answer.status === 204) {
     if (answer.text !== '') throw new Error(`body on a bodiless answer: ${context}`);
     return;
   }
-  if (/^text\/html/.test(answer.contentType)) {
-    // GraphiQL, for a browser asking /graphql for a page.
-    if (request.method !== 'GET' || answer.status !== 200) throw new Error(`unexpected page: ${context}`);
-    return;
-  }
+  if (/^text\/html/.test(answer.contentType)) throw new Error(`unexpected page: ${context}`);
   if (/^(text\/event-stream|multipart\/mixed)/.test(answer.contentType)) {
     // A streamed answer the client asked for: each event or part is a result of its own.
     const payloads = streamedPayloads(answer);
@@ -351,6 +357,7 @@ async function send(request: HostileRequest): Promise<Answer> {
 beforeAll(async () => {
   server = await startServer();
   org = await seedOrganization(server, { users: ['Fuzz'] });
+  graphiqlPage = await (await fetch(server.graphqlUrl, { headers: { accept: 'text/html' } })).text();
 });
 afterAll(() => server?.stop());
 

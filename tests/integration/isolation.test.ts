@@ -1,11 +1,13 @@
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { givePassword } from '../support/accounts.js';
 import { schema } from '../../src/schema/index.js';
 import { integrationWithTraffic, post, processed } from '../support/conversations.js';
 import { fixtureText } from '../support/fixtures.js';
 import { createChannel, send } from '../support/messaging.js';
 import type { TestIntegration } from '../support/platform.js';
 import { firstSubscriptionResult, rawGql } from '../support/raw.js';
-import { seedOrganization, type TestOrganization, type TestUser } from '../support/seed.js';
+import { addUser, seedOrganization, type TestOrganization, type TestUser } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { repeatUntilStopped } from '../support/repeat.js';
 
@@ -106,7 +108,121 @@ function mentionsNothingOfB(response: unknown) {
   for (const id of bIds()) expect(text).not.toContain(id);
 }
 
+/** A fresh staff user of A with a password, for the cases that end its sessions. */
+async function signedInStaffOfA() {
+  const user = await addUser(server, a.org, 'Signed in', 'USER');
+  const password = await givePassword(server, user, a.org.id);
+  const signIn = 'mutation($i: SignInInput!) { signIn(input: $i) { accessToken refreshToken user { id } } }';
+  const response = await rawGql(server.graphqlUrl, signIn, { i: { email: user.email, password } });
+  const payload = (response.data as { signIn: { accessToken: string; refreshToken: string } }).signIn;
+  return { user: { ...user, token: payload.accessToken }, password, refreshToken: payload.refreshToken };
+}
+
 const cases: Record<string, () => Promise<void>> = {
+  'Query.auditLog': async () => {
+    const query = '{ auditLog(first: 100) { edges { node { id actor { id } subjectUser { id } details } } } }';
+    const response = await call(query, {}, a.org.admin);
+    expect(response.errors).toBeUndefined();
+    mentionsNothingOfB(response);
+    await adminOnly(query, {});
+  },
+  'Mutation.inviteUser': async () => {
+    const query = 'mutation($i: InviteUserInput!) { inviteUser(input: $i) { id email acceptUrl } }';
+    // B's address invited into A is a new user of A; B's user is untouched.
+    const input = { i: { email: b.staff.email, displayName: 'Same address', role: 'USER' } };
+    const response = await call(query, input, a.org.admin);
+    expect(response.errors).toBeUndefined();
+    mentionsNothingOfB(response);
+    const untouched = await server.app.db.prisma.user.findUniqueOrThrow({ where: { id: b.staff.id } });
+    expect(untouched.organizationId).toBe(b.org.id);
+    await adminOnly(query, { i: { email: 'someone-else@example.test', displayName: 'X', role: 'USER' } });
+  },
+  'Mutation.acceptInvitation': async () => {
+    const invite = 'mutation($i: InviteUserInput!) { inviteUser(input: $i) { acceptUrl } }';
+    const email = `accepting-${Date.now()}@example.test`;
+    const invited = await call(invite, { i: { email, displayName: 'Accepting', role: 'USER' } }, a.org.admin);
+    const token = new URL(
+      (invited.data as { inviteUser: { acceptUrl: string } }).inviteUser.acceptUrl,
+    ).searchParams.get('token');
+    const accept = 'mutation($i: AcceptInvitationInput!) { acceptInvitation(input: $i) { user { id email } } }';
+    const response = await rawGql(server.graphqlUrl, accept, { i: { token, password: 'violet otter swims upstream' } });
+    expect((response.data as { acceptInvitation: { user: { email: string } } }).acceptInvitation.user.email).toBe(
+      email,
+    );
+    mentionsNothingOfB(response);
+  },
+  'Mutation.requestPasswordReset': async () => {
+    // The same answer for an address of B as for any other: it tells nothing.
+    const query = 'mutation($e: String!) { requestPasswordReset(email: $e) }';
+    for (const email of [b.staff.email, 'nobody@example.test'])
+      expect((await rawGql(server.graphqlUrl, query, { e: email })).data).toEqual({ requestPasswordReset: true });
+  },
+  'Mutation.resetPassword': async () => {
+    const query = 'mutation($i: ResetPasswordInput!) { resetPassword(input: $i) { user { id } } }';
+    const response = await rawGql(server.graphqlUrl, query, {
+      i: { token: 'not-a-token', newPassword: 'violet otter swims upstream' },
+    });
+    expect(codes(response)).toEqual(['BAD_USER_INPUT']);
+  },
+  'Mutation.setSingleSignOnUserCreation': async () => {
+    const query = 'mutation($a: Boolean!) { setSingleSignOnUserCreation(allowed: $a) { id singleSignOnCreatesUsers } }';
+    const response = await call(query, { a: true }, a.org.admin);
+    expect(response.data).toEqual({ setSingleSignOnUserCreation: { id: a.org.id, singleSignOnCreatesUsers: true } });
+    const untouched = await server.app.db.prisma.organization.findUniqueOrThrow({ where: { id: b.org.id } });
+    expect(untouched.ssoCreatesUsers).toBe(false);
+    await call(query, { a: false }, a.org.admin);
+    await adminOnly(query, { a: true });
+  },
+  'Mutation.signIn': async () => {
+    const ofB = await addUser(server, b.org, 'Of B', 'USER');
+    const password = await givePassword(server, ofB, b.org.id);
+    const query = 'mutation($i: SignInInput!) { signIn(input: $i) { user { id } } }';
+    // B's user cannot be signed into organization A, and A's organization id finds nobody of B's.
+    const intoA = await rawGql(server.graphqlUrl, query, {
+      i: { email: ofB.email, password, organizationId: a.org.id },
+    });
+    expect(codes(intoA)).toEqual(['UNAUTHENTICATED']);
+    const intoB = await rawGql(server.graphqlUrl, query, {
+      i: { email: ofB.email, password, organizationId: b.org.id },
+    });
+    expect(intoB.data).toEqual({ signIn: { user: { id: ofB.id } } });
+  },
+  'Mutation.refreshSession': async () => {
+    const { user, refreshToken } = await signedInStaffOfA();
+    const query = 'mutation($t: String!) { refreshSession(refreshToken: $t) { user { id } } }';
+    const response = await rawGql(server.graphqlUrl, query, { t: refreshToken });
+    expect(response.data).toEqual({ refreshSession: { user: { id: user.id } } });
+  },
+  'Mutation.signOut': async () => {
+    const { refreshToken } = await signedInStaffOfA();
+    const other = await signedInStaffOfA();
+    expect(
+      (await call('mutation($t: String!) { signOut(refreshToken: $t) }', { t: refreshToken }, a.staff)).data,
+    ).toEqual({
+      signOut: true,
+    });
+    // Only that session ended.
+    const refresh = 'mutation($t: String!) { refreshSession(refreshToken: $t) { user { id } } }';
+    expect(codes(await rawGql(server.graphqlUrl, refresh, { t: other.refreshToken }))).toEqual([]);
+  },
+  'Mutation.signOutEverywhere': async () => {
+    const { user } = await signedInStaffOfA();
+    expect((await call('mutation { signOutEverywhere }', {}, user)).data).toEqual({ signOutEverywhere: true });
+    // Nobody else was signed out, in A or in B.
+    for (const other of [a.staff, b.staff, b.org.admin])
+      expect((await call('{ viewer { id } }', {}, other)).data).toEqual({ viewer: { id: other.id } });
+    expect(codes(await call('{ viewer { id } }', {}, user))).toEqual(['UNAUTHENTICATED']);
+  },
+  'Mutation.changePassword': async () => {
+    const { user, password } = await signedInStaffOfA();
+    const query = 'mutation($i: ChangePasswordInput!) { changePassword(input: $i) { user { id } } }';
+    const response = await call(
+      query,
+      { i: { currentPassword: password, newPassword: 'violet otter swims upstream' } },
+      user,
+    );
+    expect(response.data).toEqual({ changePassword: { user: { id: user.id } } });
+  },
   'Query.viewer': async () => {
     for (const user of [a.org.admin, a.staff, a.client]) mentionsNothingOfB(await call('{ viewer { id } }', {}, user));
   },
@@ -272,6 +388,32 @@ const cases: Record<string, () => Promise<void>> = {
       a.staff,
     );
     expect(codes(threadFromB)).toEqual(['BAD_USER_INPUT']);
+  },
+  'Mutation.createUpload': async () => {
+    const query = 'mutation($i: CreateUploadInput!) { createUpload(input: $i) { id } }';
+    const created = await call(query, { i: { fileName: 'a.txt', mimeType: 'text/plain', size: 5 } }, a.staff);
+    const row = await server.app.db.prisma.upload.findUniqueOrThrow({
+      where: { id: (created.data as { createUpload: { id: string } }).createUpload.id },
+    });
+    expect({ organizationId: row.organizationId, uploadedBy: row.uploadedBy }).toEqual({
+      organizationId: a.org.id,
+      uploadedBy: a.staff.id,
+    });
+    // B's stored upload, sent from A: as unknown as any id that does not exist.
+    const ofB = await server.app.services.uploads.create(b.staff.session.viewer, {
+      fileName: 'b.txt',
+      mimeType: 'text/plain',
+      size: 5,
+    });
+    await server.app.services.uploads.receive(ofB.id, Readable.from([Buffer.from('hello')]));
+    for (const user of [a.org.admin, a.staff]) {
+      const response = await call(
+        'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
+        { i: { channelId: a.publicChannelId, messageType: 'FILE', uploadId: ofB.id } },
+        user,
+      );
+      expect(codes(response)).toEqual(['BAD_USER_INPUT']);
+    }
   },
   'Mutation.editMessage': async () => {
     await refusedForAll(

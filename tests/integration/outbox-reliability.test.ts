@@ -188,6 +188,7 @@ describe('several workers, leases and restarts', () => {
       leaseMs: 30_000,
       statuses: server().app.services.statuses,
       stream: server().app.services.stream,
+      mediaLinkOf: (uploadId) => server().app.services.mediaLinks.downloadUrl(uploadId),
     });
   /** A staff message to a customer who just wrote, queued while no sender of this app runs. */
   const queuedFor = async (conversation: Conversation, content: string) => {

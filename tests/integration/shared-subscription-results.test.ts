@@ -26,6 +26,10 @@ const SharedView = graphql(`
           count
           viewerReacted
         }
+        replyCount
+        attachment {
+          url
+        }
       }
     }
   }

@@ -52,21 +52,18 @@ export interface SendingWorld {
   stop(): Promise<void>;
 }
 
-/**
- * Takes the sender lock (see sender-lock.ts), starts the fake Graph API and a server sending to it; `env`, more
- * settings for the sender.
- */
-export async function startSendingWorld(env: Record<string, string> = {}): Promise<SendingWorld> {
+/** Takes the sender lock (see sender-lock.ts), starts the fake Graph API and a server sending to it. */
+export async function startSendingWorld(extraEnv: Record<string, string> = {}): Promise<SendingWorld> {
   const lock = await holdSenderLock();
   try {
-    return await startWith(lock, env);
+    return await startWith(lock, extraEnv);
   } catch (error) {
     await lock.release();
     throw error;
   }
 }
 
-async function startWith(lock: { release(): Promise<void> }, moreEnv: Record<string, string>): Promise<SendingWorld> {
+async function startWith(lock: { release(): Promise<void> }, extraEnv: Record<string, string>): Promise<SendingWorld> {
   const fake = await startFakeGraph();
   const responders = new Map<string, Responder>();
   const templateListings = new Map<string, TemplateListing>();
@@ -85,7 +82,7 @@ async function startWith(lock: { release(): Promise<void> }, moreEnv: Record<str
     OUTBOX_MAX_ATTEMPTS: '3',
     OUTBOX_RETRY_BASE_MS: '30',
     OUTBOX_POLL_INTERVAL_MS: '100',
-    ...moreEnv,
+    ...extraEnv,
   };
   const server = await startServer({ env });
   return {

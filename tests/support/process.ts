@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -15,10 +15,17 @@ export interface Running {
  * Runs a TypeScript entry point of the project in one Node process (tsx as a loader, so signals reach the
  * program itself, not a wrapper), with exactly the given environment.
  */
-export function runTs(entry: string, args: string[], env: Record<string, string | undefined>): Running {
+export function runTs(
+  entry: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  options: { cwd?: string } = {},
+): Running {
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, entry), ...args], {
-    cwd: projectRoot,
+  // tsx by path, so that it is found from any working directory.
+  const tsx = pathToFileURL(path.join(projectRoot, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+  const child = spawn(process.execPath, ['--import', tsx, path.join(projectRoot, entry), ...args], {
+    cwd: options.cwd ?? projectRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

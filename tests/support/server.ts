@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { buildApp, type App } from '../../src/app.js';
 import { type AppConfig, loadConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/logger.js';
@@ -32,8 +34,14 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
     RATE_LIMIT_MUTATIONS_PER_IP: '1000000',
     // Likewise the webhook routes' budget of refusals per address (the fuzz tests alone send thousands).
     WEBHOOK_MAX_REFUSALS_PER_IP: '1000000',
+    // Sign-in failures per address are one budget for the run too (the fuzz tests sign in with hostile values).
+    SIGN_IN_FAILURES_PER_IP: '1000000',
     // Test files share one database: only the tests of the outbox run a sender (against their fake Graph API).
     OUTBOX_WORKER_ENABLED: 'false',
+    // Like the outbox sender: only the media tests download platform media (from their own fake Graph API).
+    MEDIA_DOWNLOAD_WORKER_ENABLED: 'false',
+    // Attachments go to a scratch directory, never into the working tree.
+    STORAGE_DIR: path.join(tmpdir(), 'chat-test-media'),
     ...overrides,
   });
 }

@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type pg from 'pg';
 import type { Viewer } from '../../auth/session.js';
+import { revokedToken } from '../../auth/revocation.js';
 import type { User } from '../../generated/prisma/client.js';
 import { isServiceUnavailable, unauthenticated } from '../../lib/errors.js';
 import type { Logger } from '../../logger.js';
@@ -306,6 +307,7 @@ export class EventSubscription {
   private viewerChanged(user: User | null): void {
     if (!user?.isActive || user.organizationId !== this.viewer.organizationId)
       this.queue.fail(unauthenticated('This account was deactivated'));
+    else if (revokedToken(user, this.viewer.tokenIssuedAt)) this.queue.fail(unauthenticated('Signed out'));
   }
 
   /**

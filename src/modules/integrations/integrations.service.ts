@@ -8,6 +8,7 @@ import { type SecretBox, SecretError } from '../../lib/secrets.js';
 import { INTEGRATION_CHANGES_TOPIC, type IntegrationChangedEvent } from '../../realtime/topics.js';
 import type { Database } from '../../db/database.js';
 import type { EventBus } from '../../realtime/event-bus.js';
+import { recordAudit } from '../audit/audit-log.js';
 import type { AppConfig } from '../../config.js';
 
 export interface CreateIntegrationInput {
@@ -91,6 +92,13 @@ export class IntegrationService {
     const id = randomUUID();
     return this.deps.db.prisma.$transaction(async (tx) => {
       await this.assertAccountFree(tx, viewer.organizationId, input.platform, input.platformAccountId ?? null, null);
+      await recordAudit(tx, {
+        organizationId: viewer.organizationId,
+        action: 'integration-created',
+        actorUserId: viewer.id,
+        details: { integrationId: id, platform: input.platform },
+        address: viewer.clientAddress ?? null,
+      });
       return tx.platformIntegration.create({
         ...query,
         data: {
@@ -117,7 +125,8 @@ export class IntegrationService {
    * current key when an older one sealed them, so every update also completes a key rotation for its row.
    */
   async update(session: Session, input: UpdateIntegrationInput, query: PrismaSelection = {}) {
-    const { organizationId } = session.assertAdmin(session.organizationId);
+    const viewer = session.assertAdmin(session.organizationId);
+    const { organizationId } = viewer;
     const updated = await this.deps.db.prisma.$transaction(async (tx) => {
       const current = await tx.platformIntegration.findFirst({ where: { id: input.id, organizationId } });
       if (!current) throw notFound('Platform integration');
@@ -129,7 +138,7 @@ export class IntegrationService {
         const given = input[column];
         return given != null ? this.seal(column, given) : this.secrets.reseal(current[column], SECRET_COLUMNS[column]);
       };
-      return tx.platformIntegration.update({
+      const updated = await tx.platformIntegration.update({
         ...query,
         where: { id: current.id },
         data: {
@@ -149,6 +158,30 @@ export class IntegrationService {
             : {}),
         },
       });
+      // Recorded last: the audit row's key-share lock on the organization must not come before assertAccountFree's
+      // lock on it, or two updates deadlock. Names of what changed, never values (secrets are write-only, and
+      // settings may hold anything).
+      const changed = Object.entries(input)
+        .filter(([field, value]) => field !== 'id' && value !== undefined && !(field in SECRET_COLUMNS))
+        .map(([field]) => field);
+      const replaced = (Object.keys(SECRET_COLUMNS) as SecretColumn[]).filter((column) => input[column] != null);
+      const audited = { organizationId, actorUserId: viewer.id, address: viewer.clientAddress ?? null };
+      await recordAudit(
+        tx,
+        ...(changed.length > 0
+          ? [{ ...audited, action: 'integration-updated' as const, details: { integrationId: current.id, changed } }]
+          : []),
+        ...(replaced.length > 0
+          ? [
+              {
+                ...audited,
+                action: 'integration-secrets-replaced' as const,
+                details: { integrationId: current.id, secrets: replaced },
+              },
+            ]
+          : []),
+      );
+      return updated;
     });
     this.announceChange(updated.id);
     return updated;
@@ -156,12 +189,22 @@ export class IntegrationService {
 
   /** Stops webhooks (404) and sends through the integration; its history and links stay. */
   async deactivate(session: Session, id: string, query: PrismaSelection = {}) {
-    const { organizationId } = session.assertAdmin(session.organizationId);
-    const { count } = await this.deps.db.prisma.platformIntegration.updateMany({
-      where: { id, organizationId },
-      data: { isActive: false },
+    const viewer = session.assertAdmin(session.organizationId);
+    const { organizationId } = viewer;
+    await this.deps.db.prisma.$transaction(async (tx) => {
+      const { count } = await tx.platformIntegration.updateMany({
+        where: { id, organizationId },
+        data: { isActive: false },
+      });
+      if (count === 0) throw notFound('Platform integration');
+      await recordAudit(tx, {
+        organizationId,
+        action: 'integration-deactivated',
+        actorUserId: viewer.id,
+        details: { integrationId: id },
+        address: viewer.clientAddress ?? null,
+      });
     });
-    if (count === 0) throw notFound('Platform integration');
     this.announceChange(id);
     return this.deps.db.prisma.platformIntegration.findUniqueOrThrow({ ...query, where: { id } });
   }
@@ -219,7 +262,7 @@ export class IntegrationService {
   async resealAll(): Promise<{ resealed: number; unreadable: string[] }> {
     const { prisma } = this.deps.db;
     const rows = await prisma.platformIntegration.findMany({
-      select: { id: true, accessToken: true, appSecret: true, verifyToken: true },
+      select: { id: true, organizationId: true, accessToken: true, appSecret: true, verifyToken: true },
     });
     const columns = Object.keys(SECRET_COLUMNS) as SecretColumn[];
     let resealed = 0;
@@ -237,11 +280,19 @@ export class IntegrationService {
         continue;
       }
       // Compare-and-set on the old values, so a concurrent update's new secrets are never overwritten.
-      const { count } = await prisma.platformIntegration.updateMany({
-        where: { id: row.id, accessToken: row.accessToken, appSecret: row.appSecret, verifyToken: row.verifyToken },
-        data,
+      resealed += await prisma.$transaction(async (tx) => {
+        const { count } = await tx.platformIntegration.updateMany({
+          where: { id: row.id, accessToken: row.accessToken, appSecret: row.appSecret, verifyToken: row.verifyToken },
+          data,
+        });
+        if (count > 0)
+          await recordAudit(tx, {
+            organizationId: row.organizationId,
+            action: 'integration-secrets-resealed',
+            details: { integrationId: row.id },
+          });
+        return count;
       });
-      resealed += count;
     }
     return { resealed, unreadable };
   }

@@ -39,14 +39,23 @@ export interface SendMessageFields {
   content?: string | null;
   messageType?: 'TEXT' | 'IMAGE' | 'AUDIO' | 'FILE' | null;
   metadata?: unknown;
+  uploadId?: string | number | null;
 }
 
 /**
- * The rules that need the whole input: a text message needs text; an attachment needs its description
- * (url, MIME type of the right kind, size, and a file name for files) and may carry a caption.
+ * The rules that need the whole input: a text message needs text; an attachment is an upload (`uploadId`, whose
+ * stored type is checked when it is claimed) or its description (url, MIME type of the right kind, size, and a
+ * file name for files), and may carry a caption.
  */
 export function checkMessageShape(input: SendMessageFields, context: z.RefinementCtx): void {
   const messageType = input.messageType ?? 'TEXT';
+  if (input.uploadId !== null && input.uploadId !== undefined) {
+    if (messageType === 'TEXT')
+      context.addIssue({ code: 'custom', path: ['uploadId'], message: 'an upload is sent as IMAGE, AUDIO or FILE' });
+    if (input.metadata !== null && input.metadata !== undefined)
+      context.addIssue({ code: 'custom', path: ['metadata'], message: 'give either uploadId or metadata, not both' });
+    return;
+  }
   if (messageType === 'TEXT') {
     if (!input.content?.trim()) {
       context.addIssue({ code: 'custom', path: ['content'], message: 'a text message needs content' });

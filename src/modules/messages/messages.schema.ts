@@ -230,6 +230,10 @@ const SendMessageInput = builder.inputType('SendMessageInput', {
       defaultValue: false,
       description: 'An internal note: visible to staff only, never to the client, never sent to a platform.',
     }),
+    uploadId: t.id({
+      validate: uuid,
+      description: 'The attachment: an upload of yours (createUpload), used once; `content` is its caption.',
+    }),
   }),
   validate: z.any().superRefine(checkMessageShape),
 });
@@ -250,6 +254,7 @@ builder.mutationFields((t) => ({
         ...input,
         channelId: String(input.channelId),
         threadId: input.threadId ? String(input.threadId) : null,
+        uploadId: input.uploadId ? String(input.uploadId) : null,
       });
       detailsOf(message, context).primeNew(message);
       return message;

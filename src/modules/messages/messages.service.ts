@@ -11,6 +11,7 @@ import { acceptsResponses, MESSAGE_COLUMNS, type MessageRecord, refusedResponse 
 import type { InsertOutcome, MessageDraft, MessageWriter } from './message-writer.js';
 import { MessageDetails } from './message-details.js';
 import type { UserDirectory } from '../users/user-directory.js';
+import type { UploadService } from '../media/uploads.service.js';
 
 export const DEFAULT_HISTORY_PAGE = 50;
 
@@ -21,6 +22,8 @@ export interface MessageServiceDeps {
   events: MessageEvents;
   users: UserDirectory;
   cursors: SequenceCursors;
+  /** Where the bytes of deleted messages' attachments go. */
+  uploads: Pick<UploadService, 'removeForMessage'>;
 }
 
 /** Messages once they exist: platform messages stored, edits, deletions, history. (Sending: send-message.ts.) */
@@ -77,6 +80,7 @@ export class MessageService {
     });
     if (!deleted) throw notFound('Message');
     this.deps.events.publish('DELETED', deleted, session.requestId);
+    await this.deps.uploads.removeForMessage(deleted.organizationId, deleted.id);
     return deleted;
   }
 
@@ -100,12 +104,24 @@ export class MessageService {
     return edited;
   }
 
+  /**
+   * Something about a message other than its text changed (its attachment arrived, or was given up): the message
+   * takes the organization's next number, so it is an UPDATED event in the ordered, resumable stream.
+   */
+  async touch(organizationId: string, messageId: string): Promise<void> {
+    const touched = await this.deps.writer.change(organizationId, messageId, { assignments: 'metadata = m.metadata' });
+    if (touched) this.deps.events.publish('UPDATED', touched);
+  }
+
   /** A platform unsend (Instagram `is_deleted`): the same tombstone, done on the client's behalf. */
   async deleteFromPlatform(organizationId: string, messageId: string): Promise<MessageRecord | null> {
     const deleted = await this.deps.writer.change(organizationId, messageId, {
       assignments: 'content = NULL, metadata = NULL, deleted_at = clock_timestamp()',
     });
-    if (deleted) this.deps.events.publish('DELETED', deleted);
+    if (deleted) {
+      this.deps.events.publish('DELETED', deleted);
+      await this.deps.uploads.removeForMessage(deleted.organizationId, deleted.id);
+    }
     return deleted;
   }
 

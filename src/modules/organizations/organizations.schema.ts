@@ -1,7 +1,7 @@
 import { description, organizationName } from '../../lib/validation.js';
 import { builder } from '../../schema/builder.js';
 
-builder.prismaObject('Organization', {
+export const OrganizationType = builder.prismaObject('Organization', {
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),

@@ -75,11 +75,14 @@ export class CustomerServiceWindow {
     return { allowed: recipients.every((recipient) => recipient.open), recipients };
   }
 
-  /** CONFLICT, saying why, when freeFormWindow refuses; send a WhatsApp template instead. */
-  async assertOpen(organizationId: string, channelId: string): Promise<void> {
+  /**
+   * CONFLICT, saying why, when freeFormWindow refuses; send a WhatsApp template instead. Otherwise the platforms
+   * the message will go to.
+   */
+  async assertOpen(organizationId: string, channelId: string): Promise<Platform[]> {
     const window = await this.freeFormWindow(organizationId, channelId);
     const closed = window.recipients.filter((recipient) => !recipient.open);
-    if (closed.length === 0) return;
+    if (closed.length === 0) return [...new Set(window.recipients.map((recipient) => recipient.platform))];
     const first = closed[0]!;
     const reason =
       first.platform === 'WHATSAPP'

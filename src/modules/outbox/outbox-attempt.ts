@@ -38,6 +38,8 @@ export interface SendAttemptDeps {
   maxAttempts: number;
   /** Meta's throughput per WhatsApp phone number. */
   pacing: Pick<SendPacing, 'delayFor'>;
+  /** A signed link to an attachment the server stores, which Meta fetches when it takes the message. */
+  mediaLinkOf: (uploadId: string) => string;
 }
 
 /** Sends one claimed row through the Graph API, or says why it cannot go (any more). */
@@ -59,6 +61,7 @@ export async function attemptSend(row: ClaimedSend, deps: SendAttemptDeps): Prom
       content: row.content,
       metadata: row.metadata,
       replyToExternalId: row.reply_to_external_id,
+      mediaUrl: uploadIdOf(row.metadata) ? deps.mediaLinkOf(uploadIdOf(row.metadata)!) : null,
     },
     { humanAgentTag: platform === 'INSTAGRAM' && sinceCustomerWrote > INSTAGRAM_STANDARD_WINDOW_MS },
   );
@@ -85,3 +88,8 @@ export async function attemptSend(row: ClaimedSend, deps: SendAttemptDeps): Prom
   if (error.transient && row.attempts < deps.maxAttempts) return { retry: error };
   return { failed: { code: error.code, title: error.title }, meta: error };
 }
+
+const uploadIdOf = (metadata: unknown): string | undefined => {
+  const uploadId = (metadata as { uploadId?: unknown } | null)?.uploadId;
+  return typeof uploadId === 'string' ? uploadId : undefined;
+};

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { retryDelay } from '../../lib/retry-delay.js';
 import { withTransaction } from '../../db/transaction.js';
 import { pgRunner } from '../events/event-log.js';
 import type { StatusChange } from '../events/organization-events.js';
@@ -7,8 +8,6 @@ import { statusUpsertSql } from '../read-state/status-transitions.js';
 import type { SendOutcome } from './outbox-attempt.js';
 import type { ClaimedSend } from './outbox-claims.js';
 import { type HealthChange, type HealthSignal, recordHealth } from './integration-health.js';
-
-const MAX_RETRY_DELAY_MS = 3600_000;
 
 /**
  * What recording an outcome did: `held` is false when another worker had taken the row over after this one's
@@ -125,12 +124,6 @@ function healthSignalOf(outcome: SendOutcome): HealthSignal | null {
   if ('retry' in outcome) return { kind: 'failure', error: outcome.retry };
   if ('failed' in outcome && outcome.meta) return { kind: 'failure', error: outcome.meta };
   return null;
-}
-
-function retryDelay(baseMs: number, attempts: number): number {
-  const exponential = Math.min(baseMs * 2 ** Math.max(0, attempts - 1), MAX_RETRY_DELAY_MS);
-  // ±20 % jitter, so rows that failed together do not all retry in the same instant.
-  return Math.round(exponential * (0.8 + Math.random() * 0.4));
 }
 
 const describeError = (error: { code: string; title: string }) => `${error.code}: ${error.title}`;

@@ -158,3 +158,42 @@ describe('Send API responses', () => {
     expect(parseSendResponse('WHATSAPP', 200, {})).toMatchObject({ ok: false, error: { transient: false } });
   });
 });
+
+describe('media rules', () => {
+  const media = (messageType: 'IMAGE' | 'AUDIO' | 'FILE', metadata: unknown, mediaUrl?: string): OutboundContent => ({
+    messageType,
+    content: null,
+    metadata,
+    replyToExternalId: null,
+    mediaUrl,
+  });
+
+  it("refuses what Meta refuses, per platform: a type or a size it does not take, with Meta's rule as the reason", () => {
+    const gif = media('IMAGE', { url: 'https://cdn.example.com/a.gif', mimeType: 'image/gif', size: 10 });
+    expect(buildSendBody('WHATSAPP', phone, gif)).toEqual({
+      ok: false,
+      reason: 'WhatsApp takes an image only as JPEG or PNG, not image/gif',
+    });
+    expect(buildSendBody('INSTAGRAM', igUser, gif)).toMatchObject({ ok: true });
+    const longAudio = media('AUDIO', { url: 'https://cdn.example.com/a.mp3', mimeType: 'audio/mpeg', size: 17 << 20 });
+    expect(buildSendBody('WHATSAPP', phone, longAudio)).toEqual({
+      ok: false,
+      reason: 'WhatsApp takes audio of at most 16 MB; this one is 17.0 MB',
+    });
+  });
+
+  it("sends a stored attachment by the server's own link, with its file name", () => {
+    const stored = media(
+      'FILE',
+      { uploadId: 'u1', mimeType: 'application/pdf', size: 10, fileName: 'invoice.pdf' },
+      'https://chat.example.com/media/u1?expires=1&signature=s',
+    );
+    expect(buildSendBody('WHATSAPP', phone, stored)).toMatchObject({
+      ok: true,
+      body: {
+        type: 'document',
+        document: { link: 'https://chat.example.com/media/u1?expires=1&signature=s', filename: 'invoice.pdf' },
+      },
+    });
+  });
+});

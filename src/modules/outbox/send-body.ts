@@ -1,4 +1,5 @@
 import type { MessageType, Platform } from '../../generated/prisma/enums.js';
+import { mediaRefusal } from './media-rules.js';
 
 // The Send API request body for one of our messages, by platform. Shapes per Meta's documentation (see the
 // fixtures in tests/fixtures/meta): WhatsApp text/media/template, Instagram text/attachment.
@@ -10,6 +11,8 @@ export interface OutboundContent {
   metadata: unknown;
   /** The platform id of the message this one replies to, when it has one on the same integration. */
   replyToExternalId: string | null;
+  /** A link Meta can fetch the attachment from, for attachments the server stores (`metadata.uploadId`). */
+  mediaUrl?: string | null;
 }
 
 export interface Recipient {
@@ -88,8 +91,10 @@ function whatsAppBody(recipient: Recipient, message: OutboundContent): SendBody 
     return { ok: true, body: { ...envelope, type: 'text', text: { body: message.content } } };
   }
   const type = WHATSAPP_MEDIA[message.messageType];
-  const media = mediaOf(message.metadata);
+  const media = mediaOf(message);
   if (!media.url && !media.id) return { ok: false, reason: 'The message has no media url or media id to send' };
+  const refusal = mediaRefusal('WHATSAPP', message.messageType, media);
+  if (refusal) return { ok: false, reason: refusal };
   return {
     ok: true,
     body: {
@@ -121,15 +126,30 @@ function instagramBody(recipient: Recipient, message: OutboundContent, options: 
     if (!message.content) return { ok: false, reason: 'The message has no text to send' };
     return { ok: true, body: { ...to, message: { text: message.content }, ...tag } };
   }
-  const media = mediaOf(message.metadata);
+  const media = mediaOf(message);
   if (!media.url) return { ok: false, reason: 'The message has no media url to send (Instagram sends media by link)' };
+  const refusal = mediaRefusal('INSTAGRAM', message.messageType, media);
+  if (refusal) return { ok: false, reason: refusal };
   const attachment = { type: INSTAGRAM_ATTACHMENTS[message.messageType], payload: { url: media.url } };
   return { ok: true, body: { ...to, message: { attachment }, ...tag } };
 }
 
-function mediaOf(metadata: unknown): { url?: string; id?: string; filename?: string } {
-  const value = (metadata ?? {}) as Record<string, unknown>;
+/** The attachment as the Send API takes it: a link (ours for stored attachments) or a WhatsApp media id. */
+function mediaOf(message: OutboundContent): {
+  url?: string;
+  id?: string;
+  filename?: string;
+  mimeType?: string;
+  size?: number;
+} {
+  const value = (message.metadata ?? {}) as Record<string, unknown>;
   const text = (key: string) =>
     typeof value[key] === 'string' && value[key] !== '' ? (value[key] as string) : undefined;
-  return { url: text('url'), id: text('mediaId'), filename: text('filename') };
+  return {
+    url: message.mediaUrl ?? text('url'),
+    id: text('mediaId'),
+    filename: text('filename') ?? text('fileName'),
+    mimeType: text('mimeType'),
+    size: typeof value.size === 'number' ? value.size : undefined,
+  };
 }

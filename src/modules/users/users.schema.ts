@@ -13,7 +13,12 @@ export const UserType = builder.prismaObject('User', {
     email: t.string({
       nullable: true,
       resolve: (user, _args, context, info) =>
-        forViewer(context, info, (viewer) => (viewer.role !== 'CLIENT' || viewer.id === user.id ? user.email : null)),
+        // Without a viewer the only user anyone reaches is the one they just signed in as (AuthPayload.user).
+        context.session.isAuthenticated
+          ? forViewer(context, info, (viewer) =>
+              viewer.role !== 'CLIENT' || viewer.id === user.id ? user.email : null,
+            )
+          : user.email,
     }),
     displayName: t.exposeString('displayName'),
     avatarUrl: t.exposeString('avatarUrl', { nullable: true }),

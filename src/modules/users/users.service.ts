@@ -5,6 +5,8 @@ import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import { USER_CHANGES_TOPIC, type UserChangedEvent } from '../../realtime/topics.js';
 import type { Database } from '../../db/database.js';
 import { channelVisibleSql } from '../access/channel-visibility.js';
+import { revokeSessionsOf } from '../accounts/session-revocation.js';
+import { type AuditEntry, recordAudit } from '../audit/audit-log.js';
 import { appendToLog, prismaRunner } from '../events/event-log.js';
 import type { OrganizationStream } from '../events/organization-stream.js';
 import type { EventBus } from '../../realtime/event-bus.js';
@@ -49,17 +51,29 @@ export class UserService {
   }
 
   async create(session: Session, input: CreateUserInput, query: PrismaSelection = {}) {
-    const { organizationId } = session.assertAdmin(session.organizationId);
+    const admin = session.assertAdmin(session.organizationId);
+    const { organizationId } = admin;
     try {
-      return await this.deps.db.prisma.user.create({
-        ...query,
-        data: {
+      return await this.deps.db.prisma.$transaction(async (tx) => {
+        const created = await tx.user.create({
+          ...query,
+          data: {
+            organizationId,
+            email: input.email,
+            displayName: input.displayName,
+            role: input.role,
+            avatarUrl: input.avatarUrl ?? null,
+          },
+        });
+        await recordAudit(tx, {
           organizationId,
-          email: input.email,
-          displayName: input.displayName,
-          role: input.role,
-          avatarUrl: input.avatarUrl ?? null,
-        },
+          action: 'user-created',
+          actorUserId: admin.id,
+          subjectUserId: created.id,
+          details: { role: input.role },
+          address: admin.clientAddress ?? null,
+        });
+        return created;
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict(`A user with email ${input.email} already exists`);
@@ -111,6 +125,17 @@ export class UserService {
         if (isUniqueViolation(error)) throw conflict(`A user with email ${input.email} already exists`);
         throw error;
       }
+      // Their refresh tokens end with the account or the role they were issued for: the next sign-in decides.
+      if (target.isActive && !updated.isActive) await revokeSessionsOf(tx, target.id, 'deactivated');
+      else if (updated.role !== target.role) await revokeSessionsOf(tx, target.id, 'role-changed');
+      const audited = { organizationId: viewer.organizationId, actorUserId: viewer.id, subjectUserId: target.id };
+      const address = viewer.clientAddress ?? null;
+      const entries: AuditEntry[] = [];
+      if (updated.role !== target.role)
+        entries.push({ ...audited, action: 'role-changed', details: { from: target.role, to: updated.role }, address });
+      if (target.isActive !== updated.isActive)
+        entries.push({ ...audited, action: updated.isActive ? 'user-reactivated' : 'user-deactivated', address });
+      await recordAudit(tx, ...entries);
       if (updated.role === target.role) return { updated, logged: [] };
       // What the user can see changes with their role: the channels they lose and gain, logged with the change.
       const run = prismaRunner(tx);

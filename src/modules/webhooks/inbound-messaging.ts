@@ -2,6 +2,7 @@ import type { Database } from '../../db/database.js';
 import type { ClientLinkService } from '../client-links/links.service.js';
 import type { ConversationService } from '../conversations/conversations.service.js';
 import type { TemplateService } from '../templates/templates.service.js';
+import type { UploadService } from '../media/uploads.service.js';
 import { acceptsResponses } from '../messages/message-record.js';
 import type { MessageService } from '../messages/messages.service.js';
 import type { ReactionService } from '../reactions/reactions.service.js';
@@ -22,6 +23,8 @@ import type {
 /** What InboundMessaging is built from. */
 export interface InboundMessagingDeps {
   db: Database;
+  /** Where the media of customers' messages is queued for download (stored PENDING until it arrives). */
+  media: { expectPlatformMedia: UploadService['expectPlatformMedia']; wake(): void };
 }
 
 /**
@@ -50,7 +53,7 @@ export class InboundMessaging implements InboundEventHandler {
     const outcomes = await Promise.allSettled(
       drafts.map(async (draft, index) => {
         const routed = run[index]!;
-        await this.messageService.ingest(routed.integration.organizationId, draft, routed.requestId);
+        const ingested = await this.messageService.ingest(routed.integration.organizationId, draft, routed.requestId);
         // After the message: a failure here fails the item, and the delivery's replay (the message is stored
         // once however often it comes) reopens the conversation then.
         await this.conversations.reopenOnClientMessage(
@@ -58,8 +61,13 @@ export class InboundMessaging implements InboundEventHandler {
           routed.channelId,
           routed.clientUserId,
         );
+        return ingested;
       }),
     );
+    // Every stored message, new or redelivered, has its download queued (a crash between the two is mended by
+    // the redelivery); a failure here fails the delivery, which is then processed again.
+    const stored = outcomes.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value.message] : []));
+    if ((await this.deps.media.expectPlatformMedia(stored)) > 0) this.deps.media.wake();
     return outcomes.map((outcome) =>
       outcome.status === 'rejected'
         ? outcome.reason instanceof Error

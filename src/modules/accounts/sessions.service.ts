@@ -1,0 +1,191 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Viewer } from '../../auth/session.js';
+import { signAccessToken } from '../../auth/tokens.js';
+import type { AppConfig } from '../../config.js';
+import type { Database } from '../../db/database.js';
+import type { User } from '../../generated/prisma/client.js';
+import { unauthenticated } from '../../lib/errors.js';
+import type { EventBus } from '../../realtime/event-bus.js';
+import { USER_CHANGES_TOPIC, type UserChangedEvent } from '../../realtime/topics.js';
+import { recordAudit } from '../audit/audit-log.js';
+import type { UserDirectory } from '../users/user-directory.js';
+import { type RevocationReason, revokeSessionsOf } from './session-revocation.js';
+
+/** What a client receives when it signs in or refreshes. */
+export interface AuthPayload {
+  accessToken: string;
+  /** When the access token expires. */
+  expiresAt: Date;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+  user: User;
+}
+
+export interface SessionServiceDeps {
+  db: Database;
+  bus: EventBus;
+  users: UserDirectory;
+  jwt: AppConfig['jwt'];
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+}
+
+const REFUSED_REFRESH = 'The refresh token is invalid, expired or revoked: sign in again';
+
+/** The refresh token's only stored form: it is 256 random bits, so a plain SHA-256 cannot be reversed. */
+const digest = (token: string) => createHash('sha256').update(token).digest('hex');
+
+interface RefreshRow {
+  id: string;
+  session_id: string;
+  user_id: string;
+  organization_id: string;
+  used_at: Date | null;
+  expires_at: Date;
+  revoked_at: Date | null;
+  may_sign_in: boolean;
+}
+
+/**
+ * Sessions: a short access token (the Bearer JWT, `sub` = users.id) and an opaque refresh token, stored hashed
+ * and rotated on every refresh. Presenting a refresh token that was already rotated revokes the whole session:
+ * either the client and a thief both hold it, and the thief must lose it.
+ */
+export class SessionService {
+  constructor(private readonly deps: SessionServiceDeps) {}
+
+  /** A new session for a user who just proved who they are (password, invitation, single sign-on). */
+  async start(user: User, from: string | undefined): Promise<AuthPayload> {
+    const refresh = this.newRefreshToken();
+    // One statement (sign-in is a hot path): the session and its first refresh token.
+    await this.deps.db.pool.query(
+      `WITH session AS (INSERT INTO auth_sessions (user_id, created_from) VALUES ($1, $2) RETURNING id)
+       INSERT INTO refresh_tokens (session_id, token_hash, expires_at) SELECT id, $3, $4 FROM session`,
+      [user.id, from ?? null, digest(refresh.token), refresh.expiresAt],
+    );
+    return this.payload(user, refresh);
+  }
+
+  /**
+   * Rotates the refresh token: the presented one is spent, a new one comes back with a new access token. One
+   * statement spends it only while it is unspent (under its row lock), so of two refreshes with the same token
+   * exactly one rotates it; the other, like any later use of a spent token, is a reuse and revokes the session.
+   */
+  async refresh(refreshToken: string, from: string | undefined): Promise<AuthPayload> {
+    const next = this.newRefreshToken();
+    const { rows } = await this.deps.db.pool.query<RefreshRow & { rotated: boolean }>(
+      `WITH presented AS (
+         SELECT t.id, t.session_id, s.user_id, u.organization_id, t.used_at, t.expires_at, s.revoked_at,
+                u.is_active AND u.role <> 'client' AS may_sign_in
+         FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+         WHERE t.token_hash = $1
+       ), spent AS (
+         UPDATE refresh_tokens t SET used_at = now()
+         FROM presented p
+         WHERE t.id = p.id AND t.used_at IS NULL AND p.revoked_at IS NULL AND p.expires_at > now() AND p.may_sign_in
+         RETURNING t.session_id
+       ), issued AS (
+         INSERT INTO refresh_tokens (session_id, token_hash, expires_at) SELECT session_id, $2, $3 FROM spent
+       ), touched AS (
+         UPDATE auth_sessions SET last_refreshed_at = now() WHERE id IN (SELECT session_id FROM spent)
+       )
+       SELECT p.*, EXISTS (SELECT 1 FROM spent) AS rotated FROM presented p`,
+      [digest(refreshToken), digest(next.token), next.expiresAt],
+    );
+    const row = rows[0];
+    if (row?.rotated) {
+      const user = await this.deps.users.get(row.user_id);
+      if (user) return this.payload(user, next);
+    }
+    // Spent before (or by a concurrent refresh a moment ago) while the session was still open: a copy is in use.
+    const reused = row && !row.revoked_at && row.expires_at.getTime() > Date.now() && row.may_sign_in && !row.rotated;
+    if (reused) await this.revokeReused(row, from);
+    throw unauthenticated(REFUSED_REFRESH);
+  }
+
+  private async revokeReused(row: RefreshRow, from: string | undefined): Promise<void> {
+    await this.deps.db.prisma.$transaction(async (tx) => {
+      await tx.authSession.update({
+        where: { id: row.session_id },
+        data: { revokedAt: new Date(), revokedReason: 'refresh-token-reused' satisfies RevocationReason },
+      });
+      await recordAudit(tx, {
+        organizationId: row.organization_id,
+        action: 'refresh-token-reused',
+        subjectUserId: row.user_id,
+        details: { sessionId: row.session_id },
+        address: from ?? null,
+      });
+    });
+  }
+
+  /** Ends the session of this refresh token; an unknown token is already as good as signed out. */
+  async signOut(refreshToken: string, from: string | undefined): Promise<void> {
+    await this.deps.db.prisma.$transaction(async (tx) => {
+      const [row] = await tx.$queryRaw<{ id: string; user_id: string; organization_id: string }[]>`
+        UPDATE auth_sessions s SET revoked_at = now(), revoked_reason = ${'signed-out' satisfies RevocationReason}
+        FROM refresh_tokens t, users u
+        WHERE t.token_hash = ${digest(refreshToken)} AND s.id = t.session_id AND u.id = s.user_id
+          AND s.revoked_at IS NULL
+        RETURNING s.id, s.user_id, u.organization_id`;
+      if (row)
+        await recordAudit(tx, {
+          organizationId: row.organization_id,
+          action: 'sign-out',
+          actorUserId: row.user_id,
+          subjectUserId: row.user_id,
+          details: { sessionId: row.id },
+          address: from ?? null,
+        });
+    });
+  }
+
+  /** The viewer's "sign out everywhere": every session and token of theirs ends. */
+  async signOutEverywhere(viewer: Viewer): Promise<void> {
+    await recordAudit(this.deps.db.prisma, {
+      organizationId: viewer.organizationId,
+      action: 'sign-out-everywhere',
+      actorUserId: viewer.id,
+      subjectUserId: viewer.id,
+      address: viewer.clientAddress ?? null,
+    });
+    await this.revokeEverywhere(viewer, 'signed-out-everywhere');
+  }
+
+  /**
+   * Ends every session of the user and every access token issued so far (`sessions_revoked_at`); every instance is
+   * told before this returns, so open sockets and subscriptions opened with those tokens end within moments.
+   */
+  async revokeEverywhere(user: { id: string; organizationId: string }, reason: RevocationReason): Promise<void> {
+    await this.deps.db.prisma.$transaction(async (tx) => {
+      await tx.user.update({ where: { id: user.id }, data: { sessionsRevokedAt: new Date() } });
+      await revokeSessionsOf(tx, user.id, reason);
+    });
+    await this.announce(user);
+  }
+
+  /** Tells every instance the user changed: caches forget them, sockets and subscriptions look again. */
+  async announce(user: { id: string; organizationId: string }): Promise<void> {
+    this.deps.users.forget(user.id);
+    const event: UserChangedEvent = { type: 'user.changed', organizationId: user.organizationId, userId: user.id };
+    await this.deps.bus.publish(USER_CHANGES_TOPIC, event);
+  }
+
+  private newRefreshToken(): { token: string; expiresAt: Date } {
+    return {
+      token: randomBytes(32).toString('base64url'),
+      expiresAt: new Date(Date.now() + this.deps.refreshTokenTtlSeconds * 1_000),
+    };
+  }
+
+  private async payload(user: User, refresh: { token: string; expiresAt: Date }): Promise<AuthPayload> {
+    const access = await signAccessToken(this.deps.jwt, user.id, this.deps.accessTokenTtlSeconds);
+    return {
+      accessToken: access.token,
+      expiresAt: access.expiresAt,
+      refreshToken: refresh.token,
+      refreshTokenExpiresAt: refresh.expiresAt,
+      user,
+    };
+  }
+}
