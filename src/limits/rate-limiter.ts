@@ -11,8 +11,6 @@ export interface RateLimitVerdict {
   allowed: boolean;
   /** Units left in the current window. */
   remaining: number;
-  /** Units counted in the current window, these included (refused ones too). */
-  used: number;
   /** When the current window ends. */
   resetInMs: number;
   /** Whole seconds to wait before trying again (at least 1 when refused, 0 when allowed): Retry-After. */
@@ -42,7 +40,6 @@ export function verdictFor(policy: RateLimitPolicy, count: number, resetInMs: nu
   return {
     allowed,
     remaining: Math.max(policy.limit - count, 0),
-    used: count,
     resetInMs,
     retryAfterSeconds: allowed ? 0 : Math.max(Math.ceil(resetInMs / 1_000), 1),
   };

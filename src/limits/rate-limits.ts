@@ -143,7 +143,6 @@ export class RateLimits {
       return checks.map((check) => ({
         allowed: true,
         remaining: check.policy.limit,
-        used: 0,
         resetInMs: 0,
         retryAfterSeconds: 0,
       }));

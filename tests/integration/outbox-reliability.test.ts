@@ -182,7 +182,6 @@ describe('several workers, leases and restarts', () => {
       }),
       integrations: server().app.services.integrations,
       maxAttempts: 3,
-      pacing: server().app.services.sendPacing,
       retryBaseMs: 30,
       pollIntervalMs: 50,
       leaseMs: 30_000,
