@@ -21,8 +21,8 @@ interface SharedResult {
  * Executes a subscription's selection once per event for every subscriber of this instance that sent the same
  * document, operation and variables in the same organization, instead of once per subscriber: with a thousand
  * subscribers on a channel, a message costs one execution, not a thousand. Fields that depend on the reader
- * (`forViewer`) are holes filled per subscriber; an execution that reads the viewer in any other way is not
- * shared, and each subscriber gets their own, as before. Access to each event is still decided per subscriber,
+ * (`forViewer`) are holes filled per subscriber; an execution that reads the viewer in any other way serves only
+ * the subscriber it ran for, and each of the others gets their own, as before. Access to each event is still decided per subscriber,
  * before this (the event subscription only passes on what its viewer may see). For graphql-ws and SSE alike.
  */
 export function useSharedSubscriptionExecution(counted: (scope: 'shared' | 'per-subscriber') => void): Plugin {
@@ -56,8 +56,7 @@ export function useSharedSubscriptionExecution(counted: (scope: 'shared' | 'per-
     const shape = shapeOf(args, context.session.organizationId);
     const executeAlone = (event: unknown) => {
       counted('per-subscriber');
-      // Loaders of this event's own: the subscription's context lives as long as it, and would serve stale details.
-      return execute({ ...args, rootValue: event, contextValue: { ...context, loaders: new Loaders() } });
+      return execute({ ...args, rootValue: event, contextValue: eventContext(context, context.session) });
     };
     return mapEvents(source, async (event) => {
       if (typeof event !== 'object' || event === null) return executeAlone(event);
@@ -80,11 +79,19 @@ async function executeShared(event: object, args: ExecutionArgs): Promise<Shared
   const subscriberContext = args.contextValue as GraphQLContext;
   let readViewer = false;
   const session = sessionNoticingViewer(subscriberContext.session, () => (readViewer = true));
-  const context: GraphQLContext = { ...subscriberContext, session, loaders: new Loaders() };
+  const context = eventContext(subscriberContext, session);
   const holes: ViewerHole[] = [];
   collectViewerHoles(context, holes);
   const result = await execute({ ...args, rootValue: event, contextValue: context });
   return { result, holes, readViewer, ranFor: subscriberContext };
+}
+
+/**
+ * The context one event is executed with: the subscription's, with loaders of the event's own (the subscription's
+ * context lives as long as it, and its loaders would serve details as they were at its first event).
+ */
+function eventContext(context: GraphQLContext, session: Session): GraphQLContext {
+  return { ...context, session, loaders: new Loaders() };
 }
 
 /** The session, but reading its viewer (directly or through an assertion) calls `noticed`; its organization does not. */
