@@ -9,7 +9,7 @@ import { BoundedQueue } from '../../realtime/bounded-queue.js';
 import { canSeeMessage, seesStaffOnly } from '../access/channel-rules.js';
 import { ViewerChannels } from '../access/viewer-channels.js';
 import type { MessageRecord } from '../messages/message-record.js';
-import { type SequenceCursor, type SequenceCursors, wholeUpTo } from '../messages/sequence-cursor.js';
+import { afterPart, type SequenceCursor, type SequenceCursors, wholeUpTo } from '../messages/sequence-cursor.js';
 import type { UserDirectory } from '../users/user-directory.js';
 import { readChanges } from './organization-event-source.js';
 import {
@@ -287,7 +287,7 @@ export class EventSubscription {
 
   /** The cursor of part `part` of `parts` of event `seq`: its last part says the event was seen whole. */
   private cursor(seq: bigint, part: number, parts: number): string {
-    return this.deps.cursors.encode(this.viewer.organizationId, { seq, part: part === parts - 1 ? 0 : part + 1 });
+    return this.deps.cursors.encode(this.viewer.organizationId, afterPart(seq, part, parts));
   }
 
   private later(work: () => void): void {

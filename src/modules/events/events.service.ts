@@ -5,7 +5,7 @@ import type { Metrics } from '../../metrics/metrics.js';
 import { assertReadable } from '../access/channel-rules.js';
 import { loadChannelFacts } from '../access/channel-visibility.js';
 import { MessageDetails, shareDetails, sharedDetailsFor } from '../messages/message-details.js';
-import type { SequenceCursors } from '../messages/sequence-cursor.js';
+import { afterPart, type SequenceCursors } from '../messages/sequence-cursor.js';
 import type { UserDirectory } from '../users/user-directory.js';
 import { EventSubscription, type SubscriptionDeps, type SubscriptionScope } from './event-subscription.js';
 import type { MessageChange, ReactionChange, StatusChange } from './organization-events.js';
@@ -108,34 +108,28 @@ export class EventService {
    * once and whose details (reactions, replies, readers) are read once for all of them.
    */
   private messageEvent(change: MessageChange): MessageEvent {
-    let event = this.messageEvents.get(change);
-    if (!event) {
+    return builtOnce(this.messageEvents, change, () => {
       if (!sharedDetailsFor(change.message)) {
         // Shared by every reader: nothing here may depend on one (a last message is never read through it).
         const details = new MessageDetails(this.deps.db.pool, this.deps.users, () => 'NOT m.internal');
         if (change.kind === 'CREATED') details.primeNew(change.message);
         shareDetails(change.message, details);
       }
-      event = {
+      return {
         type: 'message',
         kind: change.kind,
         message: change.message,
         cursor: this.deps.cursors.encode(change.message.organizationId, { seq: change.seq, part: 0 }),
       };
-      this.messageEvents.set(change, event);
-    }
-    return event;
+    });
   }
 
   /** A reaction change as every local subscriber receives it (so that one execution of a selection serves all). */
   private reactionEvent(organizationId: string, change: ReactionChange): ReactionEvent {
-    let event = this.reactionEvents.get(change);
-    if (!event) {
+    return builtOnce(this.reactionEvents, change, () => {
       const { seq, ...reaction } = change;
-      event = { ...reaction, cursor: this.deps.cursors.encode(organizationId, { seq, part: 0 }) };
-      this.reactionEvents.set(change, event);
-    }
-    return event;
+      return { ...reaction, cursor: this.deps.cursors.encode(organizationId, { seq, part: 0 }) };
+    });
   }
 
   /**
@@ -143,20 +137,24 @@ export class EventService {
    * part of the change (the last part is the change seen whole).
    */
   private statusEventsOf(organizationId: string, change: StatusChange): MessageStatusEvent[] {
-    let events = this.statusEvents.get(change);
-    if (!events) {
+    return builtOnce(this.statusEvents, change, () => {
       const parts = change.messageIds.length;
-      events = change.messageIds.map((messageId, part) => ({
+      return change.messageIds.map((messageId, part) => ({
         type: 'status',
         channelId: change.channelId,
         messageId,
         userId: change.userId,
         status: change.status,
         timestamp: change.at,
-        cursor: this.deps.cursors.encode(organizationId, { seq: change.seq, part: part === parts - 1 ? 0 : part + 1 }),
+        cursor: this.deps.cursors.encode(organizationId, afterPart(change.seq, part, parts)),
       }));
-      this.statusEvents.set(change, events);
-    }
-    return events;
+    });
   }
+}
+
+/** What `build` makes for `change`, made once and kept as long as the change is (every subscriber gets the same). */
+function builtOnce<K extends object, V>(built: WeakMap<K, V>, change: K, build: () => V): V {
+  let value = built.get(change);
+  if (value === undefined) built.set(change, (value = build()));
+  return value;
 }

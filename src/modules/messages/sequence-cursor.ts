@@ -20,6 +20,12 @@ export interface SequenceCursor {
   part: number;
 }
 
+/** The point after part `part` (from 0) of the `parts` parts of event `seq`: after its last part, the event whole. */
+export const afterPart = (seq: bigint, part: number, parts: number): SequenceCursor => ({
+  seq,
+  part: part === parts - 1 ? 0 : part + 1,
+});
+
 /** A decoded cursor, before its signature is checked. */
 type Decoded =
   | (SequenceCursor & { format: 's1'; mac: string; signed: string })
