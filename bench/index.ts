@@ -1,14 +1,14 @@
 // `npm run bench`: measures the hot paths and prints each figure beside the ceiling measured in the same run,
 // as a ratio (machines here are noisy; ratios are not). Writes the results to BENCHMARKS.md when every
 // scenario ran. BENCH_SECONDS (default 10) sets each measured window; BENCH_ONLY=send,fanout,scale,history,webhooks,replay,typing,readstate,auth,media,soak
-// picks scenarios; SOAK_SECONDS (default 120, at most 600) sets the soak run.
+// (and peers: the side-by-side with the comparison servers in bench/peers/) picks scenarios; SOAK_SECONDS (default 120, at most 600) sets the soak run.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../src/lib/project-root.js';
 import { startFakeGraph } from '../tests/support/fake-graph.js';
 import { seedBenchPlatform } from './lib/platform.js';
-import { startServerProcess } from './lib/server-process.js';
+import { startPeerProcess, startServerProcess } from './lib/server-process.js';
 import {
   BENCH_ENCRYPTION_KEY,
   BENCH_JWT_SECRET,
@@ -18,7 +18,8 @@ import {
 } from './lib/setup.js';
 import { measureCeilings } from './scenarios/ceilings.js';
 import { benchReplay, benchTyping, MISSED_EVENTS, TYPING_SUBSCRIBERS } from './scenarios/events.js';
-import { benchFanOut, benchRawBroadcast, SCALE_SUBSCRIBERS, SUBSCRIBERS } from './scenarios/fan-out.js';
+import { benchFanOut, benchRawBroadcast, lowestRss, SCALE_SUBSCRIBERS, SUBSCRIBERS } from './scenarios/fan-out.js';
+import { benchPeer, PEERS, type PeerFigures } from './scenarios/peers.js';
 import { benchHistory, fillHistory, HISTORY_SIZE } from './scenarios/history.js';
 import {
   benchSearch,
@@ -47,6 +48,7 @@ const ALL = [
   'readstate',
   'auth',
   'media',
+  'peers',
   'soak',
 ];
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -70,6 +72,7 @@ interface Row {
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const notes: string[] = [];
+  const sections: string[] = [];
   const bench = await createBenchDatabase(postgresUrl);
   // Meta's Graph API, local: the outbox sends what staff write in clients' channels during the soak.
   const graph = await startFakeGraph();
@@ -155,13 +158,7 @@ async function main(): Promise<void> {
         subscribers: SCALE_SUBSCRIBERS,
         messages: 50,
         whenIdle: async () => {
-          // The lowest of a few readings: garbage from connecting is collected between them.
-          const readings: number[] = [];
-          for (let reading = 0; reading < 5; reading++) {
-            await new Promise((resolve) => setTimeout(resolve, 1_000));
-            readings.push(await server.rss());
-          }
-          idleBytes = Math.min(...readings) - before;
+          idleBytes = (await lowestRss(server)) - before;
         },
       });
       rows.push(
@@ -328,6 +325,55 @@ async function main(): Promise<void> {
         },
       );
     }
+    if (only.has('peers')) {
+      console.log('peers: this server beside the comparison servers, one after the other');
+      const seedPair = async () => ({
+        fanOut: await seedBenchOrganization(bench, 20),
+        send: await seedBenchOrganization(bench, 16),
+      });
+      const figures: { name: string; result: PeerFigures }[] = [
+        { name: 'this server', result: await benchPeer(server, await seedPair(), seconds) },
+      ];
+      for (const [index, peer] of PEERS.entries()) {
+        const peerPort = port + 10 + index;
+        const peerServer = await startPeerProcess(
+          peer.entry,
+          { DATABASE_URL: bench.url, REDIS_URL: redisUrl, JWT_SECRET: BENCH_JWT_SECRET },
+          peerPort,
+        );
+        try {
+          figures.push({ name: peer.name, result: await benchPeer(peerServer, await seedPair(), seconds) });
+        } finally {
+          await peerServer.stop();
+        }
+      }
+      const row = (figure: string, value: (result: PeerFigures) => string) =>
+        `| ${figure} | ${figures.map(({ result }) => value(result)).join(' | ')} |`;
+      sections.push(
+        [
+          '## Side by side',
+          '',
+          `The same client against each server in turn, in this run: this server, and the comparison servers in`,
+          "`bench/peers/` written as their projects' documentation shows, on the same database and Redis.",
+          '',
+          `| Figure | ${figures.map(({ name }) => name).join(' | ')} |`,
+          `| --- | ${figures.map(() => '---').join(' | ')} |`,
+          row(
+            `fan-out to ${SUBSCRIBERS} subscribers, p50 / p99`,
+            ({ fanOut }) => `${fmt(fanOut.p50)} / ${fmt(fanOut.p99)} ms`,
+          ),
+          row(
+            `RSS per idle subscription, at ${SUBSCRIBERS}`,
+            ({ idleBytesPerSubscription }) => `${fmt(idleBytesPerSubscription / 1024)} KB`,
+          ),
+          row(
+            'sendMessage, 16 clients (share of its own `{ __typename }`)',
+            ({ send }) => `${fmt(send.send.perSecond, 0)} msg/s (${pct(send.ratio)})`,
+          ),
+          '',
+        ].join('\n'),
+      );
+    }
     if (only.has('soak')) {
       console.log(`soak: ${soakSeconds}s of mixed traffic`);
       const platform = await seedBenchPlatform(bench, 20, 20);
@@ -383,6 +429,7 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- |',
     ...rows.map((row) => `| ${row.figure} | ${row.value} | ${row.ceiling} | ${row.ratio} | ${row.goal} |`),
     '',
+    ...sections,
   ].join('\n');
   console.log(`\n${report}`);
   if (ALL.every((scenario) => only.has(scenario))) await writeFile(path.join(projectRoot, 'BENCHMARKS.md'), report);

@@ -13,31 +13,53 @@ export interface ServerProcess {
 }
 
 /** The compiled server (`npm run build` output) in its own process, as in production. */
-export async function startServerProcess(env: Record<string, string>, port: number): Promise<ServerProcess> {
+export function startServerProcess(env: Record<string, string>, port: number): Promise<ServerProcess> {
   // BENCH_PROFILE=<dir> writes a CPU profile of the server to that directory (chrome://inspect can read it).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  return spawnServer([...profile, path.join(projectRoot, 'dist', 'main.js')], env, port, (url) =>
+    fetch(`${url}/readyz`).then(
+      (response) => response.ok,
+      () => false,
+    ),
+  );
+}
+
+/**
+ * A comparison server (bench/peers/) from its source, in production mode like ours; it is up once
+ * its GraphQL endpoint answers at all (unauthenticated requests get an error, which is an answer).
+ */
+export function startPeerProcess(entry: string, env: Record<string, string>, port: number): Promise<ServerProcess> {
+  // Through tsx's loader in the same process (its CLI would run the server in a child, out of `rss()`'s sight).
+  return spawnServer(['--import', 'tsx', path.join(projectRoot, entry)], env, port, (url) =>
+    fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ __typename }"}',
+    }).then(
+      () => true,
+      () => false,
+    ),
+  );
+}
+
+async function spawnServer(
+  args: string[],
+  env: Record<string, string>,
+  port: number,
+  isReady: (url: string) => Promise<boolean>,
+): Promise<ServerProcess> {
   // The young generation `npm run start:dist` gives the server (see the README's "Running in production").
   const heap = ['--max-semi-space-size=32'];
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...heap, ...profile, path.join(projectRoot, 'dist', 'main.js')],
-    {
-      cwd: projectRoot,
-      env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', ...env },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
+  const child: ChildProcess = spawn(process.execPath, [...heap, ...args], {
+    cwd: projectRoot,
+    env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
+    if (await isReady(url)) break;
     if (Date.now() > deadline) throw new Error('server did not become ready');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

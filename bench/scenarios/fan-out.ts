@@ -139,6 +139,16 @@ export async function benchFanOut(
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), messages, subscribers, cutOff };
 }
 
+/** The server's RSS once the garbage of what just happened is collected: the lowest of a few readings a second apart. */
+export async function lowestRss(server: { rss(): Promise<number> }): Promise<number> {
+  const readings: number[] = [];
+  for (let reading = 0; reading < 5; reading++) {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    readings.push(await server.rss());
+  }
+  return Math.min(...readings);
+}
+
 /** The same measurement against a bare WebSocket broadcast server (the raw WebSocket send ceiling). */
 export async function benchRawBroadcast(port: number, payloadBytes: number): Promise<FanOutResult> {
   const child = spawn(

@@ -27,8 +27,6 @@ async function benchSendMessage(
   );
 }
 
-const ROUNDS = 3;
-
 export interface SendMessageRound {
   send: LoadResult;
   transport: LoadResult;
@@ -45,12 +43,13 @@ export async function benchSendMessageAgainstTransport(
   graphqlUrl: string,
   seeded: { users: BenchUser[]; channelId: string },
   seconds: number,
+  roundCount = 3,
 ): Promise<SendMessageRound> {
   const rounds: SendMessageRound[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < roundCount; round++) {
     const transport = await measureTransport(graphqlUrl, seeded.users, seconds);
     const send = await benchSendMessage(graphqlUrl, seeded, seconds);
     rounds.push({ send, transport, ratio: send.perSecond / transport.perSecond });
   }
-  return rounds.sort((a, b) => a.ratio - b.ratio)[Math.floor(ROUNDS / 2)]!;
+  return rounds.sort((a, b) => a.ratio - b.ratio)[Math.floor(roundCount / 2)]!;
 }
