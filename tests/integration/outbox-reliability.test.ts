@@ -184,6 +184,7 @@ describe('several workers, leases and restarts', () => {
       }),
       integrations: server().app.services.integrations,
       maxAttempts: 3,
+      pacing: server().app.services.sendPacing,
       retryBaseMs: 30,
       pollIntervalMs: 50,
       leaseMs: 30_000,
@@ -240,7 +241,8 @@ describe('several workers, leases and restarts', () => {
     expect(current?.id).toBe(row.id);
     // Meta's pair limit: a try that is not counted (the row goes back to pending with its attempts as before).
     const pairLimited = { httpStatus: 400, code: '131056', title: 'Pair rate limit hit', transient: true };
-    expect(await recordOutcome(pool, statuses, current!, { paced: pairLimited }, 30)).toMatchObject({ held: true });
+    const paced = { paced: pairLimited, retryInMs: 6_000 };
+    expect(await recordOutcome(pool, statuses, current!, paced, 30)).toMatchObject({ held: true });
     // The stalled worker's send comes back: the row is no longer its own, whatever its attempts say.
     expect(await recordOutcome(pool, statuses, stale!, { sent: 'wamid.stale' }, 30)).toMatchObject({ held: false });
     // The stalled claim's attempt stays counted (it may have reached Meta); the uncounted try is given back.

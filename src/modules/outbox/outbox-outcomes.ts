@@ -10,12 +10,6 @@ import type { ClaimedSend } from './outbox-claims.js';
 import { type HealthChange, type HealthSignal, recordHealth } from './integration-health.js';
 
 /**
- * After Meta's pair rate limit (131056), the next try at the same customer: WhatsApp allows about one message
- * every six seconds to one customer.
- */
-export const PAIR_RETRY_DELAY_MS = 6_000;
-
-/**
  * What recording an outcome did: `held` is false when another worker had taken the row over after this one's
  * lease expired (its outcome stands); `statuses`, the client's status change when it moved, logged with the
  * outcome, to publish now that it is committed.
@@ -68,14 +62,15 @@ async function recordRow(
         ])
       : [];
   if ('paced' in outcome || 'paused' in outcome) {
-    // Not the message's fault: the try is not counted. A paused row waits for the claim to allow it again.
+    // Not the message's fault: the try is not counted (given back: the claim token, not attempts, fences the
+    // lease). A paused row waits for the claim to allow it again; a paced one is due again when the outcome says.
     const error = 'paced' in outcome ? outcome.paced : outcome.paused;
     const held = await client.query(
       `UPDATE outbound_messages
          SET next_attempt_at = now() + $3::int * interval '1 millisecond', locked_until = NULL, last_error = $4,
              attempts = attempts - 1, updated_at = now()
          WHERE id = $1 AND claim_token = $2 AND status = 'pending'`,
-      [row.id, row.claim_token, 'paced' in outcome ? PAIR_RETRY_DELAY_MS : 0, describeError(error)],
+      [row.id, row.claim_token, 'paced' in outcome ? outcome.retryInMs : 0, describeError(error)],
     );
     return { held: changed(held), statuses: [] };
   }
