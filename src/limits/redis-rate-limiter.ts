@@ -60,7 +60,7 @@ interface PendingConsume {
   reject: (error: unknown) => void;
 }
 
-interface WithConsumeCommand {
+interface WithLimiterScripts {
   chatRateLimitConsume(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
   chatTakeSlot(key: string, intervalUs: number, maxWaitUs: number): Promise<[number, number]>;
 }
@@ -118,7 +118,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async takeSlot(policy: SlotPolicy, subject: string): Promise<SlotVerdict> {
-    const [taken, waitUs] = await (this.redis as unknown as WithConsumeCommand).chatTakeSlot(
+    const [taken, waitUs] = await (this.redis as unknown as WithLimiterScripts).chatTakeSlot(
       `${this.options.prefix}slots:${policy.name}:${subject}`,
       Math.ceil(policy.intervalUs),
       policy.maxWaitMs * 1_000,
@@ -139,7 +139,7 @@ export class RedisRateLimiter implements RateLimiter {
       const verdicts = new Map<ConsumeItem, RateLimitVerdict>();
       await Promise.all(
         this.bySlot(items).map(async (group) => {
-          const results = await (this.redis as unknown as WithConsumeCommand).chatRateLimitConsume(
+          const results = await (this.redis as unknown as WithLimiterScripts).chatRateLimitConsume(
             group.length,
             ...group.map((item) => item.key),
             ...group.flatMap((item) => [item.cost, item.check.policy.windowMs]),
