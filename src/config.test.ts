@@ -78,7 +78,20 @@ describe('platform settings', () => {
     expect(config.meta.graphApiUrl).toMatch(/^https:\/\/graph\.facebook\.com\/v\d+\.\d+$/);
     expect(config.meta.instagramApiUrl).toMatch(/^https:\/\/graph\.instagram\.com\/v\d+\.\d+$/);
     expect(config.encryptionPreviousKeys).toEqual([]);
-    expect(config.outbox).toEqual({ workerEnabled: true, maxAttempts: 6, retryBaseMs: 10_000, pollIntervalMs: 5_000 });
+    expect(config.outbox).toEqual({
+      workerEnabled: true,
+      maxAttempts: 6,
+      retryBaseMs: 10_000,
+      pollIntervalMs: 5_000,
+      whatsappSendsPerSecond: 80,
+    });
+  });
+
+  it("reads a WhatsApp phone number's sends per second, and refuses none or more than Meta allows", () => {
+    expect(loadConfig({ WHATSAPP_SENDS_PER_SECOND: '1000' }).outbox.whatsappSendsPerSecond).toBe(1_000);
+    for (const value of ['0', '1001', '2.5', 'fast']) {
+      expect(() => loadConfig({ WHATSAPP_SENDS_PER_SECOND: value })).toThrow(/WHATSAPP_SENDS_PER_SECOND/);
+    }
   });
 
   it('reads previous encryption keys and trims trailing slashes from the API bases', () => {

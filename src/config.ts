@@ -151,6 +151,8 @@ const EnvSchema = z.object({
   OUTBOX_MAX_ATTEMPTS: z.coerce.number({ error: 'must be a number' }).int().min(1).max(50).default(6),
   OUTBOX_RETRY_BASE_MS: z.coerce.number({ error: 'must be a number' }).int().min(1).max(3_600_000).default(10_000),
   OUTBOX_POLL_INTERVAL_MS: z.coerce.number({ error: 'must be a number' }).int().min(10).max(3_600_000).default(5_000),
+  // Meta's default throughput of one business phone number is 80 messages per second; upgraded numbers get 1000.
+  WHATSAPP_SENDS_PER_SECOND: between(1, 1_000).default(80),
   WEBHOOK_MAX_REFUSALS_PER_IP: limit(100),
   WEBHOOK_BODY_TIMEOUT_MS: between(100, 600_000).default(10_000),
   EVENT_RETENTION_DAYS: between(1, 3_650).default(14),
@@ -254,7 +256,14 @@ export interface AppConfig {
     timeoutMs: number;
   };
   /** Whether this instance sends the outbox (several may; dedicated sender instances are possible too). */
-  outbox: { workerEnabled: boolean; maxAttempts: number; retryBaseMs: number; pollIntervalMs: number };
+  outbox: {
+    workerEnabled: boolean;
+    maxAttempts: number;
+    retryBaseMs: number;
+    pollIntervalMs: number;
+    /** Sends per second to one WhatsApp phone number, across all instances (Meta's throughput). */
+    whatsappSendsPerSecond: number;
+  };
   webhooks: {
     /** Refused webhook requests (401, 403, 404, 408, 413) per client address per minute; then 429. 0: no limit. */
     maxRefusalsPerIp: number;
@@ -508,6 +517,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxAttempts: env.OUTBOX_MAX_ATTEMPTS,
       retryBaseMs: env.OUTBOX_RETRY_BASE_MS,
       pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS,
+      whatsappSendsPerSecond: env.WHATSAPP_SENDS_PER_SECOND,
     },
     webhooks: { maxRefusalsPerIp: env.WEBHOOK_MAX_REFUSALS_PER_IP, bodyTimeoutMs: env.WEBHOOK_BODY_TIMEOUT_MS },
     webhookSweepIntervalMs: env.WEBHOOK_SWEEP_INTERVAL_MS,

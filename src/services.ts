@@ -33,6 +33,7 @@ import { GraphApiClient } from './modules/outbox/graph-api.js';
 import { CustomerServiceWindow } from './modules/outbox/customer-window.js';
 import { OutboxService } from './modules/outbox/outbox.service.js';
 import { OutboxWorker } from './modules/outbox/outbox-worker.js';
+import { SendPacing } from './modules/outbox/send-pacing.js';
 import { PresenceService } from './modules/presence/presence.service.js';
 import { ReactionService } from './modules/reactions/reactions.service.js';
 import { TemplateService } from './modules/templates/templates.service.js';
@@ -100,6 +101,7 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
   );
   const graph = new GraphApiClient(config.meta);
+  const sendPacing = new SendPacing({ limiter, logger }, config.outbox.whatsappSendsPerSecond);
   const mediaLinks = new MediaLinks(config.encryptionKey, config.publicUrl, config.media.urlTtlSeconds);
   const outboxWorker = new OutboxWorker(
     { db, logger, metrics },
@@ -107,6 +109,7 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
       graph,
       integrations,
       maxAttempts: config.outbox.maxAttempts,
+      pacing: sendPacing,
       retryBaseMs: config.outbox.retryBaseMs,
       pollIntervalMs: config.outbox.pollIntervalMs,
       // Longer than any Graph API call may take, so a live worker never loses a row it is sending.
@@ -246,6 +249,8 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     stream,
     writer,
     outboxWorker,
+    /** Meta's throughput per WhatsApp phone number, shared with workers a test builds. */
+    sendPacing,
     statuses,
 
     /** Starts the instance's background work; the bus must be connecting already. */

@@ -28,10 +28,31 @@ export interface RateLimitCheck {
   subject: string;
 }
 
+/**
+ * Spacing rather than counting: one unit per `intervalUs` for a subject, each given the next free slot (its turn)
+ * in the order asked. A slot further away than `maxWaitMs` is not given out, so that only those who will wait for
+ * their turn hold one: nothing refused takes a slot from those after it.
+ */
+export interface SlotPolicy {
+  /** Part of the storage key, like RateLimitPolicy's. */
+  name: string;
+  /** Microseconds between two slots. */
+  intervalUs: number;
+  maxWaitMs: number;
+}
+
+/** `taken`: the slot is the caller's, `waitMs` from now; else the next free slot is `waitMs` away (not taken). */
+export interface SlotVerdict {
+  taken: boolean;
+  waitMs: number;
+}
+
 export interface RateLimiter {
   readonly kind: 'memory' | 'redis';
   /** Counts `cost` against every check at once (one round trip for Redis); a verdict per check, in order. */
   consume(checks: RateLimitCheck[], cost?: number): Promise<RateLimitVerdict[]>;
+  /** Takes the subject's next free slot of the policy if it comes within the policy's longest wait. */
+  takeSlot(policy: SlotPolicy, subject: string): Promise<SlotVerdict>;
   close(): Promise<void>;
 }
 
@@ -51,6 +72,8 @@ const SWEEP_EVERY = 1_024;
 export class MemoryRateLimiter implements RateLimiter {
   readonly kind = 'memory';
   private readonly windows = new Map<string, { count: number; endsAt: number }>();
+  /** The next free slot of each subject (microseconds of the performance clock). */
+  private readonly nextSlots = new Map<string, number>();
   private consumed = 0;
 
   async consume(checks: RateLimitCheck[], cost = 1): Promise<RateLimitVerdict[]> {
@@ -68,12 +91,25 @@ export class MemoryRateLimiter implements RateLimiter {
     });
   }
 
+  async takeSlot(policy: SlotPolicy, subject: string): Promise<SlotVerdict> {
+    const key = `${policy.name}:${subject}`;
+    const nowUs = performance.now() * 1_000;
+    const nextFreeUs = Math.max(this.nextSlots.get(key) ?? 0, nowUs);
+    const waitMs = (nextFreeUs - nowUs) / 1_000;
+    if (waitMs > policy.maxWaitMs) return { taken: false, waitMs };
+    this.nextSlots.set(key, nextFreeUs + policy.intervalUs);
+    return { taken: true, waitMs };
+  }
+
   async close(): Promise<void> {
     this.windows.clear();
+    this.nextSlots.clear();
   }
 
   // Ended windows of subjects that never came back would otherwise stay forever.
   private sweep(now: number): void {
     for (const [key, window] of this.windows) if (window.endsAt <= now) this.windows.delete(key);
+    const nowUs = performance.now() * 1_000;
+    for (const [key, nextFreeUs] of this.nextSlots) if (nextFreeUs <= nowUs) this.nextSlots.delete(key);
   }
 }

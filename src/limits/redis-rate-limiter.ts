@@ -7,7 +7,14 @@ import {
   type RedisClient,
   type RedisTarget,
 } from '../lib/redis-connection.js';
-import { type RateLimitCheck, type RateLimiter, type RateLimitVerdict, verdictFor } from './rate-limiter.js';
+import {
+  type RateLimitCheck,
+  type RateLimiter,
+  type RateLimitVerdict,
+  type SlotPolicy,
+  type SlotVerdict,
+  verdictFor,
+} from './rate-limiter.js';
 
 // One round trip, atomic, for the checks of every request that arrived in the same turn of the event loop:
 // count each key, and open its window (its expiry) with the first unit. The expiry lives in Redis, so every
@@ -29,6 +36,23 @@ end
 return results
 `;
 
+// A subject's next free slot, in microseconds of Redis's clock (one clock for every instance), under one key: on
+// a Redis Cluster the script touches one slot. A slot further than the longest wait is not taken, so a refusal
+// changes nothing. ARGV: the interval between slots (us) and the longest wait (us). Returns whether the slot was
+// taken and its wait (us). Numbers are written with %d: Lua would write large ones in exponent form.
+const TAKE_SLOT_SCRIPT = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local interval = tonumber(ARGV[1])
+local nextFree = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local wait = nextFree - now
+if wait > tonumber(ARGV[2]) then
+  return {0, wait}
+end
+redis.call('SET', KEYS[1], string.format('%d', nextFree + interval), 'PX', math.ceil((wait + interval) / 1000) + 1000)
+return {1, wait}
+`;
+
 interface PendingConsume {
   checks: RateLimitCheck[];
   cost: number;
@@ -36,8 +60,9 @@ interface PendingConsume {
   reject: (error: unknown) => void;
 }
 
-interface WithConsumeCommand {
+interface WithLimiterScripts {
   chatRateLimitConsume(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
+  chatTakeSlot(key: string, intervalUs: number, maxWaitUs: number): Promise<[number, number]>;
 }
 
 /**
@@ -75,6 +100,7 @@ export class RedisRateLimiter implements RateLimiter {
     this.redis.on('error', () => undefined);
     // EVALSHA with the script's digest, falling back to EVAL once per connection.
     this.redis.defineCommand('chatRateLimitConsume', { lua: CONSUME_SCRIPT });
+    this.redis.defineCommand('chatTakeSlot', { lua: TAKE_SLOT_SCRIPT, numberOfKeys: 1 });
   }
 
   /** Resolves once connected, or after the timeout with reconnects continuing (requests pass meanwhile). */
@@ -91,6 +117,15 @@ export class RedisRateLimiter implements RateLimiter {
     });
   }
 
+  async takeSlot(policy: SlotPolicy, subject: string): Promise<SlotVerdict> {
+    const [taken, waitUs] = await (this.redis as unknown as WithLimiterScripts).chatTakeSlot(
+      `${this.options.prefix}slots:${policy.name}:${subject}`,
+      Math.ceil(policy.intervalUs),
+      policy.maxWaitMs * 1_000,
+    );
+    return { taken: taken === 1, waitMs: waitUs / 1_000 };
+  }
+
   private async flush(): Promise<void> {
     const batch = this.pending.splice(0);
     const items = batch.flatMap((pending) =>
@@ -104,7 +139,7 @@ export class RedisRateLimiter implements RateLimiter {
       const verdicts = new Map<ConsumeItem, RateLimitVerdict>();
       await Promise.all(
         this.bySlot(items).map(async (group) => {
-          const results = await (this.redis as unknown as WithConsumeCommand).chatRateLimitConsume(
+          const results = await (this.redis as unknown as WithLimiterScripts).chatRateLimitConsume(
             group.length,
             ...group.map((item) => item.key),
             ...group.flatMap((item) => [item.cost, item.check.policy.windowMs]),

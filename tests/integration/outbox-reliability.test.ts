@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GraphApiClient } from '../../src/modules/outbox/graph-api.js';
+import { claimDueSends } from '../../src/modules/outbox/outbox-claims.js';
+import { recordOutcome } from '../../src/modules/outbox/outbox-outcomes.js';
 import { OutboxWorker, type OutboxWorkerDeps } from '../../src/modules/outbox/outbox-worker.js';
 import { type Conversation, customerWrites, openConversation } from '../support/conversations.js';
 import { graphError, graphSuccess } from '../support/fake-graph.js';
@@ -182,6 +184,7 @@ describe('several workers, leases and restarts', () => {
       }),
       integrations: server().app.services.integrations,
       maxAttempts: 3,
+      pacing: server().app.services.sendPacing,
       retryBaseMs: 30,
       pollIntervalMs: 50,
       leaseMs: 30_000,
@@ -221,6 +224,33 @@ describe('several workers, leases and restarts', () => {
 
     await prisma().outboundMessage.update({ where: { id: row.id }, data: { lockedUntil: new Date(Date.now() - 1) } });
     await successor.runOnce();
+    expect(await settledOutbound(server(), message.id)).toMatchObject({ status: 'SENT', attempts: 2 });
+    expect(world.requestsTo(conversation.platformUserId!)).toHaveLength(1);
+  });
+
+  it("a claim whose lease expired cannot record its outcome after another worker's uncounted try of the row", async () => {
+    const conversation = await open();
+    const { message, row } = await queuedFor(conversation, 'fenced');
+    const { pool } = server().app.db;
+    const { statuses } = server().app.services;
+    // A worker claims the row and stalls past its lease; another takes the row over.
+    const [stale] = await claimDueSends(pool, 1, 1);
+    expect(stale?.id).toBe(row.id);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const [current] = await claimDueSends(pool, 1, 30_000);
+    expect(current?.id).toBe(row.id);
+    // Meta's pair limit: a try that is not counted (the row goes back to pending with its attempts as before).
+    const pairLimited = { httpStatus: 400, code: '131056', title: 'Pair rate limit hit', transient: true };
+    const paced = { paced: pairLimited, retryInMs: 6_000 };
+    expect(await recordOutcome(pool, statuses, current!, paced, 30)).toMatchObject({ held: true });
+    // The stalled worker's send comes back: the row is no longer its own, whatever its attempts say.
+    expect(await recordOutcome(pool, statuses, stale!, { sent: 'wamid.stale' }, 30)).toMatchObject({ held: false });
+    // The stalled claim's attempt stays counted (it may have reached Meta); the uncounted try is given back.
+    expect(await outboundRow(row.id)).toMatchObject({ status: 'PENDING', attempts: 1, externalMessageId: null });
+
+    // Due again at once rather than after the pair limit's pause: sent once, by the worker that holds it.
+    await prisma().outboundMessage.update({ where: { id: row.id }, data: { nextAttemptAt: new Date() } });
+    await worker().runOnce();
     expect(await settledOutbound(server(), message.id)).toMatchObject({ status: 'SENT', attempts: 2 });
     expect(world.requestsTo(conversation.platformUserId!)).toHaveLength(1);
   });

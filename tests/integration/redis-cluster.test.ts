@@ -84,6 +84,32 @@ describeWithRedisCluster('on a Redis Cluster', () => {
       }
     });
 
+    it("gives phone numbers' send turns on whichever shard owns each number's key", async () => {
+      const limiter = new RedisRateLimiter({ target: target(), prefix: 'cluster-slots:' });
+      await limiter.connect();
+      try {
+        const policy = { name: 'sends', intervalUs: 1_000_000, maxWaitMs: 1_500 };
+        const phones = Array.from({ length: 30 }, (_, index) => `phone:${index}`);
+        const owners = new Set(
+          await Promise.all(phones.map((phone) => cluster.ownerOf(`cluster-slots:slots:sends:${phone}`))),
+        );
+        expect(owners.size).toBe(cluster.ports.length);
+        // Each number: its first turn now, its second a second later, its third (two seconds away) not given.
+        const started = Date.now();
+        for (const round of [0, 1, 2]) {
+          const turns = await Promise.all(phones.map((phone) => limiter.takeSlot(policy, phone)));
+          const elapsed = Date.now() - started;
+          for (const turn of turns) {
+            expect(turn.taken).toBe(round < 2);
+            expect(turn.waitMs).toBeGreaterThanOrEqual(round * 1_000 - elapsed - 2);
+            expect(turn.waitMs).toBeLessThanOrEqual(round * 1_000);
+          }
+        }
+      } finally {
+        await limiter.close();
+      }
+    });
+
     it('keeps presence across instances in the cluster', async () => {
       const timing = { ttlMs: 10_000, awayAfterMs: 60_000 };
       const [one, other] = [

@@ -37,6 +37,8 @@ export interface FakeMedia {
 export interface FakeGraph {
   url: string;
   requests: GraphRequest[];
+  /** When a request of `requests` arrived (Date.now()), before its body was read. */
+  arrivalOf(request: GraphRequest): number;
   respond(responder: GraphResponder): void;
   /** Serves media under this id (the path of its bytes: `/media-bytes/{id}`). */
   serveMedia(id: string, media: FakeMedia): void;
@@ -76,6 +78,7 @@ export const graphError = (status: number, code: number, message: string): Graph
  */
 export async function startFakeGraph(): Promise<FakeGraph> {
   const requests: GraphRequest[] = [];
+  const arrivals = new WeakMap<GraphRequest, number>();
   let responder: GraphResponder = graphSuccess;
   const media = new Map<string, FakeMedia & { served: number }>();
   let baseUrl = '';
@@ -111,6 +114,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
     return true;
   };
   const server: Server = createServer((request, response) => {
+    const arrivedAt = Date.now();
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -121,6 +125,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
         body: JSON.parse(Buffer.concat(chunks).toString() || '{}') as Record<string, unknown>,
       };
       requests.push(received);
+      arrivals.set(received, arrivedAt);
       if (servedMedia(received, response)) return;
       let reply: GraphReply;
       try {
@@ -145,6 +150,7 @@ export async function startFakeGraph(): Promise<FakeGraph> {
   return {
     url: baseUrl,
     requests,
+    arrivalOf: (request) => arrivals.get(request)!,
     respond: (next) => (responder = next),
     serveMedia: (id, item) => media.set(id, { ...item, served: 0 }),
     stop: () =>

@@ -6,23 +6,38 @@ import type { GraphApiClient, SendError } from './graph-api.js';
 import type { ClaimedSend } from './outbox-claims.js';
 import { meansPairLimited, meansTokenInvalid } from './integration-health.js';
 import { buildSendBody } from './send-body.js';
+import type { SendPacing } from './send-pacing.js';
 
 /**
- * What became of one attempt: sent (Meta's id); to be retried; `paced`, Meta's per-recipient limit (retried later,
- * not counted as an attempt); `paused`, the integration's token is invalid (the row waits, not counted, until a
- * new token); or failed for good (with the reason, and Meta's answer when it came from Meta).
+ * After Meta's pair rate limit (131056), the next try at the same customer: WhatsApp allows about one message
+ * every six seconds to one customer.
+ */
+export const PAIR_RETRY_DELAY_MS = 6_000;
+
+/**
+ * What became of one attempt: sent (Meta's id); to be retried; `paced`, Meta's per-recipient limit or the phone
+ * number's throughput (tried again after `retryInMs`, not counted as an attempt); `paused`, the integration's
+ * token is invalid (the row waits, not counted, until a new token); or failed for good (with the reason, and
+ * Meta's answer when it came from Meta).
  */
 export type SendOutcome =
   | { sent: string }
   | { retry: SendError }
-  | { paced: SendError }
+  | { paced: { code: string; title: string }; retryInMs: number }
   | { paused: SendError }
   | { failed: { code: string; title: string }; meta?: SendError };
+
+const THROUGHPUT_REACHED = {
+  code: 'paced',
+  title: "The WhatsApp phone number's sends per second (WHATSAPP_SENDS_PER_SECOND) are spent",
+};
 
 export interface SendAttemptDeps {
   graph: GraphApiClient;
   integrations: Pick<IntegrationService, 'accessTokenOf'>;
   maxAttempts: number;
+  /** Meta's throughput per WhatsApp phone number. */
+  pacing: Pick<SendPacing, 'turnOf'>;
   /** A signed link to an attachment the server stores, which Meta fetches when it takes the message. */
   mediaLinkOf: (uploadId: string) => string;
 }
@@ -60,11 +75,17 @@ export async function attemptSend(row: ClaimedSend, deps: SendAttemptDeps): Prom
       failed: { code: 'credentials', title: `The integration's access token cannot be opened: ${error.message}` },
     };
   }
+  // Last, so that only a send that really goes takes a turn of the phone number's throughput.
+  if (platform === 'WHATSAPP' && row.platform_account_id) {
+    const turn = await deps.pacing.turnOf(row.platform_account_id);
+    if (!turn.go) return { paced: THROUGHPUT_REACHED, retryInMs: turn.retryInMs };
+    if (turn.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(turn.waitMs)));
+  }
   const result = await deps.graph.send({ platform, accountId: row.platform_account_id, accessToken, body: body.body });
   if (result.ok) return { sent: result.externalMessageId };
   const { error } = result;
   if (meansTokenInvalid(error)) return { paused: error };
-  if (meansPairLimited(error)) return { paced: error };
+  if (meansPairLimited(error)) return { paced: error, retryInMs: PAIR_RETRY_DELAY_MS };
   if (error.transient && row.attempts < deps.maxAttempts) return { retry: error };
   return { failed: { code: error.code, title: error.title }, meta: error };
 }

@@ -3,8 +3,13 @@ import type pg from 'pg';
 /** An outbound_messages row claimed for one attempt, with what sending it needs. */
 export interface ClaimedSend {
   id: string;
-  /** This claim's attempt number: recording the outcome requires that the row still has it. */
+  /** This claim's attempt number (tries Meta was asked, this one included, at most). */
   attempts: number;
+  /**
+   * This claim's fencing token: recording the outcome requires that the row still has it. Not `attempts`, which an
+   * uncounted try gives back, so that an older claim's number would match again.
+   */
+  claim_token: number;
   organization_id: string;
   message_id: string;
   platform_integration_id: string;
@@ -28,7 +33,7 @@ export interface ClaimedSend {
 /**
  * Claims up to `limit` due rows for `leaseMs`: FOR UPDATE SKIP LOCKED, so instances never claim the same row at
  * once, and a lease (locked_until), so a row whose worker died is claimed again when it expires. Each claim
- * counts as an attempt. Rows of an integration whose token is invalid (see integration-health.ts) wait.
+ * counts as an attempt (a try that does not reach Meta gives it back when recorded) and takes the next claim token. Rows of an integration whose token is invalid (see integration-health.ts) wait.
  */
 export async function claimDueSends(pool: pg.Pool, limit: number, leaseMs: number): Promise<ClaimedSend[]> {
   const { rows } = await pool.query<ClaimedSend>(
@@ -43,11 +48,12 @@ export async function claimDueSends(pool: pg.Pool, limit: number, leaseMs: numbe
          FOR UPDATE SKIP LOCKED
        ), claimed AS (
          UPDATE outbound_messages o
-         SET locked_until = now() + $2::int * interval '1 millisecond', attempts = o.attempts + 1, updated_at = now()
+         SET locked_until = now() + $2::int * interval '1 millisecond', attempts = o.attempts + 1,
+             claim_token = o.claim_token + 1, updated_at = now()
          FROM due WHERE o.id = due.id
          RETURNING o.*
        )
-       SELECT o.id, o.attempts, o.organization_id, o.message_id, o.platform_integration_id,
+       SELECT o.id, o.attempts, o.claim_token, o.organization_id, o.message_id, o.platform_integration_id,
               m.channel_id, m.content, m.message_type::text AS message_type, m.metadata, m.deleted_at,
               COALESCE(
                 CASE WHEN parent.platform_integration_id = o.platform_integration_id THEN parent.external_message_id END,

@@ -10,12 +10,6 @@ import type { ClaimedSend } from './outbox-claims.js';
 import { type HealthChange, type HealthSignal, recordHealth } from './integration-health.js';
 
 /**
- * After Meta's pair rate limit (131056), the next try at the same customer: WhatsApp allows about one message
- * every six seconds to one customer.
- */
-export const PAIR_RETRY_DELAY_MS = 6_000;
-
-/**
  * What recording an outcome did: `held` is false when another worker had taken the row over after this one's
  * lease expired (its outcome stands); `statuses`, the client's status change when it moved, logged with the
  * outcome, to publish now that it is committed.
@@ -28,7 +22,7 @@ export interface RecordedOutcome {
 }
 
 /**
- * Writes an attempt's outcome, provided this worker still holds the row (its claim's attempt number): a retry
+ * Writes an attempt's outcome, provided this worker still holds the row (its claim's token): a retry
  * is scheduled with exponential backoff; a send stores Meta's id on the row and the message and sets the
  * client's status SENT; a final failure sets it FAILED with the reason. Statuses go through the state machine.
  */
@@ -68,14 +62,15 @@ async function recordRow(
         ])
       : [];
   if ('paced' in outcome || 'paused' in outcome) {
-    // Not the message's fault: the try is not counted. A paused row waits for the claim to allow it again.
+    // Not the message's fault: the try is not counted (given back: the claim token, not attempts, fences the
+    // lease). A paused row waits for the claim to allow it again; a paced one is due again when the outcome says.
     const error = 'paced' in outcome ? outcome.paced : outcome.paused;
     const held = await client.query(
       `UPDATE outbound_messages
          SET next_attempt_at = now() + $3::int * interval '1 millisecond', locked_until = NULL, last_error = $4,
              attempts = attempts - 1, updated_at = now()
-         WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
-      [row.id, row.attempts, 'paced' in outcome ? PAIR_RETRY_DELAY_MS : 0, describeError(error)],
+         WHERE id = $1 AND claim_token = $2 AND status = 'pending'`,
+      [row.id, row.claim_token, 'paced' in outcome ? outcome.retryInMs : 0, describeError(error)],
     );
     return { held: changed(held), statuses: [] };
   }
@@ -83,8 +78,8 @@ async function recordRow(
     const held = await client.query(
       `UPDATE outbound_messages
          SET next_attempt_at = now() + $3::int * interval '1 millisecond', locked_until = NULL, last_error = $4, updated_at = now()
-         WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
-      [row.id, row.attempts, retryDelay(retryBaseMs, row.attempts), describeError(outcome.retry)],
+         WHERE id = $1 AND claim_token = $2 AND status = 'pending'`,
+      [row.id, row.claim_token, retryDelay(retryBaseMs, row.attempts), describeError(outcome.retry)],
     );
     return { held: changed(held), statuses: [] };
   }
@@ -92,8 +87,8 @@ async function recordRow(
     const held = await client.query(
       `UPDATE outbound_messages
          SET status = 'sent', external_message_id = $3, locked_until = NULL, last_error = NULL, updated_at = now()
-         WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
-      [row.id, row.attempts, outcome.sent],
+         WHERE id = $1 AND claim_token = $2 AND status = 'pending'`,
+      [row.id, row.claim_token, outcome.sent],
     );
     if (!changed(held)) return { held: false, statuses: [] };
     // The message carries the id of its first send, so status webhooks and replies find it.
@@ -111,8 +106,8 @@ async function recordRow(
   }
   const held = await client.query(
     `UPDATE outbound_messages SET status = 'failed', locked_until = NULL, last_error = $3, updated_at = now()
-       WHERE id = $1 AND attempts = $2 AND status = 'pending'`,
-    [row.id, row.attempts, describeError(outcome.failed)],
+       WHERE id = $1 AND claim_token = $2 AND status = 'pending'`,
+    [row.id, row.claim_token, describeError(outcome.failed)],
   );
   if (!changed(held)) return { held: false, statuses: [] };
   const status = await client.query(

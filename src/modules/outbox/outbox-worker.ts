@@ -4,7 +4,7 @@ import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { OrganizationStream } from '../events/organization-stream.js';
 import type { StatusEvents } from '../read-state/status-events.js';
-import { attemptSend, type SendAttemptDeps } from './outbox-attempt.js';
+import { attemptSend, type SendAttemptDeps, type SendOutcome } from './outbox-attempt.js';
 import { type ClaimedSend, claimDueSends } from './outbox-claims.js';
 import { recordOutcome } from './outbox-outcomes.js';
 
@@ -29,6 +29,7 @@ export interface OutboxWorkerDeps {
 }
 
 const DEFAULT_BATCH = 10;
+const PACED_TICK_MS = 10;
 
 /**
  * Sends queued outbound_messages through the Graph API: claims due rows (outbox-claims), attempts each
@@ -42,6 +43,12 @@ const DEFAULT_BATCH = 10;
 export class OutboxWorker {
   private readonly loop: WorkerLoop;
   private readonly attempts;
+  /**
+   * When rows this worker paced are due again before the next poll (ms, rounded up to a PACED_TICK_MS tick, so
+   * a backlog of thousands needs a few hundred wake-ups at most), and the timer of the soonest.
+   */
+  private readonly pacedDue = new Set<number>();
+  private pacedTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: OutboxWorkerDeps,
@@ -49,7 +56,9 @@ export class OutboxWorker {
   ) {
     this.attempts = deps.metrics.counter({
       name: 'chat_outbox_attempts_total',
-      help: 'Graph API send attempts by outcome: sent, retry (will be tried again), failed (for good)',
+      help:
+        'Graph API send attempts by outcome: sent, retry (will be tried again), failed (for good), paced (over a ' +
+        "phone number's throughput or Meta's pair limit: tried later, not counted), paused (token invalid)",
       labelNames: ['outcome'],
     });
     const pool = deps.db.pool;
@@ -78,6 +87,8 @@ export class OutboxWorker {
 
   /** Stops polling and waits for the sends in flight to be recorded. */
   stop(): Promise<void> {
+    clearTimeout(this.pacedTimer);
+    this.pacedDue.clear();
     return this.loop.stop();
   }
 
@@ -93,11 +104,38 @@ export class OutboxWorker {
       this.options.batchSize ?? DEFAULT_BATCH,
       this.options.leaseMs,
     );
-    await Promise.all(claimed.map((row) => this.deliver(row)));
+    const outcomes = await Promise.all(claimed.map((row) => this.deliver(row)));
+    const now = Date.now();
+    const pollAt = now + this.options.pollIntervalMs;
+    for (const outcome of outcomes) {
+      if (!outcome || !('paced' in outcome)) continue;
+      const dueAt = Math.ceil((now + outcome.retryInMs) / PACED_TICK_MS) * PACED_TICK_MS;
+      if (dueAt < pollAt) this.pacedDue.add(dueAt);
+    }
+    this.armPacedTimer();
     return claimed.length;
   }
 
-  private async deliver(row: ClaimedSend): Promise<void> {
+  /** Paced rows wait a fraction of a second (a phone number's throughput): they should not wait for the poll. */
+  private armPacedTimer(): void {
+    clearTimeout(this.pacedTimer);
+    if (this.pacedDue.size === 0 || this.loop.isStopping) return;
+    let soonest = Infinity;
+    for (const dueAt of this.pacedDue) soonest = Math.min(soonest, dueAt);
+    this.pacedTimer = setTimeout(
+      () => {
+        const now = Date.now();
+        for (const dueAt of this.pacedDue) if (dueAt <= now) this.pacedDue.delete(dueAt);
+        this.loop.wake();
+        this.armPacedTimer();
+      },
+      Math.max(soonest - Date.now(), 0),
+    );
+    this.pacedTimer.unref();
+  }
+
+  /** Attempts one row and records the outcome; undefined when that failed unexpectedly. */
+  private async deliver(row: ClaimedSend): Promise<SendOutcome | undefined> {
     try {
       const outcome = await attemptSend(row, this.options);
       const recorded = await recordOutcome(
@@ -120,9 +158,11 @@ export class OutboxWorker {
         this.deps.logger.warn({ ...recorded.health }, 'integration health changed');
         void this.options.stream.publish(row.organization_id, { type: 'integration-health', ...recorded.health });
       }
+      return outcome;
     } catch (error) {
       // Not recorded: the lease expires and the row is tried again (its attempt is counted).
       this.deps.logger.error({ err: error, outboundId: row.id }, 'outbound send failed unexpectedly');
+      return undefined;
     }
   }
 }
