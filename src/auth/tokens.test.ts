@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { SignJWT } from 'jose';
-import { signUserToken, TokenVerifier } from './tokens.js';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
+import { signAccessToken, signUserToken, TokenVerifier } from './tokens.js';
 
 const options = {
   secret: 'unit-secret-unit-secret-unit-secret-0123',
@@ -31,5 +31,29 @@ describe('TokenVerifier', () => {
     expect((await verifier.verify(forged)).ok).toBe(false);
     expect((await verifier.verify(forged)).ok).toBe(false);
     expect((await verifier.verify(good)).ok).toBe(true);
+  });
+});
+
+describe('signAccessToken', () => {
+  const strict = { ...options, issuer: 'https://chat.example', audience: 'chat-clients' };
+
+  it('issues an HS256 token that jose verifies, with the issuer, audience and a millisecond iat', async () => {
+    const before = Date.now();
+    const { token, expiresAt } = signAccessToken(strict, userId, 900);
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256' });
+    const claims = decodeJwt(token);
+    expect(claims).toMatchObject({ sub: userId, iss: strict.issuer, aud: strict.audience });
+    expect(claims.iat! * 1000).toBeGreaterThanOrEqual(before);
+    expect(claims.exp).toBe(expiresAt.getTime() / 1000);
+    const verdict = await new TokenVerifier(strict).verify(token);
+    expect(verdict).toEqual({ ok: true, userId, issuedAt: claims.iat! * 1000 });
+  });
+
+  it('issues tokens that a verifier with another secret, issuer or audience refuses', async () => {
+    const { token } = signAccessToken(strict, userId, 900);
+    const otherSecret = { ...strict, secret: 'another-secret-another-secret-0123456789' };
+    expect((await new TokenVerifier(otherSecret).verify(token)).ok).toBe(false);
+    expect((await new TokenVerifier({ ...strict, issuer: 'https://elsewhere' }).verify(token)).ok).toBe(false);
+    expect((await new TokenVerifier({ ...strict, audience: 'others' }).verify(token)).ok).toBe(false);
   });
 });
