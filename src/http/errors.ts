@@ -1,4 +1,4 @@
-import { type ExecutionResult, GraphQLError } from 'graphql';
+import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
 import { createGraphQLError, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { isServiceUnavailable } from '../lib/errors.js';
 import type { Logger } from '../logger.js';
@@ -54,6 +54,14 @@ export function createErrorHandling(logger: Logger, options: { suggestions: bool
     return createGraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' }, ...position });
   };
 
+  // Hooks made once, not per operation (each is given the operation's args): an idle subscription holds
+  // only what it must (the error hook, which is not given them).
+  const eachResultLogged = {
+    onNext: ({ args, result }: { args: ExecutionArgs; result: ExecutionResult }) =>
+      logResult(result, args.contextValue),
+  };
+  const logSubscribeResult = ({ args, result }: { args: ExecutionArgs; result: unknown }) =>
+    isAsyncIterable(result) ? eachResultLogged : logResult(result as ExecutionResult, args.contextValue);
   const plugin: Plugin = {
     onExecute: ({ args }) => ({
       onExecuteDone: ({ result }) => {
@@ -61,10 +69,7 @@ export function createErrorHandling(logger: Logger, options: { suggestions: bool
       },
     }),
     onSubscribe: ({ args }) => ({
-      onSubscribeResult: ({ result }) => {
-        if (!isAsyncIterable(result)) return logResult(result, args.contextValue);
-        return { onNext: ({ result: next }) => logResult(next, args.contextValue) };
-      },
+      onSubscribeResult: logSubscribeResult,
       onSubscribeError: ({ error }) => log(error, requestIdIn(args.contextValue)),
     }),
     ...(options.suggestions

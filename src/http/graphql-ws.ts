@@ -6,6 +6,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { revokedToken } from '../auth/revocation.js';
 import type { AppConfig } from '../config.js';
 import { AppError } from '../lib/errors.js';
+import { SharedCopies } from '../lib/shared-copies.js';
 import type { Logger } from '../logger.js';
 import type { GraphQLMetrics } from '../metrics/graphql-metrics.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -16,6 +17,9 @@ import { OpenCounts } from './open-counts.js';
 import { GRAPHQL_PATH, type GraphQLServer } from './graphql.js';
 import { serveGraphQLWs, type SocketExtra } from './ws-transport.js';
 
+/** Documents of at most this length are kept once for all the operations that sent them. */
+const MAX_SHARED_QUERY_LENGTH = 10_000;
+const MAX_SHARED_QUERIES = 1_000;
 /** Close code for a connection over WS_MAX_CONNECTIONS_PER_USER or _PER_IP (4xxx: the application's own range). */
 const TOO_MANY_CONNECTIONS_CLOSE_CODE = 4429;
 
@@ -52,6 +56,9 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
   const { yoga, logger, limits } = deps;
   const mask = createErrorHandling(logger, { suggestions: deps.suggestions }).maskError;
   const connections = new Connections(limits.maxConnectionsPerUser);
+  // graphql-ws keeps each operation's message while it runs: a subscription's copy of its document is let go
+  // for the copy every subscriber of that document shares.
+  const queries = new SharedCopies(MAX_SHARED_QUERIES, MAX_SHARED_QUERY_LENGTH);
   const refusals = deps.metrics.counter({
     name: 'chat_websocket_limit_refusals_total',
     help: 'graphql-ws connections and operations refused by a limit',
@@ -114,6 +121,8 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
         refusals.inc({ limit: 'operations-per-connection' });
         return [tooManyOperations(limits.maxOperationsPerConnection)];
       }
+      // The payload is the message graphql-ws keeps (read-only in its types, a plain parsed object in fact).
+      if (typeof payload.query === 'string') (payload as { query: string }).query = queries.of(payload.query);
       const operationId = `ws-${randomUUID()}-${id}`;
       const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
         connectionParams: context.connectionParams ?? {},

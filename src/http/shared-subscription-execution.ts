@@ -1,6 +1,7 @@
 import { createSourceEventStream, type DocumentNode, execute, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Session } from '../auth/session.js';
+import { SharedCopies } from '../lib/shared-copies.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { Loaders } from '../schema/loaders.js';
 import { collectViewerHoles, type ViewerHole } from '../schema/viewer-values.js';
@@ -26,45 +27,11 @@ interface SharedResult {
  * before this (the event subscription only passes on what its viewer may see). For graphql-ws and SSE alike.
  */
 export function useSharedSubscriptionExecution(counted: (scope: 'shared' | 'per-subscriber') => void): Plugin {
-  const documentIds = new WeakMap<DocumentNode, number>();
-  let documentCount = 0;
-  // Per event object (shared by its subscribers: see EventService), per shape of request.
-  const sharedByEvent = new WeakMap<object, Map<string, Promise<SharedResult>>>();
-
-  const shapeOf = (args: ExecutionArgs, organizationId: string): string => {
-    let documentId = documentIds.get(args.document);
-    if (documentId === undefined) documentIds.set(args.document, (documentId = documentCount++));
-    return `${organizationId}\n${documentId}\n${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? {})}`;
-  };
-
-  const sharedFor = (event: object, shape: string, args: ExecutionArgs): Promise<SharedResult> => {
-    let byShape = sharedByEvent.get(event);
-    if (!byShape) sharedByEvent.set(event, (byShape = new Map()));
-    let shared = byShape.get(shape);
-    if (!shared) {
-      counted('shared');
-      shared = executeShared(event, args);
-      byShape.set(shape, shared);
-    }
-    return shared;
-  };
-
+  const executions = new SharedExecutions(counted);
   const subscribeShared = async (args: ExecutionArgs) => {
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
-    const context = args.contextValue as GraphQLContext;
-    const shape = shapeOf(args, context.session.organizationId);
-    const executeAlone = (event: unknown) => {
-      counted('per-subscriber');
-      return execute({ ...args, rootValue: event, contextValue: eventContext(context, context.session) });
-    };
-    return mapEvents(source, async (event) => {
-      if (typeof event !== 'object' || event === null) return executeAlone(event);
-      const shared = await sharedFor(event, shape, args);
-      return !shared.readViewer || shared.ranFor === context
-        ? withHolesFilled(shared.result, shared.holes, context.session)
-        : executeAlone(event);
-    });
+    return new MappedEvents(source[Symbol.asyncIterator](), new SubscriberExecution(executions, args));
   };
 
   return {
@@ -72,6 +39,70 @@ export function useSharedSubscriptionExecution(counted: (scope: 'shared' | 'per-
       setSubscribeFn(subscribeShared as Parameters<typeof setSubscribeFn>[0]);
     },
   };
+}
+
+/** The executions of this server's subscriptions, shared per event and shape of request. */
+class SharedExecutions {
+  private readonly documentIds = new WeakMap<DocumentNode, number>();
+  private documentCount = 0;
+  // Per event object (shared by its subscribers: see EventService), per shape of request.
+  private readonly sharedByEvent = new WeakMap<object, Map<string, Promise<SharedResult>>>();
+  /** Each subscription holds its shape as long as it runs: one copy for all that share it. */
+  private readonly shapes = new SharedCopies(MAX_KNOWN_SHAPES);
+
+  constructor(readonly counted: (scope: 'shared' | 'per-subscriber') => void) {}
+
+  shapeOf(args: ExecutionArgs, organizationId: string): string {
+    let documentId = this.documentIds.get(args.document);
+    if (documentId === undefined) this.documentIds.set(args.document, (documentId = this.documentCount++));
+    return this.shapes.of(
+      `${organizationId}\n${documentId}\n${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? {})}`,
+    );
+  }
+
+  sharedFor(event: object, shape: string, args: ExecutionArgs): Promise<SharedResult> {
+    let byShape = this.sharedByEvent.get(event);
+    if (!byShape) this.sharedByEvent.set(event, (byShape = new Map()));
+    let shared = byShape.get(shape);
+    if (!shared) {
+      this.counted('shared');
+      shared = executeShared(event, args);
+      byShape.set(shape, shared);
+    }
+    return shared;
+  }
+}
+
+const MAX_KNOWN_SHAPES = 10_000;
+
+/** What one subscription needs to have each of its events executed: its request, and the shape it shares. */
+class SubscriberExecution {
+  private readonly shape: string;
+
+  constructor(
+    private readonly executions: SharedExecutions,
+    private readonly args: ExecutionArgs,
+  ) {
+    this.shape = executions.shapeOf(args, this.context.session.organizationId);
+  }
+
+  private get context(): GraphQLContext {
+    return this.args.contextValue as GraphQLContext;
+  }
+
+  async resultFor(event: unknown): Promise<ExecutionResult> {
+    if (typeof event !== 'object' || event === null) return this.executeAlone(event);
+    const shared = await this.executions.sharedFor(event, this.shape, this.args);
+    return !shared.readViewer || shared.ranFor === this.context
+      ? withHolesFilled(shared.result, shared.holes, this.context.session)
+      : this.executeAlone(event);
+  }
+
+  private executeAlone(event: unknown): Promise<ExecutionResult> | ExecutionResult {
+    this.executions.counted('per-subscriber');
+    const context = this.context;
+    return execute({ ...this.args, rootValue: event, contextValue: eventContext(context, context.session) });
+  }
 }
 
 /** Executes for all subscribers at once, noticing whether the viewer was read outside a hole. */
@@ -135,42 +166,50 @@ function withValueAt(node: unknown, path: readonly (string | number)[], index: n
 }
 
 /**
- * `source` with each event mapped to its result, one at a time in order. A plain iterator rather than an async
- * generator: one promise per event and subscriber, and `return()` reaches the source at once. Like a generator,
- * it is finished once it has ended or failed (the failure is the subscription's last word).
+ * `source` with each event mapped to its result, one at a time in order. A class rather than an async generator
+ * or an object of closures: an idle subscription holds one small object and the pending `next()` of its source,
+ * and `return()` reaches the source at once. Like a generator, it is finished once it has ended or failed (the
+ * failure is the subscription's last word).
  */
-function mapEvents(
-  source: AsyncIterable<unknown>,
-  map: (event: unknown) => Promise<ExecutionResult>,
-): AsyncIterableIterator<ExecutionResult> {
-  const events = source[Symbol.asyncIterator]();
-  const ended = { value: undefined, done: true } as const;
-  let finished = false;
-  const finish = () => {
-    finished = true;
-    return ended;
-  };
-  const iterator: AsyncIterableIterator<ExecutionResult> = {
-    next: () => {
-      if (finished) return Promise.resolve(ended);
-      return events.next().then(
-        (step) => (step.done ? finish() : map(step.value).then((value) => ({ value, done: false }))),
-        (error: unknown) => {
-          finish();
-          throw error;
-        },
-      );
-    },
-    return: () => {
-      if (finished) return Promise.resolve(ended);
-      finish();
-      return events.return ? events.return().then(() => ended) : Promise.resolve(ended);
-    },
-    throw: (error: unknown) => {
-      finish();
-      return events.throw ? events.throw(error).then(() => ended) : Promise.reject(error);
-    },
-    [Symbol.asyncIterator]: () => iterator,
-  };
-  return iterator;
+class MappedEvents implements AsyncIterableIterator<ExecutionResult> {
+  private finished = false;
+
+  constructor(
+    private readonly events: AsyncIterator<unknown>,
+    private readonly subscription: SubscriberExecution,
+  ) {}
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.finished) return Promise.resolve(ENDED);
+    return this.events.next().then(
+      (step) => (step.done ? this.finish() : this.subscription.resultFor(step.value).then(asStep)),
+      (error: unknown) => {
+        this.finish();
+        throw error;
+      },
+    );
+  }
+
+  return(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.finished) return Promise.resolve(ENDED);
+    this.finish();
+    return this.events.return ? this.events.return().then(() => ENDED) : Promise.resolve(ENDED);
+  }
+
+  throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.finish();
+    return this.events.throw ? this.events.throw(error).then(() => ENDED) : Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
+    return this;
+  }
+
+  private finish(): IteratorResult<ExecutionResult> {
+    this.finished = true;
+    return ENDED;
+  }
 }
+
+const ENDED: IteratorReturnResult<undefined> = { value: undefined, done: true };
+const asStep = (value: ExecutionResult): IteratorResult<ExecutionResult> => ({ value, done: false });

@@ -52,9 +52,10 @@ export function serveGraphQLWs(
   // ws passes the HTTP server's own errors on to here; without a listener they would crash the process.
   webSocketServer.on('error', (error) => logger.error({ err: error }, 'websocket server error'));
   const heartbeat = keepAlive(webSocketServer);
+  // Bad frames and oversized messages: ws closes the socket with the matching code right after this.
+  const protocolError = (error: Error) => logger.debug({ err: error }, 'websocket closed on a protocol error');
   webSocketServer.on('connection', (socket, request) => {
-    // Bad frames and oversized messages: ws closes the socket with the matching code right after this.
-    socket.on('error', (error) => logger.debug({ err: error }, 'websocket closed on a protocol error'));
+    socket.on('error', protocolError);
     const address = options.addressOf(request);
     if (!socketsPerAddress.take(address)) {
       options.onRefused();
@@ -65,37 +66,12 @@ export function serveGraphQLWs(
       );
       return;
     }
-    socket.once('close', () => socketsPerAddress.give(address));
     heartbeat.watch(socket);
-    const closed = protocol.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) =>
-          new Promise<void>((resolve, reject) => {
-            if (socket.readyState !== socket.OPEN) return resolve();
-            socket.send(data, (error) => (error ? reject(error) : resolve()));
-          }),
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (handle) =>
-          socket.on('message', (data) => {
-            const text = String(data);
-            handle(text).catch((error: unknown) => {
-              // graphql-ws throws on a well-formed message of a type only servers send: the client's violation.
-              const type = typeOf(text);
-              if (type !== undefined && SERVER_MESSAGE_TYPES.has(type)) {
-                logger.debug({ type }, 'graphql-ws client sent a server message; closing the connection');
-                socket.close(CloseCode.BadRequest, `Unexpected message of type ${type}`);
-                return;
-              }
-              // Any other failure is a hook's, i.e. the server's: this socket is done.
-              logger.warn({ err: error }, 'graphql-ws message failed; closing the connection');
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
-            });
-          }),
-      },
-      { socket, clientAddress: address },
-    );
-    socket.once('close', (code, reason) => void closed(code, reason.toString()));
+    const closed = protocol.opened(new ProtocolSocket(socket, logger), { socket, clientAddress: address });
+    socket.once('close', (code, reason) => {
+      socketsPerAddress.give(address);
+      void closed(code, reason.toString());
+    });
   });
   return {
     /** Closes every socket with 1001 (going away) and stops accepting upgrades. */
@@ -106,6 +82,53 @@ export function serveGraphQLWs(
     },
     clientCount: () => webSocketServer.clients.size,
   };
+}
+
+/**
+ * A `ws` socket as graphql-ws's protocol uses it. Methods rather than an object of closures: tens of thousands of
+ * idle sockets each hold one small object.
+ */
+class ProtocolSocket {
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly logger: Logger,
+  ) {}
+
+  get protocol(): string {
+    return this.socket.protocol;
+  }
+
+  send(data: string): Promise<void> {
+    const { socket } = this;
+    return new Promise<void>((resolve, reject) => {
+      if (socket.readyState !== socket.OPEN) return resolve();
+      socket.send(data, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  close(code?: number, reason?: string): void {
+    this.socket.close(code, reason);
+  }
+
+  onMessage(handle: (data: string) => Promise<void>): void {
+    this.socket.on('message', (data) => {
+      const text = String(data);
+      handle(text).catch((error: unknown) => this.failed(text, error));
+    });
+  }
+
+  private failed(text: string, error: unknown): void {
+    // graphql-ws throws on a well-formed message of a type only servers send: the client's violation.
+    const type = typeOf(text);
+    if (type !== undefined && SERVER_MESSAGE_TYPES.has(type)) {
+      this.logger.debug({ type }, 'graphql-ws client sent a server message; closing the connection');
+      this.socket.close(CloseCode.BadRequest, `Unexpected message of type ${type}`);
+      return;
+    }
+    // Any other failure is a hook's, i.e. the server's: this socket is done.
+    this.logger.warn({ err: error }, 'graphql-ws message failed; closing the connection');
+    this.socket.close(CloseCode.InternalServerError, 'Internal server error');
+  }
 }
 
 function typeOf(message: string): string | undefined {

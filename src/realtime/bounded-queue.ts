@@ -8,7 +8,8 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
   private waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: Error) => void } | undefined;
   private failure: Error | undefined;
   private done = false;
-  private readonly drained = new Set<{ below: number; resolve: () => void }>();
+  /** Producers waiting for room (a replay); made on first use, as most queues never have one. */
+  private drained: Set<{ below: number; resolve: () => void }> | undefined;
 
   constructor(
     private readonly capacity: number,
@@ -61,7 +62,7 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
   /** Resolves once fewer than `below` items wait (or the queue has ended): backpressure for a producer. */
   whenBelow(below: number): Promise<void> {
     if (this.items.length < below || !this.isOpen) return Promise.resolve();
-    return new Promise((resolve) => this.drained.add({ below, resolve }));
+    return new Promise((resolve) => (this.drained ??= new Set()).add({ below, resolve }));
   }
 
   next(): Promise<IteratorResult<T>> {
@@ -90,6 +91,7 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
   }
 
   private release(): void {
+    if (!this.drained) return;
     for (const waiter of this.drained) {
       if (this.items.length < waiter.below || !this.isOpen) {
         this.drained.delete(waiter);

@@ -6,6 +6,7 @@ import type { User } from '../../generated/prisma/client.js';
 import { isServiceUnavailable, unauthenticated } from '../../lib/errors.js';
 import type { Logger } from '../../logger.js';
 import { BoundedQueue } from '../../realtime/bounded-queue.js';
+import type { StreamSubscription } from '../../realtime/stream-hubs.js';
 import { canSeeMessage, seesStaffOnly } from '../access/channel-rules.js';
 import { ViewerChannels } from '../access/viewer-channels.js';
 import type { MessageRecord } from '../messages/message-record.js';
@@ -85,8 +86,8 @@ export class EventSubscription {
   private holds = 1;
   private waiting: (() => void)[] = [];
   private channels: ViewerChannels | undefined;
-  private stopStream = () => {};
-  private stopWatchingViewer = () => {};
+  private joined: StreamSubscription | undefined;
+  private stopWatchingViewer: (() => void) | undefined;
 
   constructor(
     private readonly deps: SubscriptionDeps,
@@ -96,8 +97,8 @@ export class EventSubscription {
     this.queue = new BoundedQueue<ViewerEvent>(
       QUEUE_CAPACITY,
       () => {
-        this.stopStream();
-        this.stopWatchingViewer();
+        this.joined?.stop();
+        this.stopWatchingViewer?.();
         deps.closed();
       },
       () => {
@@ -116,8 +117,8 @@ export class EventSubscription {
     try {
       // Joined before the view is read: a change committed meanwhile waits here and is applied to the view.
       const joined = await this.deps.stream.join(this.viewer.organizationId, (event) => this.receive(event));
-      this.stopStream = () => joined.stop();
-      if (!this.queue.isOpen) this.stopStream();
+      this.joined = joined;
+      if (!this.queue.isOpen) joined.stop();
       this.position = joined.startSeq;
       // The account as it stands once joined (a change made earlier is not in the stream): read from the database,
       // since another instance may have changed it a moment ago.
