@@ -28,7 +28,7 @@ const MATCH_END = '\uE001';
 const HEADLINE_OPTIONS = `StartSel=${MATCH_START}, StopSel=${MATCH_END}, MaxWords=30, MinWords=10, MaxFragments=2, FragmentDelimiter=" … "`;
 
 /** A search statement's row: the message and, for a match, its highlight (ts_headline's output). */
-type SearchRow = MessageRecord & { headline: string | null };
+type SearchRow = MessageRecord & { headline: string };
 
 /** A search statement's row as the message alone. */
 const messageOf = (row: SearchRow): MessageRecord => {
@@ -125,26 +125,34 @@ export class SearchService {
       HEADLINE_OPTIONS,
     ];
 
+    const scope = request.channelId ? 'channel' : 'organization';
     const found = await this.bounded(async (client) => {
-      const recent = await client.query<SearchRow & { hit: boolean; walked: string }>(
-        recentMatchesSql(viewer, request.channelId ? 'channel' : 'organization'),
-        [...common, after ? after.seq.toString() : null, request.first + 1, this.recentMessages],
-      );
-      const hits = recent.rows.filter((row) => row.hit);
-      const boundary = recent.rows.at(-1);
-      // Either a full page among the newest messages, or they were all the messages there are.
-      if (hits.length > request.first || boundary?.walked !== String(this.recentMessages)) return hits;
+      const cursorSeq = after ? after.seq.toString() : null;
+      const recent = await client.query<SearchRow>(recentMatchesSql(viewer, scope), [
+        ...common,
+        cursorSeq,
+        request.first + 1,
+        this.recentMessages,
+      ]);
+      if (recent.rows.length > request.first) return recent.rows;
+      const { rows: read } = await client.query<{ seq: string }>(lastRecentSql(scope), [
+        request.channelId ?? viewer.organizationId,
+        cursorSeq,
+        this.recentMessages,
+      ]);
+      // Fewer messages in scope than are read first: none is left for the index.
+      if (read.length === 0) return recent.rows;
       const older = await client.query<SearchRow>(indexedMatchesSql(viewer), [
         ...common,
-        boundary.createdSeq,
-        request.first + 1 - hits.length,
+        read[0]!.seq,
+        request.first + 1 - recent.rows.length,
       ]);
-      return [...hits, ...older.rows];
+      return [...recent.rows, ...older.rows];
     });
     return {
       hits: found.slice(0, request.first).map((row) => ({
         message: messageOf(row),
-        highlight: highlightParts(row.headline!),
+        highlight: highlightParts(row.headline),
       })),
       hasNextPage: found.length > request.first,
     };
@@ -153,12 +161,14 @@ export class SearchService {
   /**
    * Runs the search statements with at most SEARCH_TIMEOUT_MS each to answer: words each common but rarely
    * together still make the word index read far. Such a query is refused as too broad rather than left to hold
-   * the database. Sequential scans are off so that the word index is the one way to older matches.
+   * the database. One snapshot for all of them, so that the older matches begin exactly where the messages read
+   * first ended, whatever is written meanwhile; sequential scans are off so that the word index is the one way
+   * to the older matches.
    */
   private async bounded<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     try {
       return await withTransaction(this.deps.db.pool, work, {
-        firstStatement: `SET LOCAL statement_timeout = ${Math.trunc(this.deps.timeoutMs)}; SET LOCAL enable_seqscan = off`,
+        firstStatement: `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL statement_timeout = ${Math.trunc(this.deps.timeoutMs)}; SET LOCAL enable_seqscan = off`,
       });
     } catch (error) {
       if ((error as { code?: string }).code === QUERY_CANCELED)
@@ -189,37 +199,50 @@ function searchableSql(
     AND m.deleted_at IS NULL`;
 }
 
+type Scope = 'organization' | 'channel';
+
 const SEARCHABLE_PARAMS = { organizationId: '$1', viewerId: '$2::uuid', role: '$3::text', channelId: '$4::uuid' };
 const QUERY = 'websearch_to_tsquery($6::regconfig, $5)';
 const HEADLINE = `ts_headline($6::regconfig, page.content, ${QUERY}, $7)`;
 
+/** Where a scope's messages are read in order: an index of the organization's, or of one channel's. */
+const scopeSql = (scope: Scope, value: string) =>
+  scope === 'channel' ? `m.channel_id = ${value}::uuid` : `m.organization_id = ${value}::uuid`;
+
 /**
  * The matches among the newest $10 messages in scope older than the cursor $8 (null: from the newest), newest
- * first, at most $9; and the $10-th message read, matched or not, whose position is where the word index takes
- * over. The messages are read in the order of an index of their own scope, which is the only order PostgreSQL
- * can read them in at this cost: its estimates of how often words occur play no part.
+ * first, at most $9. The messages are read in the order of their scope's index, stopping at a full page: the
+ * only way PostgreSQL can answer a LIMIT over that ORDER BY at this cost, so its estimates of how often words
+ * occur (or of how many messages a channel holds) play no part.
  */
-function recentMatchesSql(viewer: Viewer, scope: 'organization' | 'channel'): string {
-  return `SELECT page.*, CASE WHEN page.hit THEN ${HEADLINE} END AS headline
+function recentMatchesSql(viewer: Viewer, scope: Scope): string {
+  return `SELECT page.*, ${HEADLINE} AS headline
     FROM (
-      SELECT ${MESSAGE_COLUMNS}, m.hit, m.walked::text AS walked
+      SELECT ${MESSAGE_COLUMNS}
       FROM (
-        SELECT m.*, row_number() OVER (ORDER BY m.created_seq DESC) AS walked,
-               (${searchableSql(viewer, SEARCHABLE_PARAMS)} AND m.search_vector @@ ${QUERY}) AS hit
-        FROM (
-          SELECT * FROM messages m
-          WHERE ${scope === 'channel' ? 'm.channel_id = $4::uuid' : 'm.organization_id = $1'}
-            AND ($8::bigint IS NULL OR m.created_seq < $8::bigint)
-          ORDER BY m.created_seq DESC
-          LIMIT $10
-        ) m
+        SELECT * FROM messages m
+        WHERE ${scopeSql(scope, scope === 'channel' ? '$4' : '$1')}
+          AND ($8::bigint IS NULL OR m.created_seq < $8::bigint)
+        ORDER BY m.created_seq DESC
+        LIMIT $10
       ) m
-      WHERE m.hit OR m.walked = $10
+      WHERE ${searchableSql(viewer, SEARCHABLE_PARAMS)}
+        AND m.search_vector @@ ${QUERY}
       ORDER BY m.created_seq DESC
       LIMIT $9
     ) page
     ORDER BY page."createdSeq"::bigint DESC`;
 }
+
+/**
+ * The position of the last of the messages recentMatchesSql reads ($3 of the scope $1 older than the cursor $2),
+ * none when the scope has fewer: from the index alone.
+ */
+const lastRecentSql = (scope: Scope) =>
+  `SELECT m.created_seq::text AS seq FROM messages m
+   WHERE ${scopeSql(scope, '$1')} AND ($2::bigint IS NULL OR m.created_seq < $2::bigint)
+   ORDER BY m.created_seq DESC
+   OFFSET $3::int - 1 LIMIT 1`;
 
 /**
  * The matches older than $8 (where the newest messages read ended), newest first, at most $9, through the word
