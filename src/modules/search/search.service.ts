@@ -115,7 +115,8 @@ export class SearchService {
     // Only exclusions (`-word`): answering would read every message.
     if (!indexable) throw badInput('query', 'needs a word to look for, not only words to leave out');
 
-    const common = [
+    // $1 to $7 of every search statement.
+    const searchParams = [
       viewer.organizationId,
       viewer.id,
       viewer.role,
@@ -129,11 +130,12 @@ export class SearchService {
     const found = await this.bounded(async (client) => {
       const cursorSeq = after ? after.seq.toString() : null;
       const recent = await client.query<SearchRow>(recentMatchesSql(viewer, scope), [
-        ...common,
+        ...searchParams,
         cursorSeq,
         request.first + 1,
         this.recentMessages,
       ]);
+      // A full page among the newest messages: the index is not needed.
       if (recent.rows.length > request.first) return recent.rows;
       const { rows: read } = await client.query<{ seq: string }>(lastRecentSql(scope), [
         request.channelId ?? viewer.organizationId,
@@ -143,7 +145,7 @@ export class SearchService {
       // Fewer messages in scope than are read first: none is left for the index.
       if (read.length === 0) return recent.rows;
       const older = await client.query<SearchRow>(indexedMatchesSql(viewer), [
-        ...common,
+        ...searchParams,
         read[0]!.seq,
         request.first + 1 - recent.rows.length,
       ]);
