@@ -27,6 +27,23 @@ const MATCH_START = '\uE000';
 const MATCH_END = '\uE001';
 const HEADLINE_OPTIONS = `StartSel=${MATCH_START}, StopSel=${MATCH_END}, MaxWords=30, MinWords=10, MaxFragments=2, FragmentDelimiter=" … "`;
 
+/** A search statement's row: the message and, for a match, its highlight (ts_headline's output). */
+type SearchRow = MessageRecord & { headline: string };
+
+/** A search statement's row as the message alone. */
+const messageOf = (row: SearchRow): MessageRecord => {
+  const {
+    headline: _headline,
+    hit: _hit,
+    walked: _walked,
+    ...message
+  } = row as SearchRow & {
+    hit?: boolean;
+    walked?: string;
+  };
+  return message;
+};
+
 /** A piece of a highlight: text that matched the query, or text around it. */
 export interface HighlightPart {
   text: string;
@@ -50,17 +67,32 @@ export interface SearchRequest {
 export interface SearchServiceDeps {
   db: Database;
   cursors: SequenceCursors;
-  /** The longest the search statement may run (SEARCH_TIMEOUT_MS). */
+  /** The longest each search statement may run (SEARCH_TIMEOUT_MS). */
   timeoutMs: number;
+  /** How many of the newest messages are read before the word index is (RECENT_MESSAGES_READ unless set). */
+  recentMessages?: number;
 }
+
+/**
+ * How many of the newest messages in scope (the organization's, or the channel's when one is searched) a
+ * search reads, in order, before it turns to the word index for older matches. A word found in at least one
+ * of every few hundred recent messages fills a page here; the index is then asked only for rarer words, whose
+ * matches are few. Reading these costs the same whatever the words; the index costs what it matches.
+ */
+export const RECENT_MESSAGES_READ = 4_000;
 
 /**
  * Full-text search of messages with PostgreSQL: the query is read by `websearch_to_tsquery` (words, "a phrase",
  * `or`, `-word`; any text is a valid query), matched against messages.search_vector (GIN-indexed), and
- * limited to what the viewer may read now; newest first, in keyset pages by the messages' cursors.
+ * limited to what the viewer may read now; newest first, in keyset pages by the messages' cursors. The newest
+ * messages are read first (RECENT_MESSAGES_READ), the word index only for the older matches of rarer words.
  */
 export class SearchService {
-  constructor(private readonly deps: SearchServiceDeps) {}
+  private readonly recentMessages: number;
+
+  constructor(private readonly deps: SearchServiceDeps) {
+    this.recentMessages = deps.recentMessages ?? RECENT_MESSAGES_READ;
+  }
 
   async search(session: Session, request: SearchRequest): Promise<{ hits: SearchHit[]; hasNextPage: boolean }> {
     const viewer = session.viewer;
@@ -83,51 +115,63 @@ export class SearchService {
     // Only exclusions (`-word`): answering would read every message.
     if (!indexable) throw badInput('query', 'needs a word to look for, not only words to leave out');
 
-    const rows = await this.bounded((client) =>
-      client.query<MessageRecord & { headline: string }>(
-        `SELECT page.*, ts_headline($7::regconfig, page.content, websearch_to_tsquery($7::regconfig, $5), $8) AS headline
-       FROM (
-         SELECT ${MESSAGE_COLUMNS} FROM messages m
-         WHERE ${searchableSql(viewer, { organizationId: '$1', viewerId: '$2::uuid', role: '$3::text', channelId: '$4::uuid' })}
-           AND m.search_vector @@ websearch_to_tsquery($7::regconfig, $5)
-           AND ($6::bigint IS NULL OR m.created_seq < $6::bigint)
-         ORDER BY m.created_seq DESC
-         LIMIT $9
-       ) page
-       ORDER BY page."createdSeq"::bigint DESC`,
-        [
-          viewer.organizationId,
-          viewer.id,
-          viewer.role,
-          request.channelId ?? null,
-          request.query,
-          after ? after.seq.toString() : null,
-          SEARCH_TEXT_CONFIG,
-          HEADLINE_OPTIONS,
-          request.first + 1,
-        ],
-      ),
-    );
+    // $1 to $7 of every search statement.
+    const searchParams = [
+      viewer.organizationId,
+      viewer.id,
+      viewer.role,
+      request.channelId ?? null,
+      request.query,
+      SEARCH_TEXT_CONFIG,
+      HEADLINE_OPTIONS,
+    ];
+
+    const scope = request.channelId ? 'channel' : 'organization';
+    const found = await this.bounded(async (client) => {
+      const cursorSeq = after ? after.seq.toString() : null;
+      const recent = await client.query<SearchRow>(recentMatchesSql(viewer, scope), [
+        ...searchParams,
+        cursorSeq,
+        request.first + 1,
+        this.recentMessages,
+      ]);
+      // A full page among the newest messages: the index is not needed.
+      if (recent.rows.length > request.first) return recent.rows;
+      const { rows: read } = await client.query<{ seq: string }>(lastRecentSql(scope), [
+        request.channelId ?? viewer.organizationId,
+        cursorSeq,
+        this.recentMessages,
+      ]);
+      // Fewer messages in scope than are read first: none is left for the index.
+      if (read.length === 0) return recent.rows;
+      const older = await client.query<SearchRow>(indexedMatchesSql(viewer), [
+        ...searchParams,
+        read[0]!.seq,
+        request.first + 1 - recent.rows.length,
+      ]);
+      return [...recent.rows, ...older.rows];
+    });
     return {
-      hits: rows.slice(0, request.first).map(({ headline, ...message }) => ({
-        message,
-        highlight: highlightParts(headline),
+      hits: found.slice(0, request.first).map((row) => ({
+        message: messageOf(row),
+        highlight: highlightParts(row.headline),
       })),
-      hasNextPage: rows.length > request.first,
+      hasNextPage: found.length > request.first,
     };
   }
 
   /**
-   * Runs the search statement with at most SEARCH_TIMEOUT_MS to answer: PostgreSQL's plan walks either the
-   * newest messages or the index's matches, and a query whose words are each common but rarely together can make
-   * either read far. Such a query is refused as too broad rather than left to hold the database.
+   * Runs the search statements with at most SEARCH_TIMEOUT_MS each to answer: words each common but rarely
+   * together still make the word index read far. Such a query is refused as too broad rather than left to hold
+   * the database. One snapshot for all of them, so that the older matches begin exactly where the messages read
+   * first ended, whatever is written meanwhile; sequential scans are off so that the word index is the one way
+   * to the older matches.
    */
-  private async bounded<T>(statement: (client: pg.PoolClient) => Promise<pg.QueryResult<T & pg.QueryResultRow>>) {
+  private async bounded<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     try {
-      const { rows } = await withTransaction(this.deps.db.pool, statement, {
-        firstStatement: `SET LOCAL statement_timeout = ${Math.trunc(this.deps.timeoutMs)}`,
+      return await withTransaction(this.deps.db.pool, work, {
+        firstStatement: `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL statement_timeout = ${Math.trunc(this.deps.timeoutMs)}; SET LOCAL enable_seqscan = off`,
       });
-      return rows;
     } catch (error) {
       if ((error as { code?: string }).code === QUERY_CANCELED)
         throw badInput('query', 'is too broad to answer in time: add words, or search one channel');
@@ -155,6 +199,70 @@ function searchableSql(
                          WHERE c.organization_id = ${params.organizationId}
                            AND ${channelVisibleSql('c.id', params.viewerId, params.role)})
     AND m.deleted_at IS NULL`;
+}
+
+type Scope = 'organization' | 'channel';
+
+const SEARCHABLE_PARAMS = { organizationId: '$1', viewerId: '$2::uuid', role: '$3::text', channelId: '$4::uuid' };
+const QUERY = 'websearch_to_tsquery($6::regconfig, $5)';
+const HEADLINE = `ts_headline($6::regconfig, page.content, ${QUERY}, $7)`;
+
+/** Where a scope's messages are read in order: an index of the organization's, or of one channel's. */
+const scopeSql = (scope: Scope, value: string) =>
+  scope === 'channel' ? `m.channel_id = ${value}::uuid` : `m.organization_id = ${value}::uuid`;
+
+/**
+ * The matches among the newest $10 messages in scope older than the cursor $8 (null: from the newest), newest
+ * first, at most $9. The messages are read in the order of their scope's index, stopping at a full page: the
+ * only way PostgreSQL can answer a LIMIT over that ORDER BY at this cost, so its estimates of how often words
+ * occur (or of how many messages a channel holds) play no part.
+ */
+function recentMatchesSql(viewer: Viewer, scope: Scope): string {
+  return `SELECT page.*, ${HEADLINE} AS headline
+    FROM (
+      SELECT ${MESSAGE_COLUMNS}
+      FROM (
+        SELECT * FROM messages m
+        WHERE ${scopeSql(scope, scope === 'channel' ? '$4' : '$1')}
+          AND ($8::bigint IS NULL OR m.created_seq < $8::bigint)
+        ORDER BY m.created_seq DESC
+        LIMIT $10
+      ) m
+      WHERE ${searchableSql(viewer, SEARCHABLE_PARAMS)}
+        AND m.search_vector @@ ${QUERY}
+      ORDER BY m.created_seq DESC
+      LIMIT $9
+    ) page
+    ORDER BY page."createdSeq"::bigint DESC`;
+}
+
+/**
+ * The position of the last of the messages recentMatchesSql reads ($3 of the scope $1 older than the cursor $2),
+ * none when the scope has fewer: from the index alone.
+ */
+const lastRecentSql = (scope: Scope) =>
+  `SELECT m.created_seq::text AS seq FROM messages m
+   WHERE ${scopeSql(scope, '$1')} AND ($2::bigint IS NULL OR m.created_seq < $2::bigint)
+   ORDER BY m.created_seq DESC
+   OFFSET $3::int - 1 LIMIT 1`;
+
+/**
+ * The matches older than $8 (where the newest messages read ended), newest first, at most $9, through the word
+ * index alone: the conditions on the matches are applied to what it finds (OFFSET 0 keeps them out of the scan,
+ * so no other index is a way in, and the transaction turns sequential scans off), whatever PostgreSQL estimates
+ * of the words' frequency. Only words rarely found among the newest messages come here.
+ */
+function indexedMatchesSql(viewer: Viewer): string {
+  return `SELECT page.*, ${HEADLINE} AS headline
+    FROM (
+      SELECT ${MESSAGE_COLUMNS}
+      FROM (SELECT * FROM messages m WHERE m.search_vector @@ ${QUERY} OFFSET 0) m
+      WHERE ${searchableSql(viewer, SEARCHABLE_PARAMS)}
+        AND m.created_seq < $8::bigint
+      ORDER BY m.created_seq DESC
+      LIMIT $9
+    ) page
+    ORDER BY page."createdSeq"::bigint DESC`;
 }
 
 /** ts_headline's output, marked with MATCH_START / MATCH_END, as parts. */
