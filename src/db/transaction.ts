@@ -47,12 +47,19 @@ export async function withPipelinedTransaction<T>(
   pipelined.pipeline = true;
   const sent: Promise<unknown>[] = [];
   let failure: Error | undefined;
+  // And one write: the socket keeps what each statement writes until COMMIT is written too.
+  const socket = (client as unknown as pg.Client).connection.stream;
   try {
-    sent.push(client.query(options.firstStatement ? `BEGIN; ${options.firstStatement}` : 'BEGIN'));
-    const result = work(client);
-    sent.push(result);
-    const commit = client.query('COMMIT');
-    sent.push(commit);
+    socket.cork();
+    let commit: Promise<pg.QueryResult>;
+    let result: Promise<T>;
+    try {
+      sent.push(client.query(options.firstStatement ? `BEGIN; ${options.firstStatement}` : 'BEGIN'));
+      sent.push((result = work(client)));
+      sent.push((commit = client.query('COMMIT')));
+    } finally {
+      socket.uncork();
+    }
     await Promise.all(sent);
     // COMMIT answers ROLLBACK for a transaction a failed statement aborted; that statement's own error is thrown
     // above, so this only guards against a failure that `work` did not wait for.
