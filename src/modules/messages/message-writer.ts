@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { withTransaction } from '../../db/transaction.js';
+import { withPipelinedTransaction, withTransaction } from '../../db/transaction.js';
 import type { Logger } from '../../logger.js';
 import { type MentionResolver, storeMentions } from './mentions.js';
 import { MESSAGE_COLUMNS, type MessageRecord } from './message-record.js';
@@ -25,8 +25,14 @@ export type InsertOutcome = { created: true; message: MessageRecord } | { create
  * and woken once that transaction has committed.
  */
 export interface PlatformDeliveries {
-  /** Queues the deliveries of these new messages (all in client channels) on the open transaction; how many. */
-  enqueueInTransaction(client: pg.PoolClient, messages: MessageRecord[]): Promise<number>;
+  /**
+   * Queues the deliveries of these new messages (those in client channels have some) on the open transaction;
+   * how many. The statement is issued at once, before anything is awaited (the writer pipelines it).
+   */
+  enqueueInTransaction(
+    client: pg.PoolClient,
+    messages: Pick<MessageRecord, 'id' | 'organizationId' | 'channelId' | 'userId' | 'messageSource' | 'internal'>[],
+  ): Promise<number>;
   /** Called after the commit of a transaction that queued some. */
   wake(): void;
 }
@@ -52,8 +58,9 @@ interface Pending {
  * client paging or resuming by cursor can never skip a message that committed late.
  *
  * Concurrent sends of an organization are grouped: while one transaction runs, the next requests gather
- * and go together in the following one (one lock, one multi-row INSERT, one commit for up to 256 messages).
- * This is what lets the serialising lock sustain a busy server: the lock is held per batch, not per message.
+ * and go together in the following one (one lock, one multi-row INSERT, one commit for up to 256 messages,
+ * sent as one pipeline: one round trip). This is what lets the serialising lock sustain a busy server: the lock
+ * is held per batch, not per message, and for the database's time only, not the client's round trips.
  */
 export class MessageWriter {
   private readonly queues = new Map<string, { pending: Pending[]; flushing: boolean }>();
@@ -162,41 +169,49 @@ export class MessageWriter {
       return !key || firstByExternalKey.get(key) === draft.id;
     });
 
-    let queuedForPlatforms = 0;
+    // Every statement of the batch goes out at once, and COMMIT with them: one round trip. The mentions and the
+    // platform deliveries are written from the drafts, joined to the rows the INSERT made just before them in
+    // the same transaction; a platform message already stored has no row of this batch, so it gets neither.
     // The lock is taken in a statement before the INSERT: the INSERT's snapshot is then taken after every
     // earlier batch of this organization has committed, so its duplicate check sees their platform messages.
-    const inserted = await this.underSequenceLock(organizationId, async (client) => {
-      const { rows } = await client.query<MessageRecord & { inClientChannel: boolean }>({
-        // Prepared once per connection: this statement runs for every batch.
-        name: 'insert-message-batch',
-        text: INSERT_BATCH_SQL,
-        values: [
-          organizationId,
-          unique.map((d) => d.id),
-          unique.map((d) => d.channelId),
-          unique.map((d) => d.userId),
-          unique.map((d) => d.content),
-          unique.map((d) => d.messageType.toLowerCase()),
-          unique.map((d) => (d.metadata === null || d.metadata === undefined ? null : JSON.stringify(d.metadata))),
-          unique.map((d) => d.threadId),
-          unique.map((d) => d.platformIntegrationId ?? null),
-          unique.map((d) => d.externalMessageId ?? null),
-          unique.map((d) => d.messageSource.toLowerCase()),
-          unique.map((d) => d.internal ?? false),
-        ],
-      });
-      const insertedIds = new Set(rows.map((row) => row.id));
-      await storeMentions(
-        client,
-        unique.flatMap((draft) =>
-          insertedIds.has(draft.id) ? draft.mentionedUserIds.map((userId) => ({ messageId: draft.id, userId })) : [],
-        ),
-      );
-      const inClientChannels = rows.filter((row) => row.inClientChannel).map(withoutFlag);
-      if (inClientChannels.length > 0)
-        queuedForPlatforms = await this.platforms.enqueueInTransaction(client, inClientChannels);
-      return rows.map(withoutFlag);
-    });
+    const [inserted, queuedForPlatforms] = await this.underSequenceLock(
+      organizationId,
+      (client) =>
+        Promise.all([
+          client.query<MessageRecord>({
+            // Prepared once per connection: this statement runs for every batch.
+            name: 'insert-message-batch',
+            text: INSERT_BATCH_SQL,
+            values: [
+              organizationId,
+              unique.map((d) => d.id),
+              unique.map((d) => d.channelId),
+              unique.map((d) => d.userId),
+              unique.map((d) => d.content),
+              unique.map((d) => d.messageType.toLowerCase()),
+              unique.map((d) => (d.metadata === null || d.metadata === undefined ? null : JSON.stringify(d.metadata))),
+              unique.map((d) => d.threadId),
+              unique.map((d) => d.platformIntegrationId ?? null),
+              unique.map((d) => d.externalMessageId ?? null),
+              unique.map((d) => d.messageSource.toLowerCase()),
+              unique.map((d) => d.internal ?? false),
+            ],
+          }),
+          storeMentions(
+            client,
+            unique.flatMap((draft) => draft.mentionedUserIds.map((userId) => ({ messageId: draft.id, userId }))),
+          ),
+          // Only messages written in the app can have deliveries, and those are never deduplicated: every one
+          // is inserted.
+          this.platforms.enqueueInTransaction(
+            client,
+            unique
+              .filter((draft) => !externalKey(draft))
+              .map((draft) => ({ ...draft, organizationId, internal: draft.internal ?? false })),
+          ),
+        ]).then(([{ rows }, , queued]) => [rows, queued] as const),
+      { pipelined: true },
+    );
     if (queuedForPlatforms > 0) this.platforms.wake();
 
     const byId = new Map(inserted.map((row) => [row.id, row]));
@@ -226,19 +241,19 @@ export class MessageWriter {
    * Runs `work` in a transaction holding the organization's `message_sequences` row lock. The lock travels
    * with BEGIN in one round trip, as an upsert that also creates the clock of an organization made without
    * one; a multi-statement query takes no parameters, so the id is inlined, after checking it is a UUID.
+   * `pipelined`: the whole transaction in one round trip (see withPipelinedTransaction for what `work` may do).
    */
-  private underSequenceLock<T>(organizationId: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  private underSequenceLock<T>(
+    organizationId: string,
+    work: (client: pg.PoolClient) => Promise<T>,
+    options: { pipelined?: boolean } = {},
+  ): Promise<T> {
     if (!UUID.test(organizationId)) throw new Error(`not an organization id: ${organizationId}`);
     const lock = `INSERT INTO message_sequences AS s (organization_id) VALUES ('${organizationId}')
       ON CONFLICT (organization_id) DO UPDATE SET last_seq = s.last_seq`;
-    return withTransaction(this.pool, work, { firstStatement: lock });
+    return (options.pipelined ? withPipelinedTransaction : withTransaction)(this.pool, work, { firstStatement: lock });
   }
 }
-
-const withoutFlag = ({
-  inClientChannel: _flag,
-  ...message
-}: MessageRecord & { inClientChannel: boolean }): MessageRecord => message;
 
 const externalKey = (draft: MessageDraft) =>
   draft.platformIntegrationId && draft.externalMessageId
@@ -280,12 +295,7 @@ const INSERT_BATCH_SQL = `
            clock.first_at + (f.n - 1) * interval '1 microsecond', clock.first_at + (f.n - 1) * interval '1 microsecond'
     FROM fresh f CROSS JOIN clock JOIN channel_last ON channel_last.channel_id = f.channel_id
     ORDER BY f.n
-    RETURNING ${MESSAGE_COLUMNS},
-      -- Whether the message may have platform deliveries (the outbox): asked here, in the same statement, so
-      -- that the common case (no client in the channel) costs no extra round trip. An internal note has none.
-      NOT m.internal
-        AND EXISTS (SELECT 1 FROM client_channel_assignments a WHERE a.channel_id = m.channel_id AND a.is_active)
-        AS "inClientChannel"
+    RETURNING ${MESSAGE_COLUMNS}
   ), bump AS (
     UPDATE message_sequences s
     SET last_seq = clock.last_seq + counted.total,

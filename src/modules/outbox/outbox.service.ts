@@ -19,8 +19,10 @@ export class OutboxService implements PlatformDeliveries {
     messages: Pick<MessageRecord, 'id' | 'organizationId' | 'channelId' | 'userId' | 'messageSource' | 'internal'>[],
   ): Promise<number> {
     if (messages.length === 0) return 0;
-    const { rowCount } = await client.query(
-      `INSERT INTO outbound_messages (organization_id, message_id, platform_integration_id, client_platform_link_id)
+    const { rowCount } = await client.query({
+      // Prepared once per connection: the message writer runs this with every batch it writes.
+      name: 'enqueue-deliveries',
+      text: `INSERT INTO outbound_messages (organization_id, message_id, platform_integration_id, client_platform_link_id)
        SELECT DISTINCT ON (m.id, a.client_user_id) m.organization_id, m.id, l.platform_integration_id, l.id
        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::boolean[])
               AS m(id, organization_id, channel_id, user_id, message_source, internal)
@@ -35,7 +37,7 @@ export class OutboxService implements PlatformDeliveries {
        WHERE m.message_source = 'INTERNAL' AND NOT m.internal
        ORDER BY m.id, a.client_user_id, ${CHOSEN_LINK_ORDER}
        ON CONFLICT (message_id, client_platform_link_id) DO NOTHING`,
-      [
+      values: [
         messages.map((message) => message.id),
         messages.map((message) => message.organizationId),
         messages.map((message) => message.channelId),
@@ -43,7 +45,7 @@ export class OutboxService implements PlatformDeliveries {
         messages.map((message) => message.messageSource),
         messages.map((message) => message.internal),
       ],
-    );
+    });
     return rowCount ?? 0;
   }
 
