@@ -298,8 +298,12 @@ describe('internal notes', () => {
       userIds: [agent.id],
     });
     await customerWrites(server, conversation);
+    // Subscribed after a message of its own: what follows reaches the client even before it is live.
+    const start = dataOf(
+      await call(SendNote, { input: { channelId: conversation.channelId, content: 'welcome' } }, agent),
+    ).sendMessage;
     const clientSocket = wsClient(server.wsUrl, conversation.client.token);
-    const clientEvents = subscribe(clientSocket, Events, {});
+    const clientEvents = subscribe(clientSocket, Events, { after: start.cursor });
     try {
       const probe = dataOf(
         await call(SendNote, { input: { channelId: conversation.channelId, content: 'hello' } }, agent),
