@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { customerWrites, openConversation } from '../support/conversations.js';
 import { dataOf } from '../support/graphql.js';
-import { sendMessage, type SendingWorld, settledOutbound, startSendingWorld } from '../support/outbound.js';
-import { seedOrganization, type TestOrganization } from '../support/seed.js';
+import {
+  mostInOneSecond,
+  type PacedSenders,
+  sendMessage,
+  settledOutbound,
+  startPacedSenders,
+} from '../support/outbound.js';
 import { SENDER_LOCK_WAIT_MS } from '../support/sender-lock.js';
-import { startServer, type TestServer } from '../support/server.js';
 
 // Meta's throughput per WhatsApp phone number (WHATSAPP_SENDS_PER_SECOND), here 2 per second, held by two
 // sending instances together (through Redis): a send waits for its turn, or, when that is further than a
@@ -13,46 +17,30 @@ import { startServer, type TestServer } from '../support/server.js';
 
 const SENDS_PER_SECOND = 2;
 
-let world: SendingWorld;
-let secondSender: TestServer;
-let org: TestOrganization;
-
-beforeAll(async () => {
-  world = await startSendingWorld({
-    WHATSAPP_SENDS_PER_SECOND: String(SENDS_PER_SECOND),
-    // Paced rows are due again long before a poll: the senders must wake for them.
-    OUTBOX_POLL_INTERVAL_MS: '60000',
-  });
-  secondSender = await startServer({ env: world.env });
-  org = await seedOrganization(world.server);
-}, SENDER_LOCK_WAIT_MS);
-afterAll(async () => {
-  await secondSender?.stop();
-  await world?.stop();
-});
-
-/** The most sends that arrived within any one second (a window that may start at any send). */
-function mostInOneSecond(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  return Math.max(0, ...sorted.map((start) => sorted.filter((time) => time >= start && time < start + 1_000).length));
-}
+let senders: PacedSenders;
+beforeAll(async () => (senders = await startPacedSenders(SENDS_PER_SECOND)), SENDER_LOCK_WAIT_MS);
+afterAll(() => senders?.stop());
 
 it('sends no faster than WHATSAPP_SENDS_PER_SECOND to one phone number, without counting or failing the waits, and paces each number on its own', async () => {
-  const busy = await openConversation(world.server, org, 'WHATSAPP');
-  const other = await openConversation(world.server, org, 'WHATSAPP');
-  const warmUp = await openConversation(world.server, org, 'WHATSAPP');
-  await customerWrites(world.server, busy);
-  await customerWrites(world.server, other);
-  await customerWrites(world.server, warmUp);
+  const busy = await openConversation(senders.world.server, senders.org, 'WHATSAPP');
+  const other = await openConversation(senders.world.server, senders.org, 'WHATSAPP');
+  const warmUp = await openConversation(senders.world.server, senders.org, 'WHATSAPP');
+  await customerWrites(senders.world.server, busy);
+  await customerWrites(senders.world.server, other);
+  await customerWrites(senders.world.server, warmUp);
 
   // Written to both instances in turn: each wakes its own sender, and both claim from the same due rows.
   let written = 0;
   const staffSends = async (channelId: string, content: string) =>
-    dataOf(await sendMessage(written++ % 2 === 0 ? world.server : secondSender, org.admin, { channelId, content }))
-      .sendMessage;
+    dataOf(
+      await sendMessage(written++ % 2 === 0 ? senders.world.server : senders.secondSender, senders.org.admin, {
+        channelId,
+        content,
+      }),
+    ).sendMessage;
   // Each sender's first send opens its connection to Meta, which takes longer than the sends after it: not here.
   for (const content of ['warm 1', 'warm 2', 'warm 3', 'warm 4'])
-    await settledOutbound(world.server, (await staffSends(warmUp.channelId, content)).id);
+    await settledOutbound(senders.world.server, (await staffSends(warmUp.channelId, content)).id);
   const busyContents = Array.from({ length: 6 }, (_, index) => `paced ${index + 1}`);
   const busyMessages: { id: string }[] = [];
   for (const content of busyContents) busyMessages.push(await staffSends(busy.channelId, content));
@@ -62,7 +50,7 @@ it('sends no faster than WHATSAPP_SENDS_PER_SECOND to one phone number, without 
   const pacedSeen = new Set<string>();
   const watching = setInterval(
     () =>
-      void world.server.app.db.prisma.outboundMessage
+      void senders.world.server.app.db.prisma.outboundMessage
         .findMany({ where: { messageId: { in: busyMessages.map((message) => message.id) }, status: 'PENDING' } })
         .then((pending) => {
           for (const row of pending) if (row.lastError?.startsWith('paced:')) pacedSeen.add(row.id);
@@ -70,24 +58,24 @@ it('sends no faster than WHATSAPP_SENDS_PER_SECOND to one phone number, without 
     20,
   );
   const rows = await Promise.all(
-    [...busyMessages, ...otherMessages].map((message) => settledOutbound(world.server, message.id)),
+    [...busyMessages, ...otherMessages].map((message) => settledOutbound(senders.world.server, message.id)),
   ).finally(() => clearInterval(watching));
   expect(pacedSeen.size).toBeGreaterThan(0);
   // Every wait went back to pending uncounted: one attempt each, and nothing FAILED.
   expect(rows.map((row) => [row.status, row.attempts])).toEqual(rows.map(() => ['SENT', 1]));
 
-  const busySends = world.requestsTo(busy.platformUserId!);
-  const otherSends = world.requestsTo(other.platformUserId!);
+  const busySends = senders.world.requestsTo(busy.platformUserId!);
+  const otherSends = senders.world.requestsTo(other.platformUserId!);
   // Each message went to Meta exactly once.
   expect(busySends.map((request) => (request.body.text as { body: string }).body).sort()).toEqual(busyContents);
   expect(otherSends).toHaveLength(2);
   expect(busySends.every((request) => request.path === `/v22.0/${busy.businessAccountId}/messages`)).toBe(true);
 
-  const busyTimes = busySends.map((request) => world.fake.arrivalOf(request)).sort((a, b) => a - b);
+  const busyTimes = busySends.map((request) => senders.world.fake.arrivalOf(request)).sort((a, b) => a - b);
   expect(mostInOneSecond(busyTimes)).toBe(SENDS_PER_SECOND);
   // Six sends at two per second take more than two seconds: the limit was reached, not merely not exceeded.
   expect(busyTimes.at(-1)! - busyTimes[0]!).toBeGreaterThanOrEqual(2_000);
   // The other number's two sends were queued after all six, yet went before the fourth of them could: its
   // throughput is its own (one shared budget would have put them after the six).
-  expect(Math.max(...otherSends.map((request) => world.fake.arrivalOf(request)))).toBeLessThan(busyTimes[3]!);
+  expect(Math.max(...otherSends.map((request) => senders.world.fake.arrivalOf(request)))).toBeLessThan(busyTimes[3]!);
 }, 30_000);

@@ -10,7 +10,7 @@ import {
   templateReply,
 } from './fake-graph.js';
 import { gql } from './graphql.js';
-import type { TestUser } from './seed.js';
+import { seedOrganization, type TestOrganization, type TestUser } from './seed.js';
 import { holdSenderLock } from './sender-lock.js';
 import { startServer, type TestServer } from './server.js';
 import { waitFor } from './webhooks.js';
@@ -114,3 +114,37 @@ export const settledOutbound = (server: TestServer, messageId: string) =>
     10_000,
     `the outbox row of ${messageId} to settle`,
   );
+
+export interface PacedSenders {
+  world: SendingWorld;
+  /** A second instance on the same database, Redis and fake Meta: both claim from the same due rows. */
+  secondSender: TestServer;
+  org: TestOrganization;
+  stop(): Promise<void>;
+}
+
+/** Two sending instances pacing WhatsApp sends at `sendsPerSecond` per phone number, together (through Redis). */
+export async function startPacedSenders(sendsPerSecond: number): Promise<PacedSenders> {
+  const world = await startSendingWorld({
+    WHATSAPP_SENDS_PER_SECOND: String(sendsPerSecond),
+    // Paced rows are due again long before a poll: the senders must wake for them.
+    OUTBOX_POLL_INTERVAL_MS: '60000',
+  });
+  const secondSender = await startServer({ env: world.env });
+  const org = await seedOrganization(world.server);
+  return {
+    world,
+    secondSender,
+    org,
+    async stop() {
+      await secondSender.stop();
+      await world.stop();
+    },
+  };
+}
+
+/** The most sends that arrived within any one second (a window that may start at any send). */
+export function mostInOneSecond(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  return Math.max(0, ...sorted.map((start) => sorted.filter((time) => time >= start && time < start + 1_000).length));
+}
