@@ -164,8 +164,8 @@ export class SearchService {
    * Runs the search statements with at most SEARCH_TIMEOUT_MS each to answer: words each common but rarely
    * together still make the word index read far. Such a query is refused as too broad rather than left to hold
    * the database. One snapshot for all of them, so that the older matches begin exactly where the messages read
-   * first ended, whatever is written meanwhile; sequential scans are off so that the word index is the one way
-   * to the older matches.
+   * first ended, whatever is written meanwhile; sequential scans are off so that the older matches are found by
+   * the word index (see indexedMatchesSql).
    */
   private async bounded<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     try {
@@ -252,8 +252,9 @@ const lastRecentSql = (scope: Scope) =>
  * another organization costs nothing here. The other conditions on the matches are applied to what it finds
  * (OFFSET 0 keeps them out of the scan, and the transaction turns sequential scans off), whatever PostgreSQL
  * estimates of the words' frequency. The one other way in is reading all of the organization's messages by
- * (organization_id, created_seq), which PostgreSQL prefers only where they are few. Only words rarely found
- * among the newest messages come here. Exported for the test that reads its plan.
+ * (organization_id, created_seq), which PostgreSQL prefers only where that costs less: few messages, or many of
+ * the word index's entries still pending (autovacuum merges them). Only words rarely found among the newest
+ * messages come here. Exported for the test that reads its plan.
  */
 export function indexedMatchesSql(viewer: Viewer): string {
   return `SELECT page.*, ${HEADLINE} AS headline
