@@ -127,6 +127,8 @@ export const SEARCH_QUERIES: { query: string; matches: string }[] = [
   { query: '"see you tomorrow" k7', matches: '0.02%' },
   { query: 'r12345', matches: '10 messages' },
   { query: 'nowhere', matches: 'none' },
+  // In every message of the unread count's organization (fillChannel's default content), none of the searcher's.
+  { query: 'unread', matches: `none here, ${(UNREAD_MANY + UNREAD_FEW).toLocaleString('en')} in another organization` },
 ];
 
 const SEARCH_QUERY = `query Search($query: String!) {
