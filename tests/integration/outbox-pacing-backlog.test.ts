@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { type Conversation, customerWrites, openConversation } from '../support/conversations.js';
 import { dataOf } from '../support/graphql.js';
-import {
-  mostInOneSecond,
-  type PacedSenders,
-  sendMessage,
-  settledOutbound,
-  startPacedSenders,
-} from '../support/outbound.js';
+import { mostWithin, type PacedSenders, sendMessage, settledOutbound, startPacedSenders } from '../support/outbound.js';
 import { createIntegration } from '../support/platform.js';
 import { SENDER_LOCK_WAIT_MS } from '../support/sender-lock.js';
 
@@ -68,10 +62,11 @@ it('drains a backlog of one phone number at its throughput, each message sent on
   const spanMs = times.at(-1)! - times[0]!;
   expect(spanMs).toBeGreaterThanOrEqual(((times.length - 1) * 1_000) / SENDS_PER_SECOND);
   expect(spanMs).toBeLessThan(((times.length - 1) * 1_000 * 1.5) / SENDS_PER_SECOND + 1_000);
-  // Once the writes are done, no second holds more than the throughput. (While 20 writers run in this process,
-  // the one that also runs both servers and the fake Meta, its event loop stalls for 100 ms at times, and sends
-  // spaced when they left arrive together: a stall of the test, not of the pacing.)
+  // Once the writes are done, no two seconds hold more than twice the throughput. (This process runs both
+  // servers and the fake Meta: under load its event loop stalls for 100 ms at times, and sends spaced when they
+  // left arrive together at the fake, which a one-second window would count against the pacing. The strict
+  // one-second bound is outbox-pacing.test.ts's, at a rate where such a stall cannot bunch two turns.)
   const steady = times.filter((time) => time >= written);
   expect(steady.length).toBeGreaterThan(SENDS_PER_SECOND);
-  expect(mostInOneSecond(steady)).toBeLessThanOrEqual(SENDS_PER_SECOND);
+  expect(mostWithin(steady, 2_000)).toBeLessThanOrEqual(2 * SENDS_PER_SECOND);
 }, 60_000);

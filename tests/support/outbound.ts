@@ -143,8 +143,11 @@ export async function startPacedSenders(sendsPerSecond: number): Promise<PacedSe
   };
 }
 
-/** The most sends that arrived within any one second (a window that may start at any send). */
-export function mostInOneSecond(times: number[]): number {
+/** The most sends that arrived within any `windowMs` (a window that may start at any send). */
+export function mostWithin(times: number[], windowMs: number): number {
   const sorted = [...times].sort((a, b) => a - b);
-  return Math.max(0, ...sorted.map((start) => sorted.filter((time) => time >= start && time < start + 1_000).length));
+  return Math.max(
+    0,
+    ...sorted.map((start) => sorted.filter((time) => time >= start && time < start + windowMs).length),
+  );
 }
