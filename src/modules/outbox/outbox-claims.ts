@@ -33,19 +33,32 @@ export interface ClaimedSend {
 /**
  * Claims up to `limit` due rows for `leaseMs`: FOR UPDATE SKIP LOCKED, so instances never claim the same row at
  * once, and a lease (locked_until), so a row whose worker died is claimed again when it expires. Each claim
- * counts as an attempt (a try that does not reach Meta gives it back when recorded) and takes the next claim token. Rows of an integration whose token is invalid (see integration-health.ts) wait.
+ * counts as an attempt (a try that does not reach Meta gives it back when recorded) and takes the next claim
+ * token. Rows of an integration whose token is invalid (see integration-health.ts) wait.
+ *
+ * A recipient (client_platform_link) receives in the order staff wrote: only its oldest pending row (by its
+ * message's created_seq) may be claimed, whether that row is due, waiting (pacing, pair limit, backoff) or in
+ * flight, so every instance together has at most one send per recipient under way. The writer commits messages
+ * in created_seq order, so no earlier row can appear after a later one was claimed.
  */
 export async function claimDueSends(pool: pg.Pool, limit: number, leaseMs: number): Promise<ClaimedSend[]> {
   const { rows } = await pool.query<ClaimedSend>(
     `WITH due AS (
-         SELECT id FROM outbound_messages
-         WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+         SELECT o.id FROM outbound_messages o
+         JOIN messages m ON m.id = o.message_id
+         WHERE o.status = 'pending' AND o.next_attempt_at <= now() AND (o.locked_until IS NULL OR o.locked_until < now())
            -- An integration whose token Meta refused is not asked again until the token is updated.
            AND NOT EXISTS (SELECT 1 FROM platform_integrations hi
-                           WHERE hi.id = outbound_messages.platform_integration_id AND hi.health_status = 'token_invalid')
-         ORDER BY next_attempt_at, id
+                           WHERE hi.id = o.platform_integration_id AND hi.health_status = 'token_invalid')
+           -- The recipient's earlier replies go first (outbound_messages_pending_link_idx finds them).
+           AND NOT EXISTS (SELECT 1 FROM outbound_messages earlier
+                           JOIN messages em ON em.id = earlier.message_id
+                           WHERE earlier.client_platform_link_id = o.client_platform_link_id
+                             AND earlier.status = 'pending'
+                             AND em.created_seq < m.created_seq)
+         ORDER BY o.next_attempt_at, o.id
          LIMIT $1
-         FOR UPDATE SKIP LOCKED
+         FOR UPDATE OF o SKIP LOCKED
        ), claimed AS (
          UPDATE outbound_messages o
          SET locked_until = now() + $2::int * interval '1 millisecond', attempts = o.attempts + 1,
