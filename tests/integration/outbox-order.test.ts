@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { type Conversation, customerWrites, openConversation } from '../support/conversations.js';
-import { type GraphRequest, graphError, graphSuccess } from '../support/fake-graph.js';
+import { type GraphReply, type GraphRequest, graphError, graphSuccess } from '../support/fake-graph.js';
 import { dataOf } from '../support/graphql.js';
 import { sendMessage, type SendingWorld, settledOutbound, startSendingWorld } from '../support/outbound.js';
 import { createIntegration } from '../support/platform.js';
@@ -35,10 +35,7 @@ const server = () => world.server;
 const textOf = (request: GraphRequest) => (request.body.text as { body: string }).body;
 const sentTexts = (conversation: Conversation) => world.requestsTo(conversation.platformUserId!).map(textOf);
 /** Meta takes a while to answer each send, so that sends to one recipient at once would overlap. */
-const slowMeta = (
-  conversation: Conversation,
-  refuse: (text: string, nth: number) => ReturnType<typeof graphError> | null = () => null,
-) =>
+const slowMeta = (conversation: Conversation, refuse: (text: string, nth: number) => GraphReply | null = () => null) =>
   world.respondTo(conversation.platformUserId!, (request, nth) => ({
     ...(refuse(textOf(request), nth) ?? graphSuccess(request, nth)),
     delayMs: MESSAGE_DELAY_MS,
