@@ -45,20 +45,30 @@ export async function claimDueSends(pool: pg.Pool, limit: number, leaseMs: numbe
   const { rows } = await pool.query<ClaimedSend>(
     `WITH due AS (
          SELECT o.id FROM outbound_messages o
-         JOIN messages m ON m.id = o.message_id
-         WHERE o.status = 'pending' AND o.next_attempt_at <= now() AND (o.locked_until IS NULL OR o.locked_until < now())
-           -- An integration whose token Meta refused is not asked again until the token is updated.
-           AND NOT EXISTS (SELECT 1 FROM platform_integrations hi
-                           WHERE hi.id = o.platform_integration_id AND hi.health_status = 'token_invalid')
-           -- The recipient's earlier replies go first (outbound_messages_pending_link_idx finds them).
-           AND NOT EXISTS (SELECT 1 FROM outbound_messages earlier
-                           JOIN messages em ON em.id = earlier.message_id
-                           WHERE earlier.client_platform_link_id = o.client_platform_link_id
-                             AND earlier.status = 'pending'
-                             AND em.created_seq < m.created_seq)
-         ORDER BY o.next_attempt_at, o.id
-         LIMIT $1
-         FOR UPDATE OF o SKIP LOCKED
+         WHERE o.id IN (
+             -- Due rows oldest first (OFFSET 0 keeps this sort apart), then only those that are their recipient's
+             -- oldest: with a backlog, the heads come early and the walk stops at the limit, instead of testing
+             -- every pending row of every recipient (outbound_messages_pending_link_idx finds earlier rows).
+             SELECT c.id FROM (
+                 SELECT d.id, d.client_platform_link_id, d.message_id FROM outbound_messages d
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+                   AND (d.locked_until IS NULL OR d.locked_until < now())
+                   -- An integration whose token Meta refused is not asked again until the token is updated.
+                   AND NOT EXISTS (SELECT 1 FROM platform_integrations hi
+                                   WHERE hi.id = d.platform_integration_id AND hi.health_status = 'token_invalid')
+                 ORDER BY d.next_attempt_at, d.id
+                 OFFSET 0
+               ) c
+             WHERE NOT EXISTS (SELECT 1 FROM outbound_messages earlier
+                               JOIN messages em ON em.id = earlier.message_id
+                               WHERE earlier.client_platform_link_id = c.client_platform_link_id
+                                 AND earlier.status = 'pending'
+                                 AND em.created_seq < (SELECT created_seq FROM messages WHERE id = c.message_id))
+             LIMIT $1
+           )
+           -- Checked again on the row as locked: another instance may have claimed it since this one looked.
+           AND o.status = 'pending' AND (o.locked_until IS NULL OR o.locked_until < now())
+         FOR UPDATE SKIP LOCKED
        ), claimed AS (
          UPDATE outbound_messages o
          SET locked_until = now() + $2::int * interval '1 millisecond', attempts = o.attempts + 1,
