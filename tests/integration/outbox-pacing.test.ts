@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { customerWrites, openConversation } from '../support/conversations.js';
+import { createIntegration } from '../support/platform.js';
 import { dataOf } from '../support/graphql.js';
 import { mostWithin, type PacedSenders, sendMessage, settledOutbound, startPacedSenders } from '../support/outbound.js';
 import { SENDER_LOCK_WAIT_MS } from '../support/sender-lock.js';
@@ -7,7 +8,8 @@ import { SENDER_LOCK_WAIT_MS } from '../support/sender-lock.js';
 // Meta's throughput per WhatsApp phone number (WHATSAPP_SENDS_PER_SECOND), here 2 per second, held by two
 // sending instances together (through Redis): a send waits for its turn, or, when that is further than a
 // second away, goes back to pending until then, uncounted and not failed; a second phone number is paced on
-// its own. Meta is the fake Graph API, which notes when each send arrived.
+// its own. Meta is the fake Graph API, which notes when each send arrived. The busy number's sends go to three
+// customers: one customer's replies go one at a time, in order, and never queue for turns among themselves.
 
 const SENDS_PER_SECOND = 2;
 
@@ -16,10 +18,17 @@ beforeAll(async () => (senders = await startPacedSenders(SENDS_PER_SECOND)), SEN
 afterAll(() => senders?.stop());
 
 it('sends no faster than WHATSAPP_SENDS_PER_SECOND to one phone number, without counting or failing the waits, and paces each number on its own', async () => {
-  const busy = await openConversation(senders.world.server, senders.org, 'WHATSAPP');
+  const busyNumber = await createIntegration(senders.world.server, senders.org, 'WHATSAPP', {
+    platformAccountId: `${Date.now()}`,
+  });
+  const busyCustomers = [];
+  for (let index = 0; index < 3; index++)
+    busyCustomers.push(
+      await openConversation(senders.world.server, senders.org, 'WHATSAPP', { integration: busyNumber }),
+    );
   const other = await openConversation(senders.world.server, senders.org, 'WHATSAPP');
   const warmUp = await openConversation(senders.world.server, senders.org, 'WHATSAPP');
-  await customerWrites(senders.world.server, busy);
+  for (const busy of busyCustomers) await customerWrites(senders.world.server, busy);
   await customerWrites(senders.world.server, other);
   await customerWrites(senders.world.server, warmUp);
 
@@ -37,7 +46,8 @@ it('sends no faster than WHATSAPP_SENDS_PER_SECOND to one phone number, without 
     await settledOutbound(senders.world.server, (await staffSends(warmUp.channelId, content)).id);
   const busyContents = Array.from({ length: 6 }, (_, index) => `paced ${index + 1}`);
   const busyMessages: { id: string }[] = [];
-  for (const content of busyContents) busyMessages.push(await staffSends(busy.channelId, content));
+  for (const [index, content] of busyContents.entries())
+    busyMessages.push(await staffSends(busyCustomers[index % busyCustomers.length]!.channelId, content));
   const otherMessages = [await staffSends(other.channelId, 'other 1'), await staffSends(other.channelId, 'other 2')];
 
   // Some sends had to go back to pending for a while (their turn was more than a second away): seen meanwhile.
@@ -58,12 +68,12 @@ it('sends no faster than WHATSAPP_SENDS_PER_SECOND to one phone number, without 
   // Every wait went back to pending uncounted: one attempt each, and nothing FAILED.
   expect(rows.map((row) => [row.status, row.attempts])).toEqual(rows.map(() => ['SENT', 1]));
 
-  const busySends = senders.world.requestsTo(busy.platformUserId!);
+  const busySends = busyCustomers.flatMap((busy) => senders.world.requestsTo(busy.platformUserId!));
   const otherSends = senders.world.requestsTo(other.platformUserId!);
   // Each message went to Meta exactly once.
   expect(busySends.map((request) => (request.body.text as { body: string }).body).sort()).toEqual(busyContents);
   expect(otherSends).toHaveLength(2);
-  expect(busySends.every((request) => request.path === `/v22.0/${busy.businessAccountId}/messages`)).toBe(true);
+  expect(busySends.every((request) => request.path === `/v22.0/${busyNumber.platformAccountId}/messages`)).toBe(true);
 
   const busyTimes = busySends.map((request) => senders.world.fake.arrivalOf(request)).sort((a, b) => a - b);
   expect(mostWithin(busyTimes, 1_000)).toBe(SENDS_PER_SECOND);

@@ -33,18 +33,41 @@ export interface ClaimedSend {
 /**
  * Claims up to `limit` due rows for `leaseMs`: FOR UPDATE SKIP LOCKED, so instances never claim the same row at
  * once, and a lease (locked_until), so a row whose worker died is claimed again when it expires. Each claim
- * counts as an attempt (a try that does not reach Meta gives it back when recorded) and takes the next claim token. Rows of an integration whose token is invalid (see integration-health.ts) wait.
+ * counts as an attempt (a try that does not reach Meta gives it back when recorded) and takes the next claim
+ * token. Rows of an integration whose token is invalid (see integration-health.ts) wait.
+ *
+ * A recipient (client_platform_link) receives in the order staff wrote: only its oldest pending row (by its
+ * message's created_seq) may be claimed, whether that row is due, waiting (pacing, pair limit, backoff) or in
+ * flight, so every instance together has at most one send per recipient under way. The writer commits messages
+ * in created_seq order, so no earlier row can appear after a later one was claimed.
  */
 export async function claimDueSends(pool: pg.Pool, limit: number, leaseMs: number): Promise<ClaimedSend[]> {
   const { rows } = await pool.query<ClaimedSend>(
     `WITH due AS (
-         SELECT id FROM outbound_messages
-         WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
-           -- An integration whose token Meta refused is not asked again until the token is updated.
-           AND NOT EXISTS (SELECT 1 FROM platform_integrations hi
-                           WHERE hi.id = outbound_messages.platform_integration_id AND hi.health_status = 'token_invalid')
-         ORDER BY next_attempt_at, id
-         LIMIT $1
+         SELECT o.id FROM outbound_messages o
+         WHERE o.id IN (
+             -- Due rows oldest first (OFFSET 0 keeps this sort apart), then only those that are their recipient's
+             -- oldest: with a backlog, the heads come early and the walk stops at the limit, instead of testing
+             -- every pending row of every recipient (outbound_messages_pending_link_idx finds earlier rows).
+             SELECT c.id FROM (
+                 SELECT d.id, d.client_platform_link_id, d.message_id FROM outbound_messages d
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+                   AND (d.locked_until IS NULL OR d.locked_until < now())
+                   -- An integration whose token Meta refused is not asked again until the token is updated.
+                   AND NOT EXISTS (SELECT 1 FROM platform_integrations hi
+                                   WHERE hi.id = d.platform_integration_id AND hi.health_status = 'token_invalid')
+                 ORDER BY d.next_attempt_at, d.id
+                 OFFSET 0
+               ) c
+             WHERE NOT EXISTS (SELECT 1 FROM outbound_messages earlier
+                               JOIN messages em ON em.id = earlier.message_id
+                               WHERE earlier.client_platform_link_id = c.client_platform_link_id
+                                 AND earlier.status = 'pending'
+                                 AND em.created_seq < (SELECT created_seq FROM messages WHERE id = c.message_id))
+             LIMIT $1
+           )
+           -- Checked again on the row as locked: another instance may have claimed it since this one looked.
+           AND o.status = 'pending' AND (o.locked_until IS NULL OR o.locked_until < now())
          FOR UPDATE SKIP LOCKED
        ), claimed AS (
          UPDATE outbound_messages o

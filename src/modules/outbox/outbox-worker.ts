@@ -75,7 +75,10 @@ export class OutboxWorker {
     });
     this.loop = new WorkerLoop({
       name: 'outbox',
-      runOnce: async () => (await this.runOnce()) === (options.batchSize ?? DEFAULT_BATCH),
+      runOnce: async () => {
+        const batch = await this.sendBatch();
+        return batch.claimed === (options.batchSize ?? DEFAULT_BATCH) || batch.ended;
+      },
       pollIntervalMs: options.pollIntervalMs,
       logger: deps.logger,
     });
@@ -99,21 +102,31 @@ export class OutboxWorker {
 
   /** Claims and sends one batch of due rows; returns how many were claimed. */
   async runOnce(): Promise<number> {
+    return (await this.sendBatch()).claimed;
+  }
+
+  /**
+   * One batch; `ended` when it sent or failed a row for good. A recipient's replies go one at a time (see
+   * claimDueSends): the row ended may have held back its recipient's next reply, due now, and ten replies queued
+   * to one client must not wait for ten polls. Claiming again after the commit, rather than asking within it
+   * whether one waits, also finds a reply that another instance queued while this row was still pending.
+   */
+  private async sendBatch(): Promise<{ claimed: number; ended: boolean }> {
     const claimed = await claimDueSends(
       this.deps.db.pool,
       this.options.batchSize ?? DEFAULT_BATCH,
       this.options.leaseMs,
     );
-    const outcomes = await Promise.all(claimed.map((row) => this.deliver(row)));
+    const delivered = await Promise.all(claimed.map((row) => this.deliver(row)));
     const now = Date.now();
     const pollAt = now + this.options.pollIntervalMs;
-    for (const outcome of outcomes) {
+    for (const { outcome } of delivered) {
       if (!outcome || !('paced' in outcome)) continue;
       const dueAt = Math.ceil((now + outcome.retryInMs) / PACED_TICK_MS) * PACED_TICK_MS;
       if (dueAt < pollAt) this.pacedDue.add(dueAt);
     }
     this.armPacedTimer();
-    return claimed.length;
+    return { claimed: claimed.length, ended: delivered.some(({ ended }) => ended) };
   }
 
   /** Paced rows wait a fraction of a second (a phone number's throughput): they should not wait for the poll. */
@@ -134,8 +147,11 @@ export class OutboxWorker {
     this.pacedTimer.unref();
   }
 
-  /** Attempts one row and records the outcome; undefined when that failed unexpectedly. */
-  private async deliver(row: ClaimedSend): Promise<SendOutcome | undefined> {
+  /**
+   * Attempts one row and records the outcome (undefined when that failed unexpectedly), and whether that ended the
+   * row (sent, or failed for good).
+   */
+  private async deliver(row: ClaimedSend): Promise<{ outcome?: SendOutcome; ended: boolean }> {
     try {
       const outcome = await attemptSend(row, this.options);
       const recorded = await recordOutcome(
@@ -158,11 +174,11 @@ export class OutboxWorker {
         this.deps.logger.warn({ ...recorded.health }, 'integration health changed');
         void this.options.stream.publish(row.organization_id, { type: 'integration-health', ...recorded.health });
       }
-      return outcome;
+      return { outcome, ended: recorded.held && ('sent' in outcome || 'failed' in outcome) };
     } catch (error) {
       // Not recorded: the lease expires and the row is tried again (its attempt is counted).
       this.deps.logger.error({ err: error, outboundId: row.id }, 'outbound send failed unexpectedly');
-      return undefined;
+      return { ended: false };
     }
   }
 }
