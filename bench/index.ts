@@ -19,7 +19,7 @@ import {
 import { measureCeilings } from './scenarios/ceilings.js';
 import { benchReplay, benchTyping, MISSED_EVENTS, TYPING_SUBSCRIBERS } from './scenarios/events.js';
 import { benchFanOut, benchRawBroadcast, lowestRss, SCALE_SUBSCRIBERS, SUBSCRIBERS } from './scenarios/fan-out.js';
-import { benchPeer, PEERS, type PeerFigures } from './scenarios/peers.js';
+import { benchPeer, PEER_SUBSCRIBERS, PEERS, type PeerFigures } from './scenarios/peers.js';
 import { benchHistory, fillHistory, HISTORY_SIZE } from './scenarios/history.js';
 import {
   benchSearch,
@@ -359,11 +359,11 @@ async function main(): Promise<void> {
           `| Figure | ${figures.map(({ name }) => name).join(' | ')} |`,
           `| --- | ${figures.map(() => '---').join(' | ')} |`,
           row(
-            `fan-out to ${SUBSCRIBERS} subscribers, p50 / p99`,
+            `fan-out to ${PEER_SUBSCRIBERS.toLocaleString('en')} subscribers, p50 / p99`,
             ({ fanOut }) => `${fmt(fanOut.p50)} / ${fmt(fanOut.p99)} ms`,
           ),
           row(
-            `RSS per idle subscription, at ${SUBSCRIBERS}`,
+            `RSS per idle subscription (added between ${SUBSCRIBERS.toLocaleString('en')} and ${PEER_SUBSCRIBERS.toLocaleString('en')})`,
             ({ idleBytesPerSubscription }) => `${fmt(idleBytesPerSubscription / 1024)} KB`,
           ),
           row(

@@ -5,6 +5,8 @@ import { projectRoot } from '../../src/lib/project-root.js';
 
 export interface ServerProcess {
   url: string;
+  /** Asks the server for a full garbage collection (bench/lib/collect-on-signal.mjs). */
+  collectGarbage(): void;
   /** The server's resident set size now, in bytes (Linux: /proc). */
   rss(): Promise<number>;
   /** The server's process id (its CPU time is in /proc/<pid>/stat). */
@@ -50,7 +52,8 @@ async function spawnServer(
 ): Promise<ServerProcess> {
   // The young generation `npm run start:dist` gives the server (see the README's "Running in production").
   const heap = ['--max-semi-space-size=32'];
-  const child: ChildProcess = spawn(process.execPath, [...heap, ...args], {
+  const collectable = ['--expose-gc', '--import', path.join(projectRoot, 'bench', 'lib', 'collect-on-signal.mjs')];
+  const child: ChildProcess = spawn(process.execPath, [...heap, ...collectable, ...args], {
     cwd: projectRoot,
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -65,6 +68,7 @@ async function spawnServer(
   }
   return {
     url,
+    collectGarbage: () => void child.kill('SIGUSR2'),
     rss: async () => {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024;

@@ -25,6 +25,8 @@ export interface FanOutOptions {
   messages?: number;
   /** Called once every subscriber is live and idle, before the messages are sent (e.g. to read the server's RSS). */
   whenIdle?: () => Promise<void>;
+  /** Called once this many subscribers have connected, before the others connect. */
+  partway?: { subscribers: number; call: () => Promise<void> };
 }
 
 const SUBSCRIPTION = `subscription Events($channelId: ID!) {
@@ -95,6 +97,7 @@ export async function benchFanOut(
       const batchDeadline = Date.now() + 30_000;
       while (connected + refused < index + 1 && Date.now() < batchDeadline)
         await new Promise((resolve) => setTimeout(resolve, 10));
+      if (index + 1 === options.partway?.subscribers) await options.partway.call();
     }
   }
   const send = (content: string) =>
@@ -139,10 +142,11 @@ export async function benchFanOut(
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), messages, subscribers, cutOff };
 }
 
-/** The server's RSS once the garbage of what just happened is collected: the lowest of a few readings a second apart. */
-export async function lowestRss(server: { rss(): Promise<number> }): Promise<number> {
+/** The server's RSS once the garbage of what just happened is collected: the lowest of a few readings a second apart, each after a full collection. */
+export async function lowestRss(server: { rss(): Promise<number>; collectGarbage(): void }): Promise<number> {
   const readings: number[] = [];
   for (let reading = 0; reading < 5; reading++) {
+    server.collectGarbage();
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     readings.push(await server.rss());
   }
