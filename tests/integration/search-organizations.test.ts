@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { indexedMatchesSql, SearchService, SEARCH_TEXT_CONFIG } from '../../src/modules/search/search.service.js';
 import { withTransaction } from '../../src/db/transaction.js';
+import { appendMessages } from '../support/bulk-messages.js';
 import { useFixture } from '../support/fixture.js';
 import { createChannel, send } from '../support/messaging.js';
 import { seedOrganization, type TestUser } from '../support/seed.js';
@@ -8,33 +9,11 @@ import { seedOrganization, type TestUser } from '../support/seed.js';
 const { server, org } = useFixture({ organization: { users: ['Ann'] } });
 
 /** `count` messages of `contentSql` (of `g`, 1 to count) written at once in a channel, after its newest. */
-async function fill(
+const fill = (
   target: { organizationId: string; channelId: string; authorId: string },
   count: number,
   contentSql: string,
-) {
-  await withTransaction(server().app.db.pool, async (client) => {
-    await client.query(
-      `WITH clock AS (
-         SELECT last_seq, GREATEST(last_created_at, clock_timestamp()) AS first_at
-         FROM message_sequences WHERE organization_id = $1 FOR UPDATE
-       ), channel_last AS (SELECT COALESCE(max(channel_seq), 0) AS last_seq FROM messages WHERE channel_id = $2)
-       INSERT INTO messages (organization_id, channel_id, user_id, content, message_type, message_source,
-                             event_seq, created_seq, channel_seq, created_at, updated_at)
-       SELECT $1, $2, $3, ${contentSql}, 'text', 'internal',
-              clock.last_seq + g, clock.last_seq + g, channel_last.last_seq + g,
-              clock.first_at + g * interval '1 microsecond', clock.first_at + g * interval '1 microsecond'
-       FROM generate_series(1, ${count}) g, clock, channel_last`,
-      [target.organizationId, target.channelId, target.authorId],
-    );
-    await client.query(
-      `UPDATE message_sequences SET last_seq = (SELECT max(event_seq) FROM messages WHERE organization_id = $1),
-              last_created_at = (SELECT max(created_at) FROM messages WHERE organization_id = $1)
-       WHERE organization_id = $1`,
-      [target.organizationId],
-    );
-  });
-}
+) => withTransaction(server().app.db.pool, (client) => appendMessages(client, target, count, contentSql));
 
 /** Every node of an EXPLAIN (FORMAT JSON) plan. */
 type PlanNode = { 'Node Type': string; 'Index Name'?: string; 'Index Cond'?: string; 'Actual Rows'?: number };
