@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { type RouteHandler, sendJson } from '../http/router.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { limiterOutageLog } from './limiter-outage-log.js';
 import type { RateLimitCheck, RateLimiter, RateLimitPolicy, RateLimitVerdict } from './rate-limiter.js';
 
 export type { RateLimitCheck };
@@ -12,8 +13,6 @@ export interface RateLimitRefusal extends RateLimitVerdict {
   reason: string;
 }
 
-const FAILURE_LOG_INTERVAL_MS = 5_000;
-
 /**
  * What the rest of the server uses to rate-limit: the GraphQL mutation limits, graphql-ws, and plain HTTP routes
  * (webhooks) through `guardRoute`. Counts live in the app's RateLimiter (Redis when configured, so they hold
@@ -23,7 +22,7 @@ const FAILURE_LOG_INTERVAL_MS = 5_000;
 export class RateLimits {
   private readonly refusals;
   private readonly failures;
-  private lastFailureLogAt = 0;
+  private readonly logOutage;
 
   constructor(
     private readonly deps: {
@@ -33,6 +32,7 @@ export class RateLimits {
       clientAddressOf: (request: IncomingMessage) => string;
     },
   ) {
+    this.logOutage = limiterOutageLog(deps.logger, 'rate limiter unavailable: not limiting');
     this.refusals = deps.metrics.counter({
       name: 'chat_rate_limit_refusals_total',
       help: 'Requests and operations refused by a rate limit, by policy',
@@ -134,12 +134,7 @@ export class RateLimits {
       return await this.deps.limiter.consume(checks, cost);
     } catch (error) {
       this.failures.inc();
-      const now = Date.now();
-      if (now - this.lastFailureLogAt >= FAILURE_LOG_INTERVAL_MS) {
-        this.lastFailureLogAt = now;
-        const policies = checks.map((check) => check.policy.name);
-        this.deps.logger.error({ err: error, policies }, 'rate limiter unavailable: not limiting');
-      }
+      this.logOutage({ err: error, policies: checks.map((check) => check.policy.name) });
       return checks.map((check) => ({
         allowed: true,
         remaining: check.policy.limit,

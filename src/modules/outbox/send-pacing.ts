@@ -1,7 +1,6 @@
 import type { RateLimiter, SlotPolicy } from '../../limits/rate-limiter.js';
+import { limiterOutageLog } from '../../limits/limiter-outage-log.js';
 import type { Logger } from '../../logger.js';
-
-const FAILURE_LOG_INTERVAL_MS = 5_000;
 
 /**
  * The longest a claimed send waits in this process for its phone number's turn. Longer, and the row goes back to
@@ -30,12 +29,13 @@ export type SendTurn = { go: true; waitMs: number } | { go: false; retryInMs: nu
  */
 export class SendPacing {
   private readonly policy: SlotPolicy;
-  private lastFailureLogAt = 0;
+  private readonly logOutage;
 
   constructor(
     private readonly deps: { limiter: RateLimiter; logger: Logger },
     sendsPerSecond: number,
   ) {
+    this.logOutage = limiterOutageLog(deps.logger, 'rate limiter unavailable: WhatsApp sends not paced');
     this.policy = {
       name: 'whatsapp-sends',
       intervalUs: (1_000_000 / sendsPerSecond) * SPACING_MARGIN,
@@ -54,11 +54,7 @@ export class SendPacing {
       if (!slot.taken) return { go: false, retryInMs: Math.ceil(slot.waitMs - this.policy.maxWaitMs) + 1 };
       return { go: true, waitMs: slot.waitMs };
     } catch (error) {
-      const now = Date.now();
-      if (now - this.lastFailureLogAt >= FAILURE_LOG_INTERVAL_MS) {
-        this.lastFailureLogAt = now;
-        this.deps.logger.error({ err: error }, 'rate limiter unavailable: WhatsApp sends not paced');
-      }
+      this.logOutage({ err: error });
       return { go: true, waitMs: 0 };
     }
   }
