@@ -154,7 +154,11 @@ export async function lowestRss(server: { rss(): Promise<number>; collectGarbage
 }
 
 /** The same measurement against a bare WebSocket broadcast server (the raw WebSocket send ceiling). */
-export async function benchRawBroadcast(port: number, payloadBytes: number): Promise<FanOutResult> {
+export async function benchRawBroadcast(
+  port: number,
+  payloadBytes: number,
+  subscribers = SUBSCRIBERS,
+): Promise<FanOutResult> {
   const child = spawn(
     process.execPath,
     [
@@ -181,7 +185,7 @@ export async function benchRawBroadcast(port: number, payloadBytes: number): Pro
   const receipts = new Map<string, number[]>();
   const sockets: WebSocket[] = [];
   await Promise.all(
-    Array.from({ length: SUBSCRIBERS }, () => {
+    Array.from({ length: subscribers }, () => {
       const socket = new WebSocket(url.replace(/^http/, 'ws'));
       sockets.push(socket);
       socket.on('message', (data) => {
@@ -201,7 +205,7 @@ export async function benchRawBroadcast(port: number, payloadBytes: number): Pro
     await fetch(url, { method: 'POST', body: payload }).then((r) => r.text());
     const respondedAt = performance.now();
     const waitUntil = Date.now() + 10_000;
-    while ((receipts.get(id)?.length ?? 0) < SUBSCRIBERS && Date.now() < waitUntil) {
+    while ((receipts.get(id)?.length ?? 0) < subscribers && Date.now() < waitUntil) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     latencies.push(Math.max(0, Math.max(...(receipts.get(id) ?? [respondedAt])) - respondedAt));
@@ -216,7 +220,7 @@ export async function benchRawBroadcast(port: number, payloadBytes: number): Pro
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     messages: MESSAGES,
-    subscribers: SUBSCRIBERS,
+    subscribers,
     cutOff: 0,
   };
 }

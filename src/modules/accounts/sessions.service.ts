@@ -35,15 +35,14 @@ const REFUSED_REFRESH = 'The refresh token is invalid, expired or revoked: sign 
 /** The refresh token's only stored form: it is 256 random bits, so a plain SHA-256 cannot be reversed. */
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');
 
-interface RefreshRow {
-  id: string;
+/** The presented refresh token's session, and what the rotation made of it. */
+interface RotationRow {
   session_id: string;
   user_id: string;
   organization_id: string;
-  used_at: Date | null;
-  expires_at: Date;
-  revoked_at: Date | null;
-  may_sign_in: boolean;
+  rotated: boolean;
+  /** Already spent while its session is still good: a copy is in use. */
+  reused: boolean;
 }
 
 /**
@@ -102,7 +101,7 @@ export class SessionService {
   async refresh(refreshToken: string, from: string | undefined): Promise<AuthPayload> {
     const next = this.newRefreshToken();
     // A named statement: each connection plans it once, where planning cost more than running it.
-    const { rows } = await this.deps.db.pool.query<RefreshRow & { rotated: boolean }>({
+    const { rows } = await this.deps.db.pool.query<RotationRow>({
       name: 'rotate-refresh-token',
       text: `WITH presented AS (
          SELECT t.id, t.session_id, s.user_id, u.organization_id, t.used_at, t.expires_at, s.revoked_at,
@@ -119,7 +118,9 @@ export class SessionService {
        ), touched AS (
          UPDATE auth_sessions SET last_refreshed_at = now() WHERE id IN (SELECT session_id FROM spent)
        )
-       SELECT p.*, EXISTS (SELECT 1 FROM spent) AS rotated FROM presented p`,
+       SELECT p.session_id, p.user_id, p.organization_id, r.rotated,
+              NOT r.rotated AND p.revoked_at IS NULL AND p.expires_at > now() AND p.may_sign_in AS reused
+       FROM presented p, (SELECT EXISTS (SELECT 1 FROM spent) AS rotated) r`,
       values: [digest(refreshToken), digest(next.token), next.expiresAt],
     });
     const row = rows[0];
@@ -128,12 +129,11 @@ export class SessionService {
       if (user) return this.payload(user, next);
     }
     // Spent before (or by a concurrent refresh a moment ago) while the session was still open: a copy is in use.
-    const reused = row && !row.revoked_at && row.expires_at.getTime() > Date.now() && row.may_sign_in && !row.rotated;
-    if (reused) await this.revokeReused(row, from);
+    if (row?.reused) await this.revokeReused(row, from);
     throw unauthenticated(REFUSED_REFRESH);
   }
 
-  private async revokeReused(row: RefreshRow, from: string | undefined): Promise<void> {
+  private async revokeReused(row: RotationRow, from: string | undefined): Promise<void> {
     await this.deps.db.prisma.$transaction(async (tx) => {
       await tx.authSession.update({
         where: { id: row.session_id },
