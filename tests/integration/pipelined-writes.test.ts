@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { withPipelinedTransaction } from '../../src/db/transaction.js';
-import type { MessageDraft } from '../../src/modules/messages/message-writer.js';
+import { MentionResolver } from '../../src/modules/messages/mentions.js';
+import { type MessageDraft, MessageWriter } from '../../src/modules/messages/message-writer.js';
 import { useFixture } from '../support/fixture.js';
 import { createChannel } from '../support/messaging.js';
 
@@ -87,6 +88,39 @@ describe('the message writer', () => {
         messages[3]!.id,
       ]);
       expect(rows).toEqual([{ user_id: bob.id }]);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('writes every batch on the plan its connection made once, not a plan made again per batch', async () => {
+    const alice = org().users.Alice!;
+    const channel = await createChannel(server(), alice);
+    const app = server().app;
+    // A writer of its own on one connection, so that the test reads that connection's prepared statements.
+    const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+    try {
+      const writer = new MessageWriter(pool, app.logger, app.services.outbox, new MentionResolver(pool));
+      const send = (content: string) =>
+        writer.insert(org().id, {
+          channelId: channel.id,
+          userId: alice.id,
+          content,
+          messageType: 'TEXT',
+          metadata: null,
+          threadId: null,
+          messageSource: 'INTERNAL',
+        });
+      // Batches of different sizes: PostgreSQL would plan each size again if left to choose.
+      for (let size = 1; size <= 8; size++)
+        await Promise.all(Array.from({ length: size }, (_, n) => send(`${size}.${n}`)));
+      const { rows } = await pool.query<{ generic_plans: string; custom_plans: string }>(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'insert-message-batch'",
+      );
+      expect(rows).toHaveLength(1);
+      expect(Number(rows[0]!.custom_plans)).toBe(0);
+      // The first send of each round goes alone and the rest gather behind it: more batches than rounds.
+      expect(Number(rows[0]!.generic_plans)).toBeGreaterThanOrEqual(8);
     } finally {
       await pool.end();
     }
