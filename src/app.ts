@@ -7,7 +7,9 @@ import { createBackingServices } from './backing-services.js';
 import type { Database } from './db/database.js';
 import { clientAddress } from './http/client-address.js';
 import { EventStreams } from './http/event-streams.js';
+import { createErrorHandling } from './http/errors.js';
 import { createGraphQLServer, GRAPHQL_PATH } from './http/graphql.js';
+import { SharedSubscriptionExecution } from './http/shared-subscription-execution.js';
 import { withBodyLimit } from './http/graphql-body-limit.js';
 import { attachWebSocketServer } from './http/graphql-ws.js';
 import { addHealthRoutes } from './http/health.js';
@@ -77,6 +79,11 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
   });
   const graphqlMetrics = new GraphQLMetrics(metrics, logger);
   const eventStreams = new EventStreams();
+  const errors = createErrorHandling(logger, { suggestions: config.graphql.suggestions });
+  const subscriptionExecution = new SharedSubscriptionExecution({
+    counted: (scope) => graphqlMetrics.countSubscriptionExecution(scope),
+    finish: errors.finishResult,
+  });
   const yoga = createGraphQLServer({
     config,
     schema,
@@ -87,6 +94,8 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     rateLimits,
     graphqlMetrics,
     eventStreams,
+    errors,
+    subscriptionExecution,
   });
   const http = createHttpServer({
     router,
@@ -111,7 +120,8 @@ export function buildApp(config: AppConfig, options: { logger?: Logger } = {}): 
     clientAddressOf,
     limits: config.webSocket,
     maxMessageBytes: config.graphql.maxBodyBytes,
-    suggestions: config.graphql.suggestions,
+    errors,
+    subscriptionExecution,
   });
 
   let stopped: Promise<void> | undefined;

@@ -17,6 +17,12 @@ import { requestIdIn } from '../schema/context.js';
  * masker. They name fields, arguments, types, enum values and input fields, i.e. they hand out the schema that a
  * disabled introspection keeps to itself.
  */
+/** What an unexpected error says to clients (yoga's own wording, given to it as well). */
+export const UNEXPECTED_ERROR = 'Unexpected error.';
+
+/** One error handling for both transports: what is logged once is known to both. */
+export type ErrorHandling = ReturnType<typeof createErrorHandling>;
+
 export function createErrorHandling(logger: Logger, options: { suggestions: boolean }) {
   const logged = new WeakSet<object>();
   const log = (error: unknown, requestId: string | undefined) => {
@@ -54,6 +60,13 @@ export function createErrorHandling(logger: Logger, options: { suggestions: bool
     return createGraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' }, ...position });
   };
 
+  /** A result as clients get it, its unexpected errors logged first: what yoga's masking does to each result. */
+  const finishResult = (result: ExecutionResult, context: unknown): ExecutionResult => {
+    if (!result.errors) return result;
+    logResult(result, context);
+    return { ...result, errors: result.errors.map((error) => maskError(error, UNEXPECTED_ERROR) as GraphQLError) };
+  };
+
   // Hooks made once, not per operation (each is given the operation's args): an idle subscription holds
   // only what it must (the error hook, which is not given them).
   const eachResultLogged = {
@@ -84,7 +97,7 @@ export function createErrorHandling(logger: Logger, options: { suggestions: bool
         }),
   };
 
-  return { maskError, plugin };
+  return { maskError, finishResult, plugin };
 }
 
 // graphql-js ends a message with its hint: `Did you mean "email"?`, `Did you mean the enum value "CLIENT"?`,

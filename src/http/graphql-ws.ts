@@ -12,7 +12,8 @@ import type { GraphQLMetrics } from '../metrics/graphql-metrics.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { PresenceService } from '../modules/presence/presence.service.js';
 import type { UserDirectory } from '../modules/users/user-directory.js';
-import { createErrorHandling } from './errors.js';
+import { type ErrorHandling, UNEXPECTED_ERROR } from './errors.js';
+import type { SharedSubscriptionExecution } from './shared-subscription-execution.js';
 import { OpenCounts } from './open-counts.js';
 import { GRAPHQL_PATH, type GraphQLServer } from './graphql.js';
 import { serveGraphQLWs, type SocketExtra } from './ws-transport.js';
@@ -37,8 +38,10 @@ export interface WebSocketDeps {
   limits: AppConfig['webSocket'];
   /** Largest message accepted from a client; 0: no limit. */
   maxMessageBytes: number;
-  /** GraphQL's "Did you mean ...?" hints in error messages (SUGGESTIONS_ENABLED). */
-  suggestions: boolean;
+  /** The GraphQL server's error handling (masking, and the log of what was logged). */
+  errors: ErrorHandling;
+  /** Each subscription's own stream of finished results. */
+  subscriptionExecution: Pick<SharedSubscriptionExecution, 'streamFor'>;
 }
 
 type ConnectionContext = Context<Record<string, unknown>, SocketExtra>;
@@ -54,7 +57,7 @@ type ConnectionContext = Context<Record<string, unknown>, SocketExtra>;
  */
 export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
   const { yoga, logger, limits } = deps;
-  const mask = createErrorHandling(logger, { suggestions: deps.suggestions }).maskError;
+  const mask = deps.errors.maskError;
   const connections = new Connections(limits.maxConnectionsPerUser);
   // graphql-ws keeps each operation's message while it runs: a subscription's copy of its document is let go
   // for the copy every subscriber of that document shares.
@@ -133,11 +136,10 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
       try {
         document = parse(payload.query);
       } catch (error) {
-        return [mask(error, 'Unexpected error') as GraphQLError];
+        return [mask(error, UNEXPECTED_ERROR) as GraphQLError];
       }
       const errors = validate(schema, document);
-      if (errors.length > 0)
-        return errors.map((error: GraphQLError) => mask(error, 'Unexpected error') as GraphQLError);
+      if (errors.length > 0) return errors.map((error: GraphQLError) => mask(error, UNEXPECTED_ERROR) as GraphQLError);
       return {
         schema,
         document,
@@ -148,7 +150,13 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
       };
     },
     execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
-    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
+    // The enveloped subscribe runs every plugin's hooks for the operation; its events are then read from the
+    // subscription's own stream, whose results are finished once per execution (shared-subscription-execution.ts).
+    subscribe: async (args) => {
+      const root = args.rootValue as EnvelopedRoot;
+      const result = await root.subscribe(args);
+      return deps.subscriptionExecution.streamFor(root) ?? result;
+    },
     onNext: (_context, _id, _payload, _args, result) => {
       if (!result.errors) return;
       const errors = result.errors.map(forClient);

@@ -16,10 +16,10 @@ import type { GraphQLContext } from '../schema/context.js';
 import { Loaders } from '../schema/loaders.js';
 import type { Services } from '../services.js';
 import { useAllowedOrigins } from './cors.js';
-import { createErrorHandling } from './errors.js';
+import { type ErrorHandling, UNEXPECTED_ERROR } from './errors.js';
 import type { EventStreams } from './event-streams.js';
 import { useWellFormedText } from './input-text.js';
-import { useSharedSubscriptionExecution } from './shared-subscription-execution.js';
+import type { SharedSubscriptionExecution } from './shared-subscription-execution.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -33,6 +33,10 @@ export interface GraphQLServerDeps {
   rateLimits: RateLimits;
   graphqlMetrics: GraphQLMetrics;
   eventStreams: EventStreams;
+  /** Shared with graphql-ws: one masking and one log of what was logged. */
+  errors: ErrorHandling;
+  /** Shared with graphql-ws, which iterates each subscription's stream of results itself. */
+  subscriptionExecution: SharedSubscriptionExecution;
 }
 
 /**
@@ -59,7 +63,7 @@ query Viewer {
 
 export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
   const { config, logger } = deps;
-  const errors = createErrorHandling(logger, { suggestions: config.graphql.suggestions });
+  const { errors } = deps;
   return createYoga<InitialContext, GraphQLContext>({
     schema: deps.schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -70,7 +74,7 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
     multipart: false,
     // Enforced before yoga, at the level of Node's request (see graphql-body-limit.ts).
     maxRequestBodySize: false,
-    maskedErrors: { maskError: errors.maskError, isDev: false },
+    maskedErrors: { maskError: errors.maskError, errorMessage: UNEXPECTED_ERROR, isDev: false },
     graphiql: config.graphql.graphiql ? { title: 'Chat server', defaultQuery: EXAMPLE_QUERY } : false,
     // GraphiQL's scripts, styles and workers inlined in the page, instead of yoga's default page that loads
     // them from a CDN: GraphiQL works on a machine without internet.
@@ -95,7 +99,7 @@ export function createGraphQLServer(deps: GraphQLServerDeps): GraphQLServer {
       useErrorBodies(),
       useAllowedOrigins(config.corsOrigins),
       deps.eventStreams.plugin,
-      useSharedSubscriptionExecution((scope) => deps.graphqlMetrics.countSubscriptionExecution(scope)),
+      deps.subscriptionExecution.plugin,
     ],
     context: async ({ request, req, connectionParams, operationId, clientAddress }) => {
       const authorization = connectionParams

@@ -18,6 +18,14 @@ interface SharedResult {
   readonly ranFor: GraphQLContext;
 }
 
+/** What a SharedSubscriptionExecution needs. */
+export interface SharedSubscriptionOptions {
+  /** Told of each execution: shared by the subscribers of an event, or one subscriber's own. */
+  counted: (scope: 'shared' | 'per-subscriber') => void;
+  /** A result as it goes out: its errors logged and masked (errors.ts). Applied once per execution. */
+  finish: (result: ExecutionResult, context: GraphQLContext) => ExecutionResult;
+}
+
 /**
  * Executes a subscription's selection once per event for every subscriber of this instance that sent the same
  * document, operation and variables in the same organization, instead of once per subscriber: with a thousand
@@ -25,20 +33,42 @@ interface SharedResult {
  * (`forViewer`) are holes filled per subscriber; an execution that reads the viewer in any other way serves only
  * the subscriber it ran for, and each of the others gets their own, as before. Access to each event is still decided per subscriber,
  * before this (the event subscription only passes on what its viewer may see). For graphql-ws and SSE alike.
+ *
+ * Each execution's result is finished (errors logged and masked) once, when it is made, not per subscriber: so
+ * graphql-ws takes each subscription's own stream of results (`streamFor`) rather than the per-subscriber stream
+ * that envelop wraps around it to run the plugins' per-result hooks, which would only repeat that work (and cost
+ * a layer of promises per subscriber and event, and memory per idle subscription).
  */
-export function useSharedSubscriptionExecution(counted: (scope: 'shared' | 'per-subscriber') => void): Plugin {
-  const executions = new SharedExecutions(counted);
-  const subscribeShared = async (args: ExecutionArgs) => {
-    const source = await createSourceEventStream(args);
-    if (!isAsyncIterable(source)) return source;
-    return new MappedEvents(source[Symbol.asyncIterator](), new SubscriberExecution(executions, args));
-  };
+export class SharedSubscriptionExecution {
+  readonly plugin: Plugin;
+  /** Each running subscription's stream, by the root value its operation was subscribed with. */
+  private readonly streams = new WeakMap<object, MappedEvents>();
 
-  return {
-    onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(subscribeShared as Parameters<typeof setSubscribeFn>[0]);
-    },
-  };
+  constructor(options: SharedSubscriptionOptions) {
+    const executions = new SharedExecutions(options);
+    const subscribeShared = async (args: ExecutionArgs) => {
+      const source = await createSourceEventStream(args);
+      if (!isAsyncIterable(source)) return source;
+      const stream = new MappedEvents(source[Symbol.asyncIterator](), new SubscriberExecution(executions, args));
+      if (typeof args.rootValue === 'object' && args.rootValue !== null) this.streams.set(args.rootValue, stream);
+      return stream;
+    };
+    this.plugin = {
+      onSubscribe({ setSubscribeFn }) {
+        setSubscribeFn(subscribeShared as Parameters<typeof setSubscribeFn>[0]);
+      },
+    };
+  }
+
+  /**
+   * The stream of finished results of the subscription subscribed with `rootValue` (an object of the caller's,
+   * one per operation), once the enveloped subscribe has run; undefined when it made none (it failed).
+   */
+  streamFor(rootValue: object): AsyncIterableIterator<ExecutionResult> | undefined {
+    const stream = this.streams.get(rootValue);
+    this.streams.delete(rootValue);
+    return stream;
+  }
 }
 
 /** The executions of this server's subscriptions, shared per event and shape of request. */
@@ -50,7 +80,15 @@ class SharedExecutions {
   /** Each subscription holds its shape as long as it runs: one copy for all that share it. */
   private readonly shapes = new SharedCopies(MAX_KNOWN_SHAPES);
 
-  constructor(readonly counted: (scope: 'shared' | 'per-subscriber') => void) {}
+  constructor(private readonly options: SharedSubscriptionOptions) {}
+
+  counted(scope: 'shared' | 'per-subscriber'): void {
+    this.options.counted(scope);
+  }
+
+  finish(result: ExecutionResult, context: GraphQLContext): ExecutionResult {
+    return this.options.finish(result, context);
+  }
 
   shapeOf(args: ExecutionArgs, organizationId: string): string {
     let documentId = this.documentIds.get(args.document);
@@ -66,7 +104,7 @@ class SharedExecutions {
     let shared = byShape.get(shape);
     if (!shared) {
       this.counted('shared');
-      shared = executeShared(event, args);
+      shared = executeShared(event, args, this.options.finish);
       byShape.set(shape, shared);
     }
     return shared;
@@ -98,22 +136,31 @@ class SubscriberExecution {
       : this.executeAlone(event);
   }
 
-  private executeAlone(event: unknown): Promise<ExecutionResult> | ExecutionResult {
+  private async executeAlone(event: unknown): Promise<ExecutionResult> {
     this.executions.counted('per-subscriber');
     const context = this.context;
-    return execute({ ...this.args, rootValue: event, contextValue: eventContext(context, context.session) });
+    const result = await execute({
+      ...this.args,
+      rootValue: event,
+      contextValue: eventContext(context, context.session),
+    });
+    return this.executions.finish(result, context);
   }
 }
 
 /** Executes for all subscribers at once, noticing whether the viewer was read outside a hole. */
-async function executeShared(event: object, args: ExecutionArgs): Promise<SharedResult> {
+async function executeShared(
+  event: object,
+  args: ExecutionArgs,
+  finish: SharedSubscriptionOptions['finish'],
+): Promise<SharedResult> {
   const subscriberContext = args.contextValue as GraphQLContext;
   let readViewer = false;
   const session = sessionNoticingViewer(subscriberContext.session, () => (readViewer = true));
   const context = eventContext(subscriberContext, session);
   const holes: ViewerHole[] = [];
   collectViewerHoles(context, holes);
-  const result = await execute({ ...args, rootValue: event, contextValue: context });
+  const result = finish(await execute({ ...args, rootValue: event, contextValue: context }), subscriberContext);
   return { result, holes, readViewer, ranFor: subscriberContext };
 }
 

@@ -45,6 +45,21 @@ const ChannelHistory = graphql(`
   }
 `);
 
+const ReactionsView = graphql(`
+  subscription LoggedReactionsView($channelId: ID!) {
+    messageEvents(channelId: $channelId) {
+      kind
+      message {
+        id
+        content
+        reactions {
+          emoji
+        }
+      }
+    }
+  }
+`);
+
 let server: TestServer;
 let org: TestOrganization;
 
@@ -192,6 +207,53 @@ describe('request logs', () => {
       }
     } finally {
       messages.history = history;
+    }
+  });
+
+  it('log an unexpected error in an event that subscribers share once, and show it to each of them masked', async () => {
+    const [alice, bob] = [org.users.Alice!, org.users.Bob!];
+    const channel = await createChannel(server, alice, { members: [bob] });
+    const clients = [alice, bob].map((user) => wsClient(server.wsUrl, user.token));
+    const { pool } = server.app.db;
+    const query = pool.query.bind(pool);
+    try {
+      const views = clients.map((client) => subscribe(client, ReactionsView, { channelId: channel.id }));
+      const probe = async () =>
+        (await liveMessageEvents(server, { token: alice.token, channelId: channel.id, prober: alice })).close();
+      await probe();
+      const doomed = await server.app.services.sendMessage.execute(alice.session, {
+        channelId: channel.id,
+        content: 'doomed',
+      });
+      await Promise.all(views.map((view) => view.waitFor((events) => JSON.stringify(events).includes(doomed.id))));
+      // A failure of the server's own while the edited message's reactions are read for its subscribers.
+      pool.query = ((...args: Parameters<typeof query>) => {
+        const [text, values] = args as unknown as [unknown, unknown[] | undefined];
+        if (
+          typeof text === 'string' &&
+          text.includes('FROM message_reactions') &&
+          JSON.stringify(values).includes(doomed.id)
+        )
+          return Promise.reject(new Error('reactions went boom: SELECT secret FROM somewhere'));
+        return query(...args);
+      }) as typeof pool.query;
+      await server.app.services.messages.edit(alice.session, { messageId: doomed.id, content: 'doomed, edited' });
+      const failures = await Promise.all(
+        views.map((view) => view.waitFor(() => view.errors.length > 0).then(() => view.errors)),
+      );
+      for (const errors of failures) {
+        expect(JSON.stringify(errors)).toMatch(/"message":"Unexpected error\.?".*"code":"INTERNAL_SERVER_ERROR"/);
+        expect(JSON.stringify(errors)).not.toContain('went boom');
+      }
+      // One execution served both subscribers: it was logged once, with the operation of one of them.
+      const lines = entries().filter(
+        (entry) => entry.msg === 'unexpected error' && JSON.stringify(entry).includes('reactions went boom'),
+      );
+      expect(lines).toHaveLength(1);
+      expect(String(lines[0]!.requestId)).toMatch(/^ws-/);
+    } finally {
+      pool.query = query;
+      await Promise.all(clients.map((client) => client.dispose()));
     }
   });
 
