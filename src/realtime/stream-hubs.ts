@@ -22,6 +22,8 @@ export interface StreamHubsOptions<E> {
   tailCheckMs?: number;
   /** Called once for each event handed to this instance's listeners of a stream. */
   onDispatch?: (key: string, event: E, listeners: number) => void;
+  /** At most this many listeners are handed an event in one turn of the event loop (default 1,000). */
+  dispatchSlice?: number;
 }
 
 export type StreamListener<E> = (event: E) => void;
@@ -33,6 +35,8 @@ export interface StreamSubscription {
 }
 
 const DEFAULT_TAIL_CHECK_MS = 2_000;
+/** Listeners handed an event in one turn of the event loop, by default. */
+const DEFAULT_DISPATCH_SLICE = 1_000;
 
 /**
  * Streams of events keyed by name (an organization, say), fanned out to this instance's listeners. Each stream
@@ -78,6 +82,10 @@ export class StreamHubs<E> {
 /** One stream on this instance: its bus subscription, its ordered delivery and its listeners. */
 class Hub<E> {
   private readonly listeners = new Set<StreamListener<E>>();
+  /** While an event is handed out in slices: the events that came after it, in order. */
+  private backlog: E[] | undefined;
+  private readonly slice: number;
+  private closed = false;
   private readonly sequenced: SequencedDelivery<E>;
   private isReady = false;
   private readonly beforeReady: E[] = [];
@@ -92,6 +100,7 @@ class Hub<E> {
     private readonly onIdle: (hub: Hub<E>) => void,
   ) {
     const { bus, codec, logger } = options;
+    this.slice = options.dispatchSlice ?? DEFAULT_DISPATCH_SLICE;
     this.sequenced = new SequencedDelivery({
       source: options.sourceOf(key),
       deliver: (item) => this.dispatch(item.event),
@@ -135,16 +144,51 @@ class Hub<E> {
 
   dispatch(event: E): void {
     this.options.onDispatch?.(this.key, event, this.listeners.size);
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.options.logger.error({ err: error, stream: this.key }, 'stream listener failed');
-      }
+    if (this.backlog) {
+      this.backlog.push(event);
+      return;
+    }
+    if (this.listeners.size <= this.slice) {
+      for (const listener of this.listeners) this.handTo(listener, event);
+      return;
+    }
+    this.backlog = [];
+    this.dispatchInSlices(event, [...this.listeners], 0);
+  }
+
+  /**
+   * Hands the event to a slice of listeners now and to the next slice in a later turn of the event loop, and
+   * the events that came meanwhile after it, in order. What a slice's deliveries make is garbage by the next
+   * slice; handed to every listener at once, all of it would be alive together, surviving into the old
+   * generation and collected in long pauses.
+   */
+  private dispatchInSlices(event: E, listeners: StreamListener<E>[], from: number): void {
+    if (this.closed) return;
+    const to = Math.min(from + this.slice, listeners.length);
+    for (let index = from; index < to; index++) {
+      const listener = listeners[index]!;
+      // One that left meanwhile gets nothing more.
+      if (this.listeners.has(listener)) this.handTo(listener, event);
+    }
+    if (to < listeners.length) {
+      setImmediate(() => this.dispatchInSlices(event, listeners, to));
+      return;
+    }
+    const next = this.backlog!.shift();
+    if (next === undefined) this.backlog = undefined;
+    else setImmediate(() => this.dispatchInSlices(next, [...this.listeners], 0));
+  }
+
+  private handTo(listener: StreamListener<E>, event: E): void {
+    try {
+      listener(event);
+    } catch (error) {
+      this.options.logger.error({ err: error, stream: this.key }, 'stream listener failed');
     }
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.tailTimer);
     this.sequenced.close();
     this.unsubscribe();

@@ -61,7 +61,9 @@ export async function liveMessageEvents(
     } finally {
       await prober.stop();
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Events arrive in order: once a last probe is in, no earlier one is still on its way.
+    const last = await send(server, options.prober, options.channelId, PROBE);
+    await events.waitFor((received) => received.some((event) => event.messageEvents.message.id === last.id));
   }
   const messages = () => events.events.filter((event) => event.messageEvents.message.content !== PROBE);
   const waitForMessages = async (count: number, timeoutMs?: number) => {
