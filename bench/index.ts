@@ -398,7 +398,7 @@ async function main(): Promise<void> {
       });
       rows.push({
         figure: 'soak: staff replies sent to WhatsApp through the outbox',
-        value: `${soak.outbox.sent} sent; ${soak.outbox.sentTwice} sent twice, ${soak.outbox.unsent} not sent`,
+        value: `${soak.outbox.sent} sent; ${soak.outbox.sentTwice} sent twice, ${soak.outbox.failed} failed, ${soak.outbox.queued} still queued`,
         ceiling: '',
         ratio: '',
         goal: 'each sent once',

@@ -16,7 +16,12 @@ export interface SoakResults {
   duplicated: number;
   rowsChecked: number;
   /** Staff messages in clients' channels, as the outbox rows and the fake Graph API's requests count them. */
-  outbox: { sent: number; sentTwice: number; unsent: number };
+  /**
+   * Staff messages in clients' channels, as the outbox rows and the fake Graph API's requests count them: `failed`
+   * gave up, `queued` were still waiting their turn when the run stopped waiting (the phone number's pace,
+   * WHATSAPP_SENDS_PER_SECOND, bounds how fast a backlog drains).
+   */
+  outbox: { sent: number; sentTwice: number; failed: number; queued: number };
   rssStartMb: number;
   rssEndMb: number;
   rssPeakMb: number;
@@ -205,10 +210,15 @@ export async function benchSoak(
   while (subscribers.some((subscriber) => missingFor(subscriber) > 0) && Date.now() < settle) {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  // A backlog goes out at the phone number's pace: waited for as long as it keeps shrinking.
   let outbox = await countOutbox(database, platform.organizationId);
-  while (outbox.pending > 0 && Date.now() < settle) {
+  let outboxSettle = Math.max(settle, Date.now() + 10_000);
+  const outboxDeadline = Date.now() + 300_000;
+  while (outbox.pending > 0 && Date.now() < Math.min(outboxSettle, outboxDeadline)) {
+    const before = outbox.pending;
     await new Promise((resolve) => setTimeout(resolve, 200));
     outbox = await countOutbox(database, platform.organizationId);
+    if (outbox.pending < before) outboxSettle = Math.max(outboxSettle, Date.now() + 10_000);
   }
   const sent = outbox.sent - outboxStart.sent;
   rss.push(await residentMb(serverUrl));
@@ -233,7 +243,8 @@ export async function benchSoak(
     outbox: {
       sent,
       sentTwice: Math.max(0, graph.requests.length - graphRequestsStart - sent),
-      unsent: outbox.pending + outbox.failed - outboxStart.failed,
+      failed: outbox.failed - outboxStart.failed,
+      queued: outbox.pending,
     },
     rssStartMb: rss[0]!,
     rssEndMb: rss.at(-1)!,
