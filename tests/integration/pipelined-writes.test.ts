@@ -44,6 +44,17 @@ describe('a pipelined transaction', () => {
   });
 });
 
+/** A text message of the author's in a channel, as the writer takes it. */
+const textDraft = (userId: string, channelId: string, content: string): MessageDraft => ({
+  channelId,
+  userId,
+  content,
+  messageType: 'TEXT',
+  metadata: null,
+  threadId: null,
+  messageSource: 'INTERNAL',
+});
+
 describe('the message writer', () => {
   const { server, org } = useFixture({ organization: { users: ['Alice', 'Bob'] } });
 
@@ -51,15 +62,7 @@ describe('the message writer', () => {
     const [alice, bob] = [org().users.Alice!, org().users.Bob!];
     const channel = await createChannel(server(), alice, { members: [bob] });
     const { writer } = server().app.services;
-    const draft = (content: string, channelId = channel.id): MessageDraft => ({
-      channelId,
-      userId: alice.id,
-      content,
-      messageType: 'TEXT',
-      metadata: null,
-      threadId: null,
-      messageSource: 'INTERNAL',
-    });
+    const draft = (content: string, channelId = channel.id) => textDraft(alice.id, channelId, content);
     // The first goes alone; the others gather behind it and are written together.
     const sends = [
       writer.insert(org().id, draft('one')),
@@ -101,16 +104,7 @@ describe('the message writer', () => {
     const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
     try {
       const writer = new MessageWriter(pool, app.logger, app.services.outbox, new MentionResolver(pool));
-      const send = (content: string) =>
-        writer.insert(org().id, {
-          channelId: channel.id,
-          userId: alice.id,
-          content,
-          messageType: 'TEXT',
-          metadata: null,
-          threadId: null,
-          messageSource: 'INTERNAL',
-        });
+      const send = (content: string) => writer.insert(org().id, textDraft(alice.id, channel.id, content));
       // Batches of different sizes: PostgreSQL would plan each size again if left to choose.
       for (let size = 1; size <= 8; size++)
         await Promise.all(Array.from({ length: size }, (_, n) => send(`${size}.${n}`)));
