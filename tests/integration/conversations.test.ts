@@ -5,6 +5,7 @@ import { useFixture } from '../support/fixture.js';
 import { dataOf, errorCodes, gql, subscribe, wsClient } from '../support/graphql.js';
 import { createChannel, send } from '../support/messaging.js';
 import { countStatements } from '../support/query-counter.js';
+import { repeatUntilStopped } from '../support/repeat.js';
 import { seedOrganization, type TestUser } from '../support/seed.js';
 
 // The support inbox over real HTTP: client conversations by latest activity, their status and assignee, the
@@ -100,6 +101,11 @@ const ChannelEvents = graphql(`
         channel {
           id
           conversationStatus
+        }
+      }
+      ... on MessageEvent {
+        message {
+          id
         }
       }
     }
@@ -207,11 +213,16 @@ describe('conversation state', () => {
     const staffEvents = subscribe(staffSocket, ChannelEvents);
     const clientEvents = subscribe(clientSocket, ChannelEvents);
     try {
-      // Both subscriptions are live once each has seen a message of the channel.
-      const messagesSeen = (count: number) => (events: typeof staffEvents.events) =>
-        events.filter((event) => event.viewerEvents.__typename === 'MessageEvent').length >= count;
-      await send(server, agent, conversation.channelId, 'probe');
-      await Promise.all([staffEvents.waitFor(messagesSeen(1)), clientEvents.waitFor(messagesSeen(1))]);
+      // Both subscriptions are live once each has seen a message of the channel (graphql-ws does not say when a
+      // subscription starts: probes until then).
+      const messageSeen = (events: typeof staffEvents.events) =>
+        events.some((event) => event.viewerEvents.__typename === 'MessageEvent');
+      const prober = repeatUntilStopped(() => send(server, agent, conversation.channelId, 'probe'), 30);
+      try {
+        await Promise.all([staffEvents.waitFor(messageSeen), clientEvents.waitFor(messageSeen)]);
+      } finally {
+        await prober.stop();
+      }
 
       const assigned = dataOf(
         await call(Assign, { input: { channelId: conversation.channelId, assigneeId: agent.id } }, agent),
@@ -280,8 +291,12 @@ describe('conversation state', () => {
         conversationTimeline: [],
       });
       // A message after the changes: once the client has it, any channel event before it would have arrived.
-      await send(server, agent, conversation.channelId, 'after the changes');
-      await clientEvents.waitFor(messagesSeen(2));
+      const after = await send(server, agent, conversation.channelId, 'after the changes');
+      await clientEvents.waitFor((events) =>
+        events.some(
+          (event) => event.viewerEvents.__typename === 'MessageEvent' && event.viewerEvents.message.id === after.id,
+        ),
+      );
       expect(clientEvents.events.filter((event) => event.viewerEvents.__typename === 'ChannelEvent')).toEqual([]);
     } finally {
       staffEvents.stop();
