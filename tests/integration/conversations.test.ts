@@ -3,9 +3,8 @@ import { graphql } from '../gql/index.js';
 import { customerWrites, openConversation } from '../support/conversations.js';
 import { useFixture } from '../support/fixture.js';
 import { dataOf, errorCodes, gql, subscribe, wsClient } from '../support/graphql.js';
-import { createChannel, send } from '../support/messaging.js';
+import { createChannel, PROBE, send, untilLive } from '../support/messaging.js';
 import { countStatements } from '../support/query-counter.js';
-import { repeatUntilStopped } from '../support/repeat.js';
 import { seedOrganization, type TestUser } from '../support/seed.js';
 
 // The support inbox over real HTTP: client conversations by latest activity, their status and assignee, the
@@ -213,16 +212,7 @@ describe('conversation state', () => {
     const staffEvents = subscribe(staffSocket, ChannelEvents);
     const clientEvents = subscribe(clientSocket, ChannelEvents);
     try {
-      // Both subscriptions are live once each has seen a message of the channel (graphql-ws does not say when a
-      // subscription starts: probes until then).
-      const messageSeen = (events: typeof staffEvents.events) =>
-        events.some((event) => event.viewerEvents.__typename === 'MessageEvent');
-      const prober = repeatUntilStopped(() => send(server, agent, conversation.channelId, 'probe'), 30);
-      try {
-        await Promise.all([staffEvents.waitFor(messageSeen), clientEvents.waitFor(messageSeen)]);
-      } finally {
-        await prober.stop();
-      }
+      await untilLive([staffEvents, clientEvents], () => send(server, agent, conversation.channelId, PROBE));
 
       const assigned = dataOf(
         await call(Assign, { input: { channelId: conversation.channelId, assigneeId: agent.id } }, agent),

@@ -6,7 +6,7 @@ import { SendMessage } from '../support/documents.js';
 import { dataOf, gql, subscribe, wsClient } from '../support/graphql.js';
 import { channelMessages, openConversation, webhookUrl, whatsAppDelivery } from '../support/conversations.js';
 import { liveEvents } from '../support/live-events.js';
-import { createChannel, liveMessageEvents } from '../support/messaging.js';
+import { createChannel, liveMessageEvents, PROBE, send, untilLive } from '../support/messaging.js';
 import { seedOrganization, type TestOrganization } from '../support/seed.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { postWebhook } from '../support/webhooks.js';
@@ -218,9 +218,7 @@ describe('request logs', () => {
     const query = pool.query.bind(pool);
     try {
       const views = clients.map((client) => subscribe(client, ReactionsView, { channelId: channel.id }));
-      const probe = async () =>
-        (await liveMessageEvents(server, { token: alice.token, channelId: channel.id, prober: alice })).close();
-      await probe();
+      await untilLive(views, () => send(server, alice, channel.id, PROBE));
       const doomed = await server.app.services.sendMessage.execute(alice.session, {
         channelId: channel.id,
         content: 'doomed',

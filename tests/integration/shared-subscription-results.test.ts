@@ -1,9 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { graphql } from '../gql/index.js';
 import { useFixture } from '../support/fixture.js';
-import { dataOf, gql, subscribe, type Subscription, wsClient } from '../support/graphql.js';
-import { createChannel, send } from '../support/messaging.js';
-import { repeatUntilStopped } from '../support/repeat.js';
+import { dataOf, gql, subscribe, wsClient } from '../support/graphql.js';
+import { createChannel, PROBE, send, untilLive } from '../support/messaging.js';
 import type { TestUser } from '../support/seed.js';
 
 // A subscription's selection runs once per event for all the subscribers that asked the same, and each of them
@@ -71,23 +70,6 @@ async function executions(): Promise<{ shared: number; perSubscriber: number }> 
   return { shared: of('shared'), perSubscriber: of('per-subscriber') };
 }
 
-/**
- * Returns once every subscription receives events (graphql-ws does not say when one is live) and has received
- * the last of the probes, so that no probe is still being delivered when a test counts executions.
- */
-async function live<T>(subscriptions: Subscription<T>[], channelId: string): Promise<void> {
-  const prober = repeatUntilStopped(() => send(server(), org().admin, channelId, '(probe)'), 30);
-  try {
-    await Promise.all(subscriptions.map((subscription) => subscription.waitForCount(1)));
-  } finally {
-    await prober.stop();
-  }
-  const last = await send(server(), org().admin, channelId, '(last probe)');
-  await Promise.all(
-    subscriptions.map((subscription) => subscription.waitFor((events) => JSON.stringify(events).includes(last.id))),
-  );
-}
-
 describe('subscription results shared by their subscribers', () => {
   it('run once per event, with each reader’s own view of the fields that depend on them', async () => {
     const { Alice, Bob } = org().users as Record<string, TestUser>;
@@ -100,7 +82,7 @@ describe('subscription results shared by their subscribers', () => {
     const clients = [Alice!, Bob!, Carol].map((user) => wsClient(server().wsUrl, user.token));
     try {
       const views = clients.map((client) => subscribe(client, SharedView, { channelId: channel.id }));
-      await live(views, channel.id);
+      await untilLive(views, () => send(server(), org().admin, channel.id, PROBE));
       const [alice, bob, carol] = views as [(typeof views)[0], (typeof views)[0], (typeof views)[0]];
       const hello = await send(server(), Alice!, channel.id, 'hello');
       const ofHello = (events: typeof alice.events) =>
@@ -145,7 +127,7 @@ describe('subscription results shared by their subscribers', () => {
     const clients = [Alice!, Bob!].map((user) => wsClient(server().wsUrl, user.token));
     try {
       const views = clients.map((client) => subscribe(client, MembershipView, { channelId: channel.id }));
-      await live(views, channel.id);
+      await untilLive(views, () => send(server(), org().admin, channel.id, PROBE));
       const [alice, bob] = views as [(typeof views)[0], (typeof views)[0]];
       const before = await executions();
       const note = await send(server(), Alice!, channel.id, 'members only know');

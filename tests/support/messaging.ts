@@ -1,5 +1,5 @@
 import { CreateChannel, MessageEvents, SendMessage } from './documents.js';
-import { dataOf, gql, subscribe, wsClient } from './graphql.js';
+import { dataOf, gql, subscribe, type Subscription, wsClient } from './graphql.js';
 import type { TestServer } from './server.js';
 import type { TestUser } from './seed.js';
 import { repeatUntilStopped } from './repeat.js';
@@ -44,6 +44,27 @@ export async function send(
 export const PROBE = '(probe)';
 
 /**
+ * Returns once every subscription is live (graphql-ws does not say when one is): `probe` sends a message the
+ * subscriptions see, again and again until each has received an event, then once more; events arrive in order, so
+ * once each has that last one, no probe is still on its way to any of them.
+ */
+export async function untilLive<T>(
+  subscriptions: Subscription<T>[],
+  probe: () => Promise<{ id: string }>,
+): Promise<void> {
+  const prober = repeatUntilStopped(probe, 30);
+  try {
+    await Promise.all(subscriptions.map((subscription) => subscription.waitForCount(1)));
+  } finally {
+    await prober.stop();
+  }
+  const last = await probe();
+  await Promise.all(
+    subscriptions.map((subscription) => subscription.waitFor((events) => JSON.stringify(events).includes(last.id))),
+  );
+}
+
+/**
  * Subscribes to a channel's message events. Without `after`, it also sends probe messages (as `prober`) until
  * one arrives, since graphql-ws does not acknowledge that a subscription is in place; `messages()` and
  * `waitForMessages()` leave the probes out.
@@ -54,17 +75,7 @@ export async function liveMessageEvents(
 ) {
   const client = wsClient(server.wsUrl, options.token);
   const events = subscribe(client, MessageEvents, { channelId: options.channelId, after: options.after });
-  if (!options.after) {
-    const prober = repeatUntilStopped(() => send(server, options.prober, options.channelId, PROBE), 30);
-    try {
-      await events.waitForCount(1);
-    } finally {
-      await prober.stop();
-    }
-    // Events arrive in order: once a last probe is in, no earlier one is still on its way.
-    const last = await send(server, options.prober, options.channelId, PROBE);
-    await events.waitFor((received) => received.some((event) => event.messageEvents.message.id === last.id));
-  }
+  if (!options.after) await untilLive([events], () => send(server, options.prober, options.channelId, PROBE));
   const messages = () => events.events.filter((event) => event.messageEvents.message.content !== PROBE);
   const waitForMessages = async (count: number, timeoutMs?: number) => {
     await events.waitFor(() => messages().length >= count, timeoutMs);
