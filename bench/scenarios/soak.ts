@@ -15,7 +15,6 @@ export interface SoakResults {
   missing: number;
   duplicated: number;
   rowsChecked: number;
-  /** Staff messages in clients' channels, as the outbox rows and the fake Graph API's requests count them. */
   /**
    * Staff messages in clients' channels, as the outbox rows and the fake Graph API's requests count them: `failed`
    * gave up, `queued` were still waiting their turn when the run stopped waiting (the phone number's pace,

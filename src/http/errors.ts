@@ -4,6 +4,12 @@ import { isServiceUnavailable } from '../lib/errors.js';
 import type { Logger } from '../logger.js';
 import { requestIdIn } from '../schema/context.js';
 
+/** What an unexpected error says to clients (yoga's own wording, given to it as well). */
+export const UNEXPECTED_ERROR = 'Unexpected error.';
+
+/** One error handling for both transports: what is logged once is known to both. */
+export type ErrorHandling = ReturnType<typeof createErrorHandling>;
+
 /**
  * yoga's `maskError`, made explicit, and the plugin that logs what it hides. Expected failures (GraphQLErrors
  * raised on purpose, and GraphQL's own syntax, validation and variable errors) keep their message and always
@@ -17,12 +23,6 @@ import { requestIdIn } from '../schema/context.js';
  * masker. They name fields, arguments, types, enum values and input fields, i.e. they hand out the schema that a
  * disabled introspection keeps to itself.
  */
-/** What an unexpected error says to clients (yoga's own wording, given to it as well). */
-export const UNEXPECTED_ERROR = 'Unexpected error.';
-
-/** One error handling for both transports: what is logged once is known to both. */
-export type ErrorHandling = ReturnType<typeof createErrorHandling>;
-
 export function createErrorHandling(logger: Logger, options: { suggestions: boolean }) {
   const logged = new WeakSet<object>();
   const log = (error: unknown, requestId: string | undefined) => {

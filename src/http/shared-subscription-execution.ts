@@ -80,14 +80,12 @@ class SharedExecutions {
   /** Each subscription holds its shape as long as it runs: one copy for all that share it. */
   private readonly shapes = new SharedCopies(MAX_KNOWN_SHAPES);
 
-  constructor(private readonly options: SharedSubscriptionOptions) {}
+  readonly counted: SharedSubscriptionOptions['counted'];
+  readonly finish: SharedSubscriptionOptions['finish'];
 
-  counted(scope: 'shared' | 'per-subscriber'): void {
-    this.options.counted(scope);
-  }
-
-  finish(result: ExecutionResult, context: GraphQLContext): ExecutionResult {
-    return this.options.finish(result, context);
+  constructor(options: SharedSubscriptionOptions) {
+    this.counted = options.counted;
+    this.finish = options.finish;
   }
 
   shapeOf(args: ExecutionArgs, organizationId: string): string {
@@ -104,7 +102,7 @@ class SharedExecutions {
     let shared = byShape.get(shape);
     if (!shared) {
       this.counted('shared');
-      shared = executeShared(event, args, this.options.finish);
+      shared = executeShared(event, args, this.finish);
       byShape.set(shape, shared);
     }
     return shared;

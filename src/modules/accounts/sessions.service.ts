@@ -104,7 +104,7 @@ export class SessionService {
     const { rows } = await this.deps.db.pool.query<RotationRow>({
       name: 'rotate-refresh-token',
       text: `WITH presented AS (
-         SELECT t.id, t.session_id, s.user_id, u.organization_id, t.used_at, t.expires_at, s.revoked_at,
+         SELECT t.id, t.session_id, s.user_id, u.organization_id, t.expires_at, s.revoked_at,
                 u.is_active AND u.role <> 'client' AS may_sign_in
          FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
          WHERE t.token_hash = $1
