@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { ExecutionArgs, GraphQLError, GraphQLFormattedError } from 'graphql';
+import type { ExecutionArgs, ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
 import { CloseCode, type Context, makeServer, type ServerOptions } from 'graphql-ws';
+import { isAsyncIterable } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticator.js';
 import { revokedToken } from '../auth/revocation.js';
 import type { AppConfig } from '../config.js';
@@ -14,6 +15,7 @@ import type { PresenceService } from '../modules/presence/presence.service.js';
 import type { UserDirectory } from '../modules/users/user-directory.js';
 import { type ErrorHandling, UNEXPECTED_ERROR } from './errors.js';
 import type { SharedSubscriptionExecution } from './shared-subscription-execution.js';
+import { NextFrames, ResultJson } from './next-frames.js';
 import { OpenCounts } from './open-counts.js';
 import { GRAPHQL_PATH, type GraphQLServer } from './graphql.js';
 import { serveGraphQLWs, type SocketExtra } from './ws-transport.js';
@@ -75,6 +77,10 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
     },
   });
 
+  const resultJson = new ResultJson({
+    forClient: (result) => (result.errors ? { ...result, errors: result.errors.map(forClient) } : result),
+    countErrors: (errors) => deps.graphqlMetrics.countErrors(errors),
+  });
   const protocol = makeServer<Record<string, unknown>, SocketExtra>({
     onConnect: async (context) => {
       const session = await deps.authenticator.sessionFor(
@@ -157,6 +163,12 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
       const result = await root.subscribe(args);
       return deps.subscriptionExecution.streamFor(root) ?? result;
     },
+    // Each subscription's results go to its socket through NextFrames, serialized once for the subscribers that
+    // share them; graphql-ws itself sends the rest (a query's or mutation's one result, errors, `complete`).
+    onOperation: (context, id, _payload, _args, result) =>
+      isAsyncIterable<ExecutionResult>(result)
+        ? new NextFrames(result[Symbol.asyncIterator](), context.extra.socket, id, resultJson)
+        : undefined,
     onNext: (_context, _id, _payload, _args, result) => {
       if (!result.errors) return;
       const errors = result.errors.map(forClient);
