@@ -1,6 +1,5 @@
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { MessageType } from 'graphql-ws';
-import type { WebSocket } from 'ws';
 
 /**
  * Past this many bytes waiting in a socket's buffer, a subscription waits for its frame to be written before it
@@ -10,6 +9,13 @@ import type { WebSocket } from 'ws';
 const HIGH_WATER_BYTES = 256 * 1024;
 
 const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
+
+/** The socket a subscription's messages go to (a `ws` WebSocket). */
+export interface FrameSocket {
+  readonly bufferedAmount: number;
+  /** `written` runs once the frame has been handed to the kernel. */
+  send(frame: string, written?: () => void): void;
+}
 
 /** How the `next` messages of graphql-ws.ts carry results and count the errors they send. */
 export interface ResultFormat {
@@ -55,7 +61,7 @@ export class NextFrames implements AsyncIterableIterator<never> {
 
   constructor(
     private readonly results: AsyncIterator<ExecutionResult>,
-    private readonly socket: Pick<WebSocket, 'send' | 'bufferedAmount'>,
+    private readonly socket: FrameSocket,
     id: string,
     private readonly json: ResultJson,
   ) {
