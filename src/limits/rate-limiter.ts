@@ -5,6 +5,14 @@ export interface RateLimitPolicy {
   /** Units allowed per window; 0 turns the policy off. */
   limit: number;
   windowMs: number;
+  /**
+   * Units an instance may take from the shared count at once, and then allow without asking the shared store
+   * again (see RateLimitLeases). Absent or at most 1: every check is counted in the store, exact as it happens.
+   * Leased units are counted already, so all instances together never allow more than `limit`; but a subject may
+   * be refused early by as many units as other instances still hold unspent (fewer than `leaseUnits` each). Only
+   * the Redis limiter leases: in memory every count is local anyway.
+   */
+  leaseUnits?: number;
 }
 
 export interface RateLimitVerdict {

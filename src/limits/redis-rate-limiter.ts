@@ -7,9 +7,11 @@ import {
   type RedisClient,
   type RedisTarget,
 } from '../lib/redis-connection.js';
+import { RateLimitLeases } from './rate-limit-leases.js';
 import {
   type RateLimitCheck,
   type RateLimiter,
+  type RateLimitPolicy,
   type RateLimitVerdict,
   type SlotPolicy,
   type SlotVerdict,
@@ -19,19 +21,30 @@ import {
 // One round trip, atomic, for the checks of every request that arrived in the same turn of the event loop:
 // count each key, and open its window (its expiry) with the first unit. The expiry lives in Redis, so every
 // instance sees the same window whatever its own clock says. A key that occurs twice is counted twice, in
-// order, exactly as two round trips would. ARGV: each key's cost and window in ms, in pairs. Returns count
-// and remaining ttl per key, flattened.
+// order, exactly as two round trips would. A key may also lease spare units for the instance to allow later
+// without asking (RateLimitLeases): they are counted at once, as many as were asked for and still fit under
+// the limit, none when the cost alone goes over it (so a refusal counts its cost only, like any other). ARGV:
+// each key's cost, window in ms, limit and spare units wanted, in fours. Returns count (spare units included),
+// remaining ttl and spare units granted per key, flattened.
 const CONSUME_SCRIPT = `
 local results = {}
 for index, key in ipairs(KEYS) do
-  local count = redis.call('INCRBY', key, ARGV[index * 2 - 1])
+  local base = index * 4 - 4
+  local count = redis.call('INCRBY', key, ARGV[base + 1])
   local ttl = redis.call('PTTL', key)
   if ttl < 0 then
-    redis.call('PEXPIRE', key, ARGV[index * 2])
-    ttl = tonumber(ARGV[index * 2])
+    redis.call('PEXPIRE', key, ARGV[base + 2])
+    ttl = tonumber(ARGV[base + 2])
+  end
+  local granted = math.min(tonumber(ARGV[base + 4]), tonumber(ARGV[base + 3]) - count)
+  if granted > 0 then
+    count = redis.call('INCRBY', key, granted)
+  else
+    granted = 0
   end
   results[#results + 1] = count
   results[#results + 1] = ttl
+  results[#results + 1] = granted
 end
 return results
 `;
@@ -53,11 +66,22 @@ redis.call('SET', KEYS[1], string.format('%d', nextFree + interval), 'PX', math.
 return {1, wait}
 `;
 
-interface PendingConsume {
-  checks: RateLimitCheck[];
+/** One key of a script call: what to count and lease, and where its reply goes. */
+interface CountRequest {
+  key: string;
+  policy: RateLimitPolicy;
   cost: number;
-  resolve: (verdicts: RateLimitVerdict[]) => void;
+  spare: number;
+  resolve: (reply: CountReply) => void;
   reject: (error: unknown) => void;
+}
+
+interface CountReply {
+  count: number;
+  ttlMs: number;
+  granted: number;
+  /** When the script was sent, on the monotonic clock: the window ends no sooner than `sentAt + ttlMs`. */
+  sentAt: number;
 }
 
 interface WithLimiterScripts {
@@ -71,23 +95,23 @@ interface WithLimiterScripts {
  */
 const MAX_KEYS_PER_CALL = 500;
 
-interface ConsumeItem {
-  check: RateLimitCheck;
-  cost: number;
-  key: string;
-}
+/** Keys that may hold a lease at once, unless the constructor is told otherwise. */
+const DEFAULT_MAX_LEASED_KEYS = 100_000;
 
 /**
  * Counters in Redis, shared by every instance that uses the same REDIS_PREFIX. On a Redis Cluster each counter
  * lives in its own key's slot (so subjects spread over the shards), and the script of a batch runs once per slot
- * its keys fall in: a script may only touch keys of one slot.
+ * its keys fall in: a script may only touch keys of one slot. Checks of policies with `leaseUnits` are decided
+ * here while this instance holds spare units of their key (RateLimitLeases), without a round trip.
  */
 export class RedisRateLimiter implements RateLimiter {
   readonly kind = 'redis';
   private readonly redis: RedisClient;
-  private readonly pending: PendingConsume[] = [];
+  private readonly pending: CountRequest[] = [];
+  private readonly leases: RateLimitLeases;
 
-  constructor(private readonly options: { target: RedisTarget; prefix: string }) {
+  constructor(private readonly options: { target: RedisTarget; prefix: string; maxLeasedKeys?: number }) {
+    this.leases = new RateLimitLeases(options.maxLeasedKeys ?? DEFAULT_MAX_LEASED_KEYS);
     // Like the event bus's publisher: while Redis is away, commands fail at once rather than queue, and the
     // caller (RateLimits) lets the request through.
     this.redis = createRedisClient(options.target, {
@@ -109,12 +133,8 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   consume(checks: RateLimitCheck[], cost = 1): Promise<RateLimitVerdict[]> {
-    if (checks.length === 0) return Promise.resolve([]);
-    return new Promise((resolve, reject) => {
-      this.pending.push({ checks, cost, resolve, reject });
-      // After the other requests of this turn of the event loop have queued theirs: one script for all.
-      if (this.pending.length === 1) setImmediate(() => void this.flush());
-    });
+    // Checks decided from leases are plain values: when all are, nothing waits for the next turn.
+    return Promise.all(checks.map((check) => this.consumeOne(check, cost)));
   }
 
   async takeSlot(policy: SlotPolicy, subject: string): Promise<SlotVerdict> {
@@ -126,36 +146,53 @@ export class RedisRateLimiter implements RateLimiter {
     return { taken: taken === 1, waitMs: waitUs / 1_000 };
   }
 
+  private consumeOne(check: RateLimitCheck, cost: number): RateLimitVerdict | Promise<RateLimitVerdict> {
+    const { policy } = check;
+    const key = `${this.options.prefix}ratelimit:${policy.name}:${check.subject}`;
+    const plan = this.leases.plan(key, policy, cost, performance.now());
+    if ('verdict' in plan) return plan.verdict;
+    if ('waitFor' in plan) {
+      const again = () => this.consumeOne(check, cost);
+      return plan.waitFor.then(again, again);
+    }
+    const verdict = this.count(key, policy, plan.cost, plan.spare).then(({ count, ttlMs, granted, sentAt }) => {
+      this.leases.record(key, count, granted, sentAt + ttlMs);
+      return verdictFor(policy, count - granted, ttlMs);
+    });
+    if (plan.spare > 0) this.leases.requesting(key, verdict);
+    return verdict;
+  }
+
+  private count(key: string, policy: RateLimitPolicy, cost: number, spare: number): Promise<CountReply> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ key, policy, cost, spare, resolve, reject });
+      // After the other requests of this turn of the event loop have queued theirs: one script for all.
+      if (this.pending.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
   private async flush(): Promise<void> {
-    const batch = this.pending.splice(0);
-    const items = batch.flatMap((pending) =>
-      pending.checks.map((check): ConsumeItem => ({
-        check,
-        cost: pending.cost,
-        key: `${this.options.prefix}ratelimit:${check.policy.name}:${check.subject}`,
-      })),
-    );
+    await Promise.all(this.bySlot(this.pending.splice(0)).map((group) => this.run(group)));
+  }
+
+  private async run(group: CountRequest[]): Promise<void> {
+    const sentAt = performance.now();
     try {
-      const verdicts = new Map<ConsumeItem, RateLimitVerdict>();
-      await Promise.all(
-        this.bySlot(items).map(async (group) => {
-          const results = await (this.redis as unknown as WithLimiterScripts).chatRateLimitConsume(
-            group.length,
-            ...group.map((item) => item.key),
-            ...group.flatMap((item) => [item.cost, item.check.policy.windowMs]),
-          );
-          group.forEach((item, index) =>
-            verdicts.set(item, verdictFor(item.check.policy, results[index * 2]!, results[index * 2 + 1]!)),
-          );
+      const results = await (this.redis as unknown as WithLimiterScripts).chatRateLimitConsume(
+        group.length,
+        ...group.map((request) => request.key),
+        ...group.flatMap((request) => [request.cost, request.policy.windowMs, request.policy.limit, request.spare]),
+      );
+      group.forEach((request, index) =>
+        request.resolve({
+          count: results[index * 3]!,
+          ttlMs: results[index * 3 + 1]!,
+          granted: results[index * 3 + 2]!,
+          sentAt,
         }),
       );
-      let offset = 0;
-      for (const pending of batch) {
-        pending.resolve(items.slice(offset, offset + pending.checks.length).map((item) => verdicts.get(item)!));
-        offset += pending.checks.length;
-      }
     } catch (error) {
-      batch.forEach((pending) => pending.reject(error));
+      group.forEach((request) => request.reject(error));
     }
   }
 
@@ -163,13 +200,13 @@ export class RedisRateLimiter implements RateLimiter {
    * The script calls for a batch: on a cluster one group per hash slot, and no group larger than
    * MAX_KEYS_PER_CALL. Calls on one connection run in the order sent, so a key's repeats are counted in order.
    */
-  private bySlot(items: ConsumeItem[]): ConsumeItem[][] {
-    const groups = new Map<number, ConsumeItem[]>();
-    for (const item of items) {
-      const slot = this.redis instanceof Cluster ? calculateSlot(item.key) : 0;
+  private bySlot(requests: CountRequest[]): CountRequest[][] {
+    const groups = new Map<number, CountRequest[]>();
+    for (const request of requests) {
+      const slot = this.redis instanceof Cluster ? calculateSlot(request.key) : 0;
       const group = groups.get(slot);
-      if (group) group.push(item);
-      else groups.set(slot, [item]);
+      if (group) group.push(request);
+      else groups.set(slot, [request]);
     }
     return [...groups.values()].flatMap((group) =>
       Array.from({ length: Math.ceil(group.length / MAX_KEYS_PER_CALL) }, (_, index) =>
@@ -179,6 +216,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async close(): Promise<void> {
+    this.leases.clear();
     await closeRedisClient(this.redis);
   }
 }

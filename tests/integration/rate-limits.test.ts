@@ -164,21 +164,23 @@ describe.each(['memory', 'redis'] as const)('the %s rate limiter', (kind) => {
 });
 
 describe('the memory and Redis limiters', () => {
+  // With leases too: one instance decides from its lease exactly what Redis would have.
   it('give the same verdicts for any sequence of requests', async () => {
     const redisLimiters: RedisRateLimiter[] = [];
     try {
       await fc.assert(
         fc.asyncProperty(
           fc.integer({ min: 1, max: 8 }),
+          fc.option(fc.integer({ min: 0, max: 6 })),
           fc.array(fc.record({ subject: fc.constantFrom('a', 'b', 'c'), cost: fc.integer({ min: 1, max: 4 }) }), {
             maxLength: 25,
           }),
-          async (limit, requests) => {
+          async (limit, leaseUnits, requests) => {
             const memory = new MemoryRateLimiter();
             const redis = new RedisRateLimiter({ target: { url: REDIS_URL }, prefix: isolatedPrefix() });
             redisLimiters.push(redis);
             await redis.connect();
-            const policy = { name: 'compare', limit, windowMs: 60_000 };
+            const policy = { name: 'compare', limit, windowMs: 60_000, ...(leaseUnits === null ? {} : { leaseUnits }) };
             for (const { subject, cost } of requests) {
               const [fromMemory, fromRedis] = await Promise.all([
                 consumeOne(memory, policy, subject, cost),
@@ -188,11 +190,148 @@ describe('the memory and Redis limiters', () => {
             }
           },
         ),
-        { numRuns: 25 },
+        { numRuns: 50 },
       );
     } finally {
       await Promise.all(redisLimiters.map((limiter) => limiter.close()));
     }
+  });
+});
+
+describe('the Redis limiter with leases', () => {
+  const policy = { name: 'leased', limit: 100, windowMs: 60_000, leaseUnits: 10 };
+  const limiters: RedisRateLimiter[] = [];
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await Promise.all(limiters.map((limiter) => limiter.close()));
+  });
+
+  async function redisLimiter(prefix: string, maxLeasedKeys?: number): Promise<RedisRateLimiter> {
+    const limiter = new RedisRateLimiter({ target: { url: REDIS_URL }, prefix, maxLeasedKeys });
+    limiters.push(limiter);
+    await limiter.connect();
+    return limiter;
+  }
+  /** The count Redis holds for the subject under the policy. */
+  const countIn = async (prefix: string, name: string, subject: string) =>
+    Number(await redis.get(`${prefix}ratelimit:${name}:${subject}`));
+
+  it('takes spare units with a check and spends them without asking Redis, allowing exactly the limit', async () => {
+    const prefix = isolatedPrefix();
+    const limiter = await redisLimiter(prefix);
+    expect(await consumeOne(limiter, policy, 'user:1')).toEqual({
+      allowed: true,
+      remaining: 99,
+      resetInMs: expect.any(Number),
+      retryAfterSeconds: 0,
+    });
+    expect(await countIn(prefix, 'leased', 'user:1')).toBe(10);
+    // Decided here: the call resolves before the next turn of the event loop, let alone a reply from Redis.
+    const decided = limiter.consume([{ policy, subject: 'user:1' }]).then(() => 'from the lease');
+    const nextTurn = new Promise((resolve) => setImmediate(() => resolve('after a turn')));
+    expect(await Promise.race([decided, nextTurn])).toBe('from the lease');
+    const verdicts = [];
+    for (let check = 3; check <= 101; check++) {
+      verdicts.push(await consumeOne(limiter, policy, 'user:1'));
+      // The eight checks after the second are served from the same lease: Redis still holds 10.
+      if (check === 10) expect(await countIn(prefix, 'leased', 'user:1')).toBe(10);
+    }
+    expect(verdicts.map((verdict) => [verdict.allowed, verdict.remaining])).toEqual(
+      Array.from({ length: 99 }, (_, index) => [index + 3 <= 100, Math.max(100 - (index + 3), 0)]),
+    );
+    const refused = verdicts.at(-1)!;
+    expect(refused.retryAfterSeconds).toBeGreaterThanOrEqual(59);
+    // Leases filled the count up to the limit; the refusal added its own unit, as without leases.
+    expect(await countIn(prefix, 'leased', 'user:1')).toBe(101);
+  });
+
+  it('decides checks made at once in the order made, each waiting for the lease asked for before it', async () => {
+    const prefix = isolatedPrefix();
+    const limiter = await redisLimiter(prefix);
+    const crowd = { name: 'leased-crowd', limit: 1_500, windowMs: 60_000, leaseUnits: 64 };
+    const verdicts = await Promise.all(Array.from({ length: 3_000 }, () => consumeOne(limiter, crowd, 'crowd')));
+    expect(verdicts.map((verdict) => verdict.remaining)).toEqual(
+      Array.from({ length: 3_000 }, (_, index) => Math.max(0, 1_499 - index)),
+    );
+    expect(verdicts.filter((verdict) => verdict.allowed)).toHaveLength(1_500);
+    expect(await countIn(prefix, 'leased-crowd', 'crowd')).toBe(3_000);
+  });
+
+  it("never allows more than the limit across instances, refusing early by at most the others' spare units", async () => {
+    const prefix = isolatedPrefix();
+    const [first, second] = [await redisLimiter(prefix), await redisLimiter(prefix)];
+    // The first instance holds 9 spare units of the subject's count; the second cannot have them.
+    expect((await consumeOne(first, policy, 'user:1')).allowed).toBe(true);
+    let allowedBySecond = 0;
+    while ((await consumeOne(second, policy, 'user:1')).allowed) allowedBySecond++;
+    expect(allowedBySecond).toBe(policy.limit - 1 - (policy.leaseUnits - 1));
+    // They are still the first's to allow: the two together allow exactly the limit.
+    let allowedByFirst = 1;
+    while ((await consumeOne(first, policy, 'user:1')).allowed) allowedByFirst++;
+    expect(allowedByFirst + allowedBySecond).toBe(policy.limit);
+  });
+
+  it('keeps the limit across instances for any interleaving of checks, at once or one after another', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 8 }),
+        // Rounds of checks made at once, each by one of two instances.
+        fc.array(fc.array(fc.integer({ min: 0, max: 1 }), { minLength: 1, maxLength: 6 }), { maxLength: 40 }),
+        async (leaseUnits, rounds) => {
+          const prefix = isolatedPrefix();
+          const instances = [await redisLimiter(prefix), await redisLimiter(prefix)];
+          const shared = { name: 'leased-shared', limit: 30, windowMs: 60_000, leaseUnits };
+          let allowed = 0;
+          for (const round of rounds) {
+            const verdicts = await Promise.all(round.map((index) => consumeOne(instances[index]!, shared, 'user:1')));
+            allowed += verdicts.filter((verdict) => verdict.allowed).length;
+            expect(allowed).toBeLessThanOrEqual(shared.limit);
+            // A refusal comes only once the count is spent, when the other holds fewer than leaseUnits of it.
+            if (verdicts.some((verdict) => !verdict.allowed)) {
+              expect(allowed).toBeGreaterThanOrEqual(shared.limit - (leaseUnits - 1));
+            }
+          }
+          // Each instance spends what it still holds: no unit of the limit was lost.
+          for (const instance of instances) {
+            while ((await consumeOne(instance, shared, 'user:1')).allowed) allowed++;
+          }
+          expect(allowed).toBe(shared.limit);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
+  it('drops a lease when its window ends, and counts the next window afresh', async () => {
+    const prefix = isolatedPrefix();
+    const limiter = await redisLimiter(prefix);
+    const short = { name: 'leased-short', limit: 100, windowMs: 300, leaseUnits: 10 };
+    for (let check = 1; check <= 3; check++) await consumeOne(limiter, short, 'user:1');
+    const lastOfWindow = await consumeOne(limiter, short, 'user:1');
+    expect(lastOfWindow).toMatchObject({ allowed: true, remaining: 96 });
+    expect(lastOfWindow.resetInMs).toBeLessThanOrEqual(300);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect(await redis.exists(`${prefix}ratelimit:leased-short:user:1`)).toBe(0);
+    expect(await consumeOne(limiter, short, 'user:1')).toMatchObject({ allowed: true, remaining: 99 });
+    expect(await countIn(prefix, 'leased-short', 'user:1')).toBe(10);
+  });
+
+  it('holds leases for at most maxLeasedKeys keys, and counts the others in Redis one by one', async () => {
+    const prefix = isolatedPrefix();
+    const limiter = await redisLimiter(prefix, 2);
+    for (const subject of ['a', 'b', 'c']) await consumeOne(limiter, policy, subject);
+    expect(await Promise.all(['a', 'b', 'c'].map((subject) => countIn(prefix, 'leased', subject)))).toEqual([
+      10, 10, 1,
+    ]);
+    const verdicts = [];
+    for (let check = 2; check <= 101; check++) verdicts.push(await consumeOne(limiter, policy, 'c'));
+    expect(verdicts.filter((verdict) => verdict.allowed)).toHaveLength(99);
+    expect(verdicts.at(-1)).toMatchObject({ allowed: false, remaining: 0 });
+    expect(await countIn(prefix, 'leased', 'c')).toBe(101);
   });
 });
 

@@ -84,6 +84,35 @@ describeWithRedisCluster('on a Redis Cluster', () => {
       }
     });
 
+    it('leases rate-limit units of keys on several slots, each from its own shard', async () => {
+      const prefix = 'cluster-leases:';
+      const limiter = new RedisRateLimiter({ target: target(), prefix });
+      await limiter.connect();
+      const nodes = new Map(
+        cluster.ports.map((port) => [port, new Redis({ host: '127.0.0.1', port, password: cluster.password })]),
+      );
+      try {
+        const policy = { name: 'leased', limit: 20, windowMs: 60_000, leaseUnits: 5 };
+        const subjects = Array.from({ length: 40 }, (_, index) => `user:${index}`);
+        // Every subject three times at once: the first check of each takes a lease, the others are decided from it.
+        const checks = [...subjects, ...subjects, ...subjects].map((subject) => ({ policy, subject }));
+        const verdicts = await limiter.consume(checks);
+        expect(verdicts.map((verdict) => [verdict.allowed, verdict.remaining])).toEqual([
+          ...subjects.map(() => [true, 19]),
+          ...subjects.map(() => [true, 18]),
+          ...subjects.map(() => [true, 17]),
+        ]);
+        const keys = subjects.map((subject) => `${prefix}ratelimit:leased:${subject}`);
+        const owners = await Promise.all(keys.map((key) => cluster.ownerOf(key)));
+        expect(new Set(owners).size).toBe(cluster.ports.length);
+        const counts = await Promise.all(keys.map((key, index) => nodes.get(owners[index]!)!.get(key)));
+        expect(counts).toEqual(subjects.map(() => '5'));
+      } finally {
+        nodes.forEach((node) => node.disconnect());
+        await limiter.close();
+      }
+    });
+
     it("gives phone numbers' send turns on whichever shard owns each number's key", async () => {
       const limiter = new RedisRateLimiter({ target: target(), prefix: 'cluster-slots:' });
       await limiter.connect();
