@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { projectRoot } from '../../src/lib/project-root.js';
+import { betweenMessages } from '../lib/between-messages.js';
 import { postGraphQL } from '../lib/graphql-client.js';
 import type { BenchUser } from '../lib/setup.js';
 import { percentile } from '../lib/stats.js';
@@ -136,7 +137,7 @@ export async function benchFanOut(
       throw new Error(`message ${index} reached ${got.length} of ${subscribers} subscribers`);
     latencies.push(Math.max(0, got.reduce((last, at) => Math.max(last, at), 0) - respondedAt));
     receipts.delete(sendMessage.id);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await betweenMessages();
   }
   await Promise.all(clients.map((client) => client.dispose()));
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), messages, subscribers, cutOff };
@@ -209,7 +210,7 @@ export async function benchRawBroadcast(
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
     latencies.push(Math.max(0, Math.max(...(receipts.get(id) ?? [respondedAt])) - respondedAt));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await betweenMessages();
   }
   sockets.forEach((socket) => socket.close());
   await new Promise<void>((resolve) => {

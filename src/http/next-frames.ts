@@ -58,6 +58,9 @@ export class ResultJson {
 export class NextFrames implements AsyncIterableIterator<never> {
   private readonly prefix: string;
   private stopped = false;
+  /** Settles graphql-ws's one pending `next()`. */
+  private ended: ((step: IteratorResult<never>) => void) | undefined;
+  private failed: ((error: unknown) => void) | undefined;
 
   constructor(
     private readonly results: AsyncIterator<ExecutionResult>,
@@ -68,30 +71,61 @@ export class NextFrames implements AsyncIterableIterator<never> {
     this.prefix = `{"id":${JSON.stringify(id)},"type":"${MessageType.Next}","payload":`;
   }
 
-  /** graphql-ws's one pending `next()`: it settles when the results end. */
-  async next(): Promise<IteratorResult<never>> {
-    for (;;) {
-      const step = await this.results.next();
-      if (step.done || this.stopped) return DONE;
-      const frame = `${this.prefix}${this.json.of(step.value)}}`;
-      if (this.socket.bufferedAmount < HIGH_WATER_BYTES) this.socket.send(frame);
-      else await new Promise<void>((written) => this.socket.send(frame, () => written()));
-    }
+  /**
+   * graphql-ws's one pending `next()`: it settles when the results end. Promise callbacks rather than an async
+   * loop: a suspended async function would hold about a kilobyte per idle subscription.
+   */
+  next(): Promise<IteratorResult<never>> {
+    return new Promise((resolve, reject) => {
+      this.ended = resolve;
+      this.failed = reject;
+      this.take();
+    });
   }
 
   async return(): Promise<IteratorResult<never>> {
-    this.stopped = true;
+    this.stop(DONE);
     await this.results.return?.();
     return DONE;
   }
 
   async throw(error: unknown): Promise<IteratorResult<never>> {
-    this.stopped = true;
+    this.stop(DONE);
     if (this.results.throw) await this.results.throw(error);
     return DONE;
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<never> {
     return this;
+  }
+
+  private take(): void {
+    this.results.next().then(
+      (step) => this.send(step),
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  private send(step: IteratorResult<ExecutionResult>): void {
+    if (step.done || this.stopped) return this.stop(DONE);
+    const frame = `${this.prefix}${this.json.of(step.value)}}`;
+    if (this.socket.bufferedAmount < HIGH_WATER_BYTES) {
+      this.socket.send(frame);
+      this.take();
+    } else this.socket.send(frame, () => this.take());
+  }
+
+  private stop(step: IteratorResult<never>): void {
+    this.stopped = true;
+    const ended = this.ended;
+    this.ended = this.failed = undefined;
+    ended?.(step);
+  }
+
+  private fail(error: unknown): void {
+    this.stopped = true;
+    const failed = this.failed;
+    this.ended = this.failed = undefined;
+    failed?.(error);
   }
 }
