@@ -1,6 +1,12 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { ExecutionArgs, ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
+import type {
+  ExecutionArgs,
+  ExecutionResult,
+  FormattedExecutionResult,
+  GraphQLError,
+  GraphQLFormattedError,
+} from 'graphql';
 import { CloseCode, type Context, makeServer, type ServerOptions } from 'graphql-ws';
 import { isAsyncIterable } from 'graphql-yoga';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -78,7 +84,7 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
   });
 
   const resultJson = new ResultJson({
-    forClient: (result) => (result.errors ? { ...result, errors: result.errors.map(forClient) } : result),
+    forClient: resultForClient,
     countErrors: (errors) => deps.graphqlMetrics.countErrors(errors),
   });
   const protocol = makeServer<Record<string, unknown>, SocketExtra>({
@@ -171,9 +177,8 @@ export function attachWebSocketServer(server: Server, deps: WebSocketDeps) {
         : undefined,
     onNext: (_context, _id, _payload, _args, result) => {
       if (!result.errors) return;
-      const errors = result.errors.map(forClient);
-      deps.graphqlMetrics.countErrors(errors);
-      return { ...result, errors };
+      deps.graphqlMetrics.countErrors(result.errors);
+      return resultForClient(result);
     },
     onError: (_context, _id, _payload, errors) => {
       const formatted = errors.map(forClient);
@@ -260,6 +265,11 @@ function forClient(error: GraphQLError): GraphQLFormattedError {
   if (!formatted.extensions) return formatted;
   const { http: _http, unexpected: _unexpected, ...extensions } = formatted.extensions;
   return { ...formatted, extensions };
+}
+
+/** A result as graphql-ws clients receive it: its errors as `forClient` formats them. */
+function resultForClient(result: ExecutionResult): FormattedExecutionResult {
+  return result.errors ? { ...result, errors: result.errors.map(forClient) } : result;
 }
 
 // graphql-ws calls these with the ExecutionArgs returned from onSubscribe, whose rootValue carries yoga's

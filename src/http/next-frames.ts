@@ -57,8 +57,7 @@ export class ResultJson {
  */
 export class NextFrames implements AsyncIterableIterator<never> {
   private readonly prefix: string;
-  private stopped = false;
-  /** Settles graphql-ws's one pending `next()`. */
+  /** Settle graphql-ws's one pending `next()`; unset once it is settled (the results are then no longer taken). */
   private ended: ((step: IteratorResult<never>) => void) | undefined;
   private failed: ((error: unknown) => void) | undefined;
 
@@ -84,13 +83,13 @@ export class NextFrames implements AsyncIterableIterator<never> {
   }
 
   async return(): Promise<IteratorResult<never>> {
-    this.stop(DONE);
+    this.stop();
     await this.results.return?.();
     return DONE;
   }
 
   async throw(error: unknown): Promise<IteratorResult<never>> {
-    this.stop(DONE);
+    this.stop();
     if (this.results.throw) await this.results.throw(error);
     return DONE;
   }
@@ -107,7 +106,7 @@ export class NextFrames implements AsyncIterableIterator<never> {
   }
 
   private send(step: IteratorResult<ExecutionResult>): void {
-    if (step.done || this.stopped) return this.stop(DONE);
+    if (step.done || !this.ended) return this.stop();
     const frame = `${this.prefix}${this.json.of(step.value)}}`;
     if (this.socket.bufferedAmount < HIGH_WATER_BYTES) {
       this.socket.send(frame);
@@ -115,15 +114,13 @@ export class NextFrames implements AsyncIterableIterator<never> {
     } else this.socket.send(frame, () => this.take());
   }
 
-  private stop(step: IteratorResult<never>): void {
-    this.stopped = true;
+  private stop(): void {
     const ended = this.ended;
     this.ended = this.failed = undefined;
-    ended?.(step);
+    ended?.(DONE);
   }
 
   private fail(error: unknown): void {
-    this.stopped = true;
     const failed = this.failed;
     this.ended = this.failed = undefined;
     failed?.(error);
