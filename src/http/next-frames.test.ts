@@ -1,5 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { type ExecutionResult, GraphQLError } from 'graphql';
+import { BoundedQueue } from '../realtime/bounded-queue.js';
 import { NextFrames, ResultJson } from './next-frames.js';
 
 /** A socket that keeps what is sent on it; `written` runs the send callbacks (the kernel taking the bytes). */
@@ -122,5 +123,27 @@ describe('next frames', () => {
     slow.written();
     await expect(ended).resolves.toEqual({ value: undefined, done: true });
     expect(slow.frames).toHaveLength(3);
+  });
+
+  it('pulls the results of a stream that can be pulled, sending each as it comes, with no next() per result', async () => {
+    const { json } = format();
+    const target = socket();
+    const results = new BoundedQueue<ExecutionResult>(
+      10,
+      () => undefined,
+      () => new Error('overflow'),
+    );
+    const next = jest.spyOn(results, 'next');
+    const ended = new NextFrames(results, target, 'p', json).next();
+    results.push({ data: { n: 1 } });
+    results.push({ data: { n: 2 } });
+    // Sent in the push itself: no promise stood between the event and its frame.
+    expect(target.frames.map((frame) => (JSON.parse(frame) as { payload: unknown }).payload)).toEqual([
+      { data: { n: 1 } },
+      { data: { n: 2 } },
+    ]);
+    await results.return();
+    await expect(ended).resolves.toEqual({ value: undefined, done: true });
+    expect(next).not.toHaveBeenCalled();
   });
 });

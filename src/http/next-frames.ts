@@ -1,5 +1,6 @@
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { MessageType } from 'graphql-ws';
+import { pullFrom, type Receiver } from '../realtime/pull-stream.js';
 
 /**
  * Past this many bytes waiting in a socket's buffer, a subscription waits for its frame to be written before it
@@ -53,9 +54,10 @@ export class ResultJson {
  * subscriber and event. Here each message is the subscription's own prefix (its id, once) and the result's shared
  * JSON. To graphql-ws this is a stream that yields nothing and ends when the results end (it then sends
  * `complete`, after every `next`: one socket keeps the order of sends), fails as they fail (it then sends
- * `error`), and is stopped by `return()` when the client completes the operation or the socket closes.
+ * `error`), and is stopped by `return()` when the client completes the operation or the socket closes. It pulls
+ * its results (pull-stream.ts) as their receiver: between events a subscription waits on no promise of its own.
  */
-export class NextFrames implements AsyncIterableIterator<never> {
+export class NextFrames implements AsyncIterableIterator<never>, Receiver<ExecutionResult> {
   private readonly prefix: string;
   /** Settle graphql-ws's one pending `next()`; unset once it is settled (the results are then no longer taken). */
   private ended: ((step: IteratorResult<never>) => void) | undefined;
@@ -83,13 +85,13 @@ export class NextFrames implements AsyncIterableIterator<never> {
   }
 
   async return(): Promise<IteratorResult<never>> {
-    this.stop();
+    this.end();
     await this.results.return?.();
     return DONE;
   }
 
   async throw(error: unknown): Promise<IteratorResult<never>> {
-    this.stop();
+    this.end();
     if (this.results.throw) await this.results.throw(error);
     return DONE;
   }
@@ -98,31 +100,31 @@ export class NextFrames implements AsyncIterableIterator<never> {
     return this;
   }
 
-  private take(): void {
-    this.results.next().then(
-      (step) => this.send(step),
-      (error: unknown) => this.fail(error),
-    );
-  }
-
-  private send(step: IteratorResult<ExecutionResult>): void {
-    if (step.done || !this.ended) return this.stop();
-    const frame = `${this.prefix}${this.json.of(step.value)}}`;
+  /** The next result: sent as a `next` message, then the one after it is taken (once written, past high water). */
+  receive(result: ExecutionResult): void {
+    if (!this.ended) return;
+    const frame = `${this.prefix}${this.json.of(result)}}`;
     if (this.socket.bufferedAmount < HIGH_WATER_BYTES) {
       this.socket.send(frame);
       this.take();
     } else this.socket.send(frame, () => this.take());
   }
 
-  private stop(): void {
+  /** The results ended (or the client stopped them): so does graphql-ws's stream. */
+  end(): void {
     const ended = this.ended;
     this.ended = this.failed = undefined;
     ended?.(DONE);
   }
 
-  private fail(error: unknown): void {
+  /** The results failed: graphql-ws sends the error. */
+  fail(error: unknown): void {
     const failed = this.failed;
     this.ended = this.failed = undefined;
     failed?.(error);
+  }
+
+  private take(): void {
+    pullFrom(this.results, this);
   }
 }

@@ -5,6 +5,7 @@ import { SharedCopies } from '../lib/shared-copies.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { Loaders } from '../schema/loaders.js';
 import { collectViewerHoles, type ViewerHole } from '../schema/viewer-values.js';
+import { nextOf, pullFrom, type PullStream, type Receiver } from '../realtime/pull-stream.js';
 
 /**
  * One execution of a subscription's selection for an event, for the subscribers that asked the same. Valid for
@@ -212,37 +213,57 @@ function withValueAt(node: unknown, path: readonly (string | number)[], index: n
 
 /**
  * `source` with each event mapped to its result, one at a time in order. A class rather than an async generator
- * or an object of closures: an idle subscription holds one small object and the pending `next()` of its source,
- * and `return()` reaches the source at once. Like a generator, it is finished once it has ended or failed (the
- * failure is the subscription's last word).
+ * or an object of closures: an idle subscription holds this one small object, which is also its source's
+ * receiver, and `return()` reaches the source at once. Pulled (graphql-ws, through NextFrames), it makes no
+ * promise that outlives its event; read as an async iterator (SSE), one per `next()`. Like a generator, it is
+ * finished once it has ended or failed (the failure is the subscription's last word).
  */
-class MappedEvents implements AsyncIterableIterator<ExecutionResult> {
+class MappedEvents implements AsyncIterableIterator<ExecutionResult>, PullStream<ExecutionResult>, Receiver<unknown> {
   private finished = false;
+  /** Whom the result of the event being pulled goes to. */
+  private downstream: Receiver<ExecutionResult> | undefined;
 
   constructor(
     private readonly events: AsyncIterator<unknown>,
     private readonly subscription: SubscriberExecution,
   ) {}
 
+  pull(receiver: Receiver<ExecutionResult>): void {
+    if (this.finished) return receiver.end();
+    this.downstream = receiver;
+    pullFrom(this.events, this);
+  }
+
   next(): Promise<IteratorResult<ExecutionResult>> {
-    if (this.finished) return Promise.resolve(ENDED);
-    return this.events.next().then(
-      (step) => (step.done ? this.finish() : this.subscription.resultFor(step.value).then(asStep)),
-      (error: unknown) => {
-        this.finish();
-        throw error;
-      },
+    return nextOf(this);
+  }
+
+  /** The source's next event: its result goes downstream once made. */
+  receive(event: unknown): void {
+    this.subscription.resultFor(event).then(
+      (result) => this.handOver()?.receive(result),
+      (error: unknown) => this.fail(error),
     );
+  }
+
+  end(): void {
+    this.finished = true;
+    this.handOver()?.end();
+  }
+
+  fail(error: unknown): void {
+    this.finished = true;
+    this.handOver()?.fail(error);
   }
 
   return(): Promise<IteratorResult<ExecutionResult>> {
     if (this.finished) return Promise.resolve(ENDED);
-    this.finish();
+    this.finished = true;
     return this.events.return ? this.events.return().then(() => ENDED) : Promise.resolve(ENDED);
   }
 
   throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
-    this.finish();
+    this.finished = true;
     return this.events.throw ? this.events.throw(error).then(() => ENDED) : Promise.reject(error);
   }
 
@@ -250,11 +271,11 @@ class MappedEvents implements AsyncIterableIterator<ExecutionResult> {
     return this;
   }
 
-  private finish(): IteratorResult<ExecutionResult> {
-    this.finished = true;
-    return ENDED;
+  private handOver(): Receiver<ExecutionResult> | undefined {
+    const receiver = this.downstream;
+    this.downstream = undefined;
+    return receiver;
   }
 }
 
 const ENDED: IteratorReturnResult<undefined> = { value: undefined, done: true };
-const asStep = (value: ExecutionResult): IteratorResult<ExecutionResult> => ({ value, done: false });

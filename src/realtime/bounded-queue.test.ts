@@ -1,5 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { BoundedQueue } from './bounded-queue.js';
+import type { Receiver } from './pull-stream.js';
 
 describe('BoundedQueue', () => {
   it('yields items in order, whether they were waiting or are awaited', async () => {
@@ -48,5 +49,71 @@ describe('BoundedQueue', () => {
     expect(released).toHaveBeenCalledTimes(1);
     queue.push(1);
     expect(await queue.next()).toEqual({ value: undefined, done: true });
+  });
+
+  describe('pulled', () => {
+    /** A receiver that records what it is told, and pulls again after each item while `pullAgain` says so. */
+    function recorder(queue: BoundedQueue<number>, pullAgain = true) {
+      const told: unknown[] = [];
+      const receiver: Receiver<number> = {
+        receive: (item) => {
+          told.push(item);
+          if (pullAgain) queue.pull(receiver);
+        },
+        end: () => told.push('end'),
+        fail: (error) => told.push(error),
+      };
+      return { receiver, told };
+    }
+
+    it('hands a waiting item over at once, and a later one as it is pushed, in order', () => {
+      const queue = new BoundedQueue<number>(
+        10,
+        () => undefined,
+        () => new Error('overflow'),
+      );
+      queue.push(1);
+      queue.push(2);
+      const { receiver, told } = recorder(queue);
+      queue.pull(receiver);
+      expect(told).toEqual([1, 2]);
+      queue.push(3);
+      expect(told).toEqual([1, 2, 3]);
+    });
+
+    it('keeps items for a receiver that has not pulled again, and counts them against the capacity', () => {
+      const queue = new BoundedQueue<number>(1, jest.fn(), () => new Error('too slow'));
+      const { receiver, told } = recorder(queue, false);
+      queue.pull(receiver);
+      queue.push(1);
+      queue.push(2);
+      expect(told).toEqual([1]);
+      queue.push(3);
+      expect(queue.isOpen).toBe(false);
+      queue.pull(receiver);
+      expect(told).toEqual([1, new Error('too slow')]);
+    });
+
+    it('tells a waiting receiver that the queue failed or ended', async () => {
+      const failing = new BoundedQueue<number>(
+        1,
+        () => undefined,
+        () => new Error('x'),
+      );
+      const first = recorder(failing);
+      failing.pull(first.receiver);
+      failing.fail(new Error('stopped'));
+      expect(first.told).toEqual([new Error('stopped')]);
+
+      const ending = new BoundedQueue<number>(
+        1,
+        () => undefined,
+        () => new Error('x'),
+      );
+      const second = recorder(ending);
+      ending.pull(second.receiver);
+      await ending.return();
+      expect(second.told).toEqual(['end']);
+    });
   });
 });

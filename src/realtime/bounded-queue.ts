@@ -1,11 +1,15 @@
+import { nextOf, type PullStream, type Receiver } from './pull-stream.js';
+
 /**
  * The buffer between the server's event fan-out and one subscriber's socket. Bounded: a subscriber that stops
  * reading cannot make the server hold its events forever. When full, the subscription ends with an error
- * telling the client to resume from its last cursor, which replays exactly what it missed.
+ * telling the client to resume from its last cursor, which replays exactly what it missed. Read as an async
+ * iterator, or pulled (graphql-ws's subscriptions: no promise per event and subscriber).
  */
-export class BoundedQueue<T> implements AsyncIterableIterator<T> {
+export class BoundedQueue<T> implements AsyncIterableIterator<T>, PullStream<T> {
   private readonly items: T[] = [];
-  private waiting: { resolve: (result: IteratorResult<T>) => void; reject: (error: Error) => void } | undefined;
+  /** The consumer's pull while nothing is queued. */
+  private waiting: Receiver<T> | undefined;
   private failure: Error | undefined;
   private done = false;
   /** Producers waiting for room (a replay); made on first use, as most queues never have one. */
@@ -20,9 +24,9 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
   push(item: T): void {
     if (this.done || this.failure) return;
     if (this.waiting) {
-      const { resolve } = this.waiting;
+      const receiver = this.waiting;
       this.waiting = undefined;
-      resolve({ value: item, done: false });
+      receiver.receive(item);
       return;
     }
     if (this.items.length >= this.capacity) {
@@ -39,10 +43,10 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
     this.release();
     this.onClose();
     if (this.waiting) {
-      // Rejecting the pending next() makes graphql-ws send the error and end the operation.
-      const { reject } = this.waiting;
+      // Failing the pending pull makes graphql-ws send the error and end the operation.
+      const receiver = this.waiting;
       this.waiting = undefined;
-      reject(error);
+      receiver.fail(error);
     }
   }
 
@@ -65,15 +69,19 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
     return new Promise((resolve) => (this.drained ??= new Set()).add({ below, resolve }));
   }
 
-  next(): Promise<IteratorResult<T>> {
+  pull(receiver: Receiver<T>): void {
     if (this.items.length > 0) {
       const value = this.items.shift() as T;
       this.release();
-      return Promise.resolve({ value, done: false });
+      return receiver.receive(value);
     }
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+    if (this.failure) return receiver.fail(this.failure);
+    if (this.done) return receiver.end();
+    this.waiting = receiver;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    return nextOf(this);
   }
 
   return(): Promise<IteratorResult<T>> {
@@ -107,9 +115,9 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T> {
     this.release();
     this.onClose();
     if (this.waiting) {
-      const { resolve } = this.waiting;
+      const receiver = this.waiting;
       this.waiting = undefined;
-      resolve({ value: undefined, done: true });
+      receiver.end();
     }
   }
 }
