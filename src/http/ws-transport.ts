@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { CloseCode, handleProtocols, MessageType, parseMessage, type Server as ProtocolServer } from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
+import { keepAlive } from './keep-alive.js';
 import { OpenCounts } from './open-counts.js';
 
 /** What each graphql-ws connection context carries besides the protocol's own state. */
@@ -11,7 +12,6 @@ export interface SocketExtra {
   readonly clientAddress: string;
 }
 
-const KEEP_ALIVE_MS = 12_000;
 /** Close code for a socket over the cap of its address, as for a user's (4xxx: the application's own range). */
 const TOO_MANY_SOCKETS_CLOSE_CODE = 4429;
 /** What only a server sends: from a client, a protocol violation. */
@@ -51,7 +51,7 @@ export function serveGraphQLWs(
   });
   // ws passes the HTTP server's own errors on to here; without a listener they would crash the process.
   webSocketServer.on('error', (error) => logger.error({ err: error }, 'websocket server error'));
-  const heartbeat = keepAlive(webSocketServer);
+  const heartbeat = keepAlive(webSocketServer.clients);
   // Bad frames and oversized messages: ws closes the socket with the matching code right after this.
   const protocolError = (error: Error) => logger.debug({ err: error }, 'websocket closed on a protocol error');
   webSocketServer.on('connection', (socket, request) => {
@@ -139,28 +139,3 @@ function typeOf(message: string): string | undefined {
   }
 }
 
-/**
- * Pings every socket each interval; a socket that did not answer the previous ping is gone, and is dropped. One
- * timer for all sockets, and one shared listener: per socket, only its place in a set.
- */
-function keepAlive(webSocketServer: WebSocketServer) {
-  const awaitingPong = new WeakSet<WebSocket>();
-  function answered(this: WebSocket) {
-    awaitingPong.delete(this);
-  }
-  const timer = setInterval(() => {
-    for (const socket of webSocketServer.clients) {
-      if (awaitingPong.has(socket)) {
-        socket.terminate();
-        continue;
-      }
-      awaitingPong.add(socket);
-      socket.ping();
-    }
-  }, KEEP_ALIVE_MS);
-  timer.unref();
-  return {
-    watch: (socket: WebSocket) => socket.on('pong', answered),
-    stop: () => clearInterval(timer),
-  };
-}
