@@ -2,13 +2,13 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { BoundedQueue } from './bounded-queue.js';
 import type { Receiver } from './pull-stream.js';
 
+/** A queue of `capacity` numbers; `released` is told when it closes, and it overflows with `overflow`. */
+const queueOf = (capacity: number, released: () => void = () => undefined, overflow = 'overflow') =>
+  new BoundedQueue<number>(capacity, released, () => new Error(overflow));
+
 describe('BoundedQueue', () => {
   it('yields items in order, whether they were waiting or are awaited', async () => {
-    const queue = new BoundedQueue<number>(
-      10,
-      () => undefined,
-      () => new Error('overflow'),
-    );
+    const queue = queueOf(10);
     queue.push(1);
     queue.push(2);
     expect(await queue.next()).toEqual({ value: 1, done: false });
@@ -20,7 +20,7 @@ describe('BoundedQueue', () => {
 
   it('fails the consumer and releases its source once a stalled consumer exceeds the capacity', async () => {
     const released = jest.fn();
-    const queue = new BoundedQueue<number>(2, released, () => new Error('too slow'));
+    const queue = queueOf(2, released, 'too slow');
     queue.push(1);
     queue.push(2);
     queue.push(3);
@@ -30,11 +30,7 @@ describe('BoundedQueue', () => {
   });
 
   it('fails a consumer that is already waiting', async () => {
-    const queue = new BoundedQueue<number>(
-      1,
-      () => undefined,
-      () => new Error('x'),
-    );
+    const queue = queueOf(1);
     const waiting = queue.next();
     queue.fail(new Error('stopped'));
     await expect(waiting).rejects.toThrow('stopped');
@@ -42,7 +38,7 @@ describe('BoundedQueue', () => {
 
   it('ends and releases its source when the consumer returns', async () => {
     const released = jest.fn();
-    const queue = new BoundedQueue<number>(5, released, () => new Error('x'));
+    const queue = queueOf(5, released, 'x');
     const waiting = queue.next();
     await queue.return();
     expect(await waiting).toEqual({ value: undefined, done: true });
@@ -67,11 +63,7 @@ describe('BoundedQueue', () => {
     }
 
     it('hands a waiting item over at once, and a later one as it is pushed, in order', () => {
-      const queue = new BoundedQueue<number>(
-        10,
-        () => undefined,
-        () => new Error('overflow'),
-      );
+      const queue = queueOf(10);
       queue.push(1);
       queue.push(2);
       const { receiver, told } = recorder(queue);
@@ -82,7 +74,7 @@ describe('BoundedQueue', () => {
     });
 
     it('keeps items for a receiver that has not pulled again, and counts them against the capacity', () => {
-      const queue = new BoundedQueue<number>(1, jest.fn(), () => new Error('too slow'));
+      const queue = queueOf(1, jest.fn(), 'too slow');
       const { receiver, told } = recorder(queue, false);
       queue.pull(receiver);
       queue.push(1);
@@ -95,21 +87,13 @@ describe('BoundedQueue', () => {
     });
 
     it('tells a waiting receiver that the queue failed or ended', async () => {
-      const failing = new BoundedQueue<number>(
-        1,
-        () => undefined,
-        () => new Error('x'),
-      );
+      const failing = queueOf(1);
       const first = recorder(failing);
       failing.pull(first.receiver);
       failing.fail(new Error('stopped'));
       expect(first.told).toEqual([new Error('stopped')]);
 
-      const ending = new BoundedQueue<number>(
-        1,
-        () => undefined,
-        () => new Error('x'),
-      );
+      const ending = queueOf(1);
       const second = recorder(ending);
       ending.pull(second.receiver);
       await ending.return();
