@@ -23,6 +23,34 @@ export function measureTransport(graphqlUrl: string, users: { token: string }[],
   );
 }
 
+/** A throughput beside the transport ceiling measured just before it, as a share of that ceiling. */
+export interface BesideTransport {
+  measured: LoadResult;
+  transport: LoadResult;
+  share: number;
+}
+
+/**
+ * `measure` beside its transport ceiling, in alternating windows (ceiling, measure; `roundCount` times): the speed
+ * of a shared machine drifts within a run by more than the difference being measured, and alternating puts each
+ * window beside a ceiling taken moments before it. The round with the median share is reported.
+ */
+export async function besideTransport(
+  graphqlUrl: string,
+  users: { token: string }[],
+  seconds: number,
+  measure: () => Promise<LoadResult>,
+  roundCount = 3,
+): Promise<BesideTransport> {
+  const rounds: BesideTransport[] = [];
+  for (let round = 0; round < roundCount; round++) {
+    const transport = await measureTransport(graphqlUrl, users, seconds);
+    const measured = await measure();
+    rounds.push({ measured, transport, share: measured.perSecond / transport.perSecond });
+  }
+  return rounds.sort((a, b) => a.share - b.share)[Math.floor(roundCount / 2)]!;
+}
+
 /** The raw limits every figure of a run is compared with, measured in that run. */
 export async function measureCeilings(
   bench: BenchDatabase,

@@ -1,7 +1,8 @@
 import type { ServerProcess } from '../lib/server-process.js';
 import type { BenchUser } from '../lib/setup.js';
 import { benchFanOut, lowestRss, SUBSCRIBERS, type FanOutResult } from './fan-out.js';
-import { benchSendMessageAgainstTransport, type SendMessageRound } from './send-message.js';
+import type { BesideTransport } from './ceilings.js';
+import { benchSendMessageAgainstTransport } from './send-message.js';
 
 /** The comparison servers, each written as its projects' documentation shows (bench/peers/). */
 export const PEERS = [
@@ -17,7 +18,7 @@ export const PEER_SUBSCRIBERS = 3_000;
 export interface PeerFigures {
   fanOut: FanOutResult;
   idleBytesPerSubscription: number;
-  send: SendMessageRound;
+  send: BesideTransport;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { postGraphQL } from '../lib/graphql-client.js';
 import type { BenchUser } from '../lib/setup.js';
 import { closedLoop, type LoadResult } from '../lib/stats.js';
-import { CEILING_CONCURRENCY, measureTransport } from './ceilings.js';
+import { besideTransport, type BesideTransport, CEILING_CONCURRENCY } from './ceilings.js';
 
 const SEND = JSON.stringify({
   query: `mutation Send($input: SendMessageInput!) {
@@ -27,29 +27,18 @@ async function benchSendMessage(
   );
 }
 
-export interface SendMessageRound {
-  send: LoadResult;
-  transport: LoadResult;
-  ratio: number;
-}
-
-/**
- * sendMessage beside its transport ceiling, measured in alternating windows (ceiling, send; three times):
- * the speed of a shared machine drifts within a run by more than the difference being measured, and
- * alternating puts each send window beside a ceiling taken moments before it. The round with the median
- * ratio is reported.
- */
-export async function benchSendMessageAgainstTransport(
+/** sendMessage beside its transport ceiling, in alternating windows (see besideTransport). */
+export function benchSendMessageAgainstTransport(
   graphqlUrl: string,
   seeded: { users: BenchUser[]; channelId: string },
   seconds: number,
   roundCount = 3,
-): Promise<SendMessageRound> {
-  const rounds: SendMessageRound[] = [];
-  for (let round = 0; round < roundCount; round++) {
-    const transport = await measureTransport(graphqlUrl, seeded.users, seconds);
-    const send = await benchSendMessage(graphqlUrl, seeded, seconds);
-    rounds.push({ send, transport, ratio: send.perSecond / transport.perSecond });
-  }
-  return rounds.sort((a, b) => a.ratio - b.ratio)[Math.floor(roundCount / 2)]!;
+): Promise<BesideTransport> {
+  return besideTransport(
+    graphqlUrl,
+    seeded.users,
+    seconds,
+    () => benchSendMessage(graphqlUrl, seeded, seconds),
+    roundCount,
+  );
 }
