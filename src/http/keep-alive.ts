@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 
 /** Each socket is pinged once per this interval. */
-export const KEEP_ALIVE_MS = 12_000;
+const KEEP_ALIVE_MS = 12_000;
 /** An interval's pings go out in this many steps. */
 const STEPS_PER_INTERVAL = 48;
 

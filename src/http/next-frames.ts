@@ -1,6 +1,6 @@
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { MessageType } from 'graphql-ws';
-import { pullFrom, type Receiver } from '../realtime/pull-stream.js';
+import { ENDED, pullFrom, type Receiver } from '../realtime/pull-stream.js';
 
 /**
  * Past this many bytes waiting in a socket's buffer, a subscription waits for its frame to be written before it
@@ -8,8 +8,6 @@ import { pullFrom, type Receiver } from '../realtime/pull-stream.js';
  * counts them (and cuts it off when too many wait), not in the socket's buffer without bound.
  */
 const HIGH_WATER_BYTES = 256 * 1024;
-
-const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
 
 /** The socket a subscription's messages go to (a `ws` WebSocket). */
 export interface FrameSocket {
@@ -87,13 +85,13 @@ export class NextFrames implements AsyncIterableIterator<never>, Receiver<Execut
   async return(): Promise<IteratorResult<never>> {
     this.end();
     await this.results.return?.();
-    return DONE;
+    return ENDED;
   }
 
   async throw(error: unknown): Promise<IteratorResult<never>> {
     this.end();
     if (this.results.throw) await this.results.throw(error);
-    return DONE;
+    return ENDED;
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<never> {
@@ -114,7 +112,7 @@ export class NextFrames implements AsyncIterableIterator<never>, Receiver<Execut
   end(): void {
     const ended = this.ended;
     this.ended = this.failed = undefined;
-    ended?.(DONE);
+    ended?.(ENDED);
   }
 
   /** The results failed: graphql-ws sends the error. */

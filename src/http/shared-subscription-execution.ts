@@ -5,7 +5,7 @@ import { SharedCopies } from '../lib/shared-copies.js';
 import type { GraphQLContext } from '../schema/context.js';
 import { Loaders } from '../schema/loaders.js';
 import { collectViewerHoles, type ViewerHole } from '../schema/viewer-values.js';
-import { nextOf, pullFrom, type PullStream, type Receiver } from '../realtime/pull-stream.js';
+import { ENDED, nextOf, pullFrom, type PullStream, type Receiver } from '../realtime/pull-stream.js';
 
 /**
  * One execution of a subscription's selection for an event, for the subscribers that asked the same. Valid for
@@ -277,5 +277,3 @@ class MappedEvents implements AsyncIterableIterator<ExecutionResult>, PullStream
     return receiver;
   }
 }
-
-const ENDED: IteratorReturnResult<undefined> = { value: undefined, done: true };

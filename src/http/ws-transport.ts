@@ -138,4 +138,3 @@ function typeOf(message: string): string | undefined {
     return undefined;
   }
 }
-

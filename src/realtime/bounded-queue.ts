@@ -1,4 +1,4 @@
-import { nextOf, type PullStream, type Receiver } from './pull-stream.js';
+import { ENDED, nextOf, type PullStream, type Receiver } from './pull-stream.js';
 
 /**
  * The buffer between the server's event fan-out and one subscriber's socket. Bounded: a subscriber that stops
@@ -23,12 +23,8 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T>, PullStream<T> 
 
   push(item: T): void {
     if (this.done || this.failure) return;
-    if (this.waiting) {
-      const receiver = this.waiting;
-      this.waiting = undefined;
-      receiver.receive(item);
-      return;
-    }
+    const receiver = this.handOver();
+    if (receiver) return receiver.receive(item);
     if (this.items.length >= this.capacity) {
       this.fail(this.overflow());
       return;
@@ -42,12 +38,8 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T>, PullStream<T> 
     this.items.length = 0;
     this.release();
     this.onClose();
-    if (this.waiting) {
-      // Failing the pending pull makes graphql-ws send the error and end the operation.
-      const receiver = this.waiting;
-      this.waiting = undefined;
-      receiver.fail(error);
-    }
+    // Failing the pending pull makes graphql-ws send the error and end the operation.
+    this.handOver()?.fail(error);
   }
 
   /** The error this queue ends with when its consumer falls behind. */
@@ -86,7 +78,7 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T>, PullStream<T> 
 
   return(): Promise<IteratorResult<T>> {
     this.close();
-    return Promise.resolve({ value: undefined, done: true });
+    return Promise.resolve(ENDED);
   }
 
   throw(error: unknown): Promise<IteratorResult<T>> {
@@ -114,10 +106,13 @@ export class BoundedQueue<T> implements AsyncIterableIterator<T>, PullStream<T> 
     this.items.length = 0;
     this.release();
     this.onClose();
-    if (this.waiting) {
-      const receiver = this.waiting;
-      this.waiting = undefined;
-      receiver.end();
-    }
+    this.handOver()?.end();
+  }
+
+  /** The waiting pull's receiver, which this call answers: it pulls again for another. */
+  private handOver(): Receiver<T> | undefined {
+    const receiver = this.waiting;
+    this.waiting = undefined;
+    return receiver;
   }
 }

@@ -33,7 +33,8 @@ export function pullFrom<T>(stream: AsyncIterator<T>, receiver: Receiver<T>): vo
   );
 }
 
-const ENDED: IteratorReturnResult<undefined> = { value: undefined, done: true };
+/** The last step of an async iterator (one shared object: it carries nothing). */
+export const ENDED: IteratorReturnResult<undefined> = { value: undefined, done: true };
 
 /** `next()` of an async iterator, through its `pull`: for consumers that read it as an async iterator. */
 export function nextOf<T>(stream: PullStream<T>): Promise<IteratorResult<T>> {
