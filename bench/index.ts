@@ -18,7 +18,13 @@ import {
 } from './lib/setup.js';
 import { measureCeilings } from './scenarios/ceilings.js';
 import { benchReplay, benchTyping, MISSED_EVENTS, TYPING_SUBSCRIBERS } from './scenarios/events.js';
-import { benchFanOut, benchRawBroadcast, lowestRss, SCALE_SUBSCRIBERS, SUBSCRIBERS } from './scenarios/fan-out.js';
+import {
+  benchFanOut,
+  benchRawBroadcast,
+  idleRssPerSubscription,
+  SCALE_SUBSCRIBERS,
+  SUBSCRIBERS,
+} from './scenarios/fan-out.js';
 import { benchPeer, PEER_SUBSCRIBERS, PEERS, type PeerFigures } from './scenarios/peers.js';
 import { benchHistory, fillHistory, HISTORY_SIZE } from './scenarios/history.js';
 import {
@@ -156,18 +162,14 @@ async function main(): Promise<void> {
     if (only.has('scale')) {
       console.log(`scale: ${SCALE_SUBSCRIBERS.toLocaleString('en')} graphql-ws subscribers on one instance`);
       const scaleOrg = await seedBenchOrganization(bench, 200);
-      // What the subscriptions past the first thousand added, both readings taken the same way (after full
-      // collections) with the server in the same state: a reading before any subscriber would include memory the
-      // earlier scenarios left the process holding, which the new subscriptions then reuse.
-      let atFirstThousand = 0;
-      let idleBytesPerSubscription = 0;
+      // What the subscriptions past the first thousand added: a reading before any subscriber would include memory
+      // the earlier scenarios left the process holding, which the new subscriptions then reuse.
+      const idle = idleRssPerSubscription(server, SUBSCRIBERS, SCALE_SUBSCRIBERS);
       const scale = await benchFanOut(server.url, scaleOrg, {
         subscribers: SCALE_SUBSCRIBERS,
         messages: 50,
-        partway: { subscribers: SUBSCRIBERS, call: async () => void (atFirstThousand = await lowestRss(server)) },
-        whenIdle: async () => {
-          idleBytesPerSubscription = ((await lowestRss(server)) - atFirstThousand) / (SCALE_SUBSCRIBERS - SUBSCRIBERS);
-        },
+        partway: idle.partway,
+        whenIdle: idle.whenIdle,
       });
       // The same bytes to as many bare sockets: what this machine (server and clients on its two cores) allows.
       const raw = await benchRawBroadcast(port + 1, 420, SCALE_SUBSCRIBERS);
@@ -181,7 +183,7 @@ async function main(): Promise<void> {
         },
         {
           figure: `server RSS per idle subscription, at ${SCALE_SUBSCRIBERS.toLocaleString('en')} (added between ${SUBSCRIBERS.toLocaleString('en')} and ${SCALE_SUBSCRIBERS.toLocaleString('en')})`,
-          value: `${fmt(idleBytesPerSubscription / 1024)} KB`,
+          value: `${fmt(idle.perSubscription() / 1024)} KB`,
           ceiling: '',
           ratio: '',
           goal: '≤ 15 KB',

@@ -22,8 +22,8 @@ export interface AuthBench {
 
 /**
  * signIn beside the cost of argon2id itself, and refreshSession beside `{ __typename }` (in alternating windows,
- * like sendMessage: the median of three rounds). Every user has a password of their own; each refresh worker follows its own chain of
- * rotated refresh tokens, as a client does.
+ * like sendMessage: the median of three rounds). Every user has a password of their own; each refresh worker
+ * follows its own chain of rotated refresh tokens, as a client does.
  */
 export async function benchAuth(
   bench: BenchDatabase,

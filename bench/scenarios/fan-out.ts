@@ -144,7 +144,7 @@ export async function benchFanOut(
 }
 
 /** The server's RSS once the garbage of what just happened is collected: the lowest of a few readings a second apart, each after a full collection. */
-export async function lowestRss(server: { rss(): Promise<number>; collectGarbage(): void }): Promise<number> {
+async function lowestRss(server: { rss(): Promise<number>; collectGarbage(): void }): Promise<number> {
   const readings: number[] = [];
   for (let reading = 0; reading < 5; reading++) {
     server.collectGarbage();
@@ -152,6 +152,27 @@ export async function lowestRss(server: { rss(): Promise<number>; collectGarbage
     readings.push(await server.rss());
   }
   return Math.min(...readings);
+}
+
+/**
+ * The RSS each idle subscription adds, read (with `lowestRss`) at `from` and at `to` connected subscribers, so that
+ * what the server holds anyway (its start, memory earlier scenarios left it holding) cancels out: `partway` and
+ * `whenIdle` are benchFanOut's options, `perSubscription` the figure once it has run.
+ */
+export function idleRssPerSubscription(
+  server: { rss(): Promise<number>; collectGarbage(): void },
+  from: number,
+  to: number,
+) {
+  let atFrom = 0;
+  let perSubscription = 0;
+  return {
+    partway: { subscribers: from, call: async () => void (atFrom = await lowestRss(server)) },
+    whenIdle: async () => {
+      perSubscription = ((await lowestRss(server)) - atFrom) / (to - from);
+    },
+    perSubscription: () => perSubscription,
+  };
 }
 
 /** The same measurement against a bare WebSocket broadcast server (the raw WebSocket send ceiling). */

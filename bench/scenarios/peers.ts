@@ -1,6 +1,6 @@
 import type { ServerProcess } from '../lib/server-process.js';
 import type { BenchUser } from '../lib/setup.js';
-import { benchFanOut, lowestRss, SUBSCRIBERS, type FanOutResult } from './fan-out.js';
+import { benchFanOut, idleRssPerSubscription, SUBSCRIBERS, type FanOutResult } from './fan-out.js';
 import type { BesideTransport } from './ceilings.js';
 import { benchSendMessageAgainstTransport } from './send-message.js';
 
@@ -33,15 +33,12 @@ export async function benchPeer(
   seconds: number,
 ): Promise<PeerFigures> {
   const send = await benchSendMessageAgainstTransport(`${server.url}/graphql`, organizations.send, seconds, 1);
-  let atFirstThousand = 0;
-  let idleBytesPerSubscription = 0;
+  const idle = idleRssPerSubscription(server, SUBSCRIBERS, PEER_SUBSCRIBERS);
   const fanOut = await benchFanOut(server.url, organizations.fanOut, {
     subscribers: PEER_SUBSCRIBERS,
     messages: PEER_MESSAGES,
-    partway: { subscribers: SUBSCRIBERS, call: async () => void (atFirstThousand = await lowestRss(server)) },
-    whenIdle: async () => {
-      idleBytesPerSubscription = ((await lowestRss(server)) - atFirstThousand) / (PEER_SUBSCRIBERS - SUBSCRIBERS);
-    },
+    partway: idle.partway,
+    whenIdle: idle.whenIdle,
   });
-  return { fanOut, idleBytesPerSubscription, send };
+  return { fanOut, idleBytesPerSubscription: idle.perSubscription(), send };
 }
