@@ -119,7 +119,7 @@ async function main(): Promise<void> {
         measured: send,
         transport: beside,
         share,
-      } = await benchSendMessageAgainstTransport(graphqlUrl, seeded, seconds);
+      } = await benchSendMessageAgainstTransport(graphqlUrl, seeded, seconds, 3, server.cpuSeconds);
       rows.push(
         {
           figure: 'sendMessage over HTTP, 16 clients (median of 3 alternating rounds)',
@@ -127,6 +127,13 @@ async function main(): Promise<void> {
           ceiling: `\`{ __typename }\` just before: ${fmt(beside.perSecond, 0)} req/s`,
           ratio: pct(share),
           goal: '≥ 50% of the transport ceiling',
+        },
+        {
+          figure: 'server CPU time per sendMessage (the same windows)',
+          value: `${fmt(send.serverCpuMicros!, 0)} µs`,
+          ceiling: `per \`{ __typename }\`: ${fmt(beside.serverCpuMicros!, 0)} µs`,
+          ratio: `${fmt(send.serverCpuMicros! / beside.serverCpuMicros!)}×`,
+          goal: '',
         },
         {
           figure: 'sendMessage against the database ceiling',
@@ -382,6 +389,11 @@ async function main(): Promise<void> {
           row(
             'sendMessage, 16 clients (share of its own `{ __typename }`)',
             ({ send }) => `${fmt(send.measured.perSecond, 0)} msg/s (${pct(send.share)})`,
+          ),
+          row(
+            'server CPU time per sendMessage (× its own `{ __typename }`)',
+            ({ send }) =>
+              `${fmt(send.measured.serverCpuMicros!, 0)} µs (${fmt(send.measured.serverCpuMicros! / send.transport.serverCpuMicros!)}×)`,
           ),
           '',
         ].join('\n'),

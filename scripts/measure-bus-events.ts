@@ -6,7 +6,6 @@
 // document); events are published straight onto its organization's topic, so the figure is the server's CPU time
 // (from /proc) per event, less its idle CPU over the same time: typing (a notification, delivered or filtered out
 // by the viewer's access) and new messages (sequenced, delivered with their details read from the database).
-import { readFile } from 'node:fs/promises';
 import { createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
@@ -35,12 +34,6 @@ const VIEWER_EVENTS = `subscription {
     ... on TypingEvent { channelId typing user { id } }
   }
 }`;
-
-/** User + system CPU seconds of a process so far (/proc/<pid>/stat, in clock ticks of 1/100 s). */
-async function cpuOf(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -91,12 +84,12 @@ try {
   await sleep(500);
 
   // The process's own CPU while nothing happens (timers, metrics), per second.
-  const idleFrom = await cpuOf(server.pid);
+  const idleFrom = server.cpuSeconds();
   await sleep(5_000);
-  const idlePerSecond = ((await cpuOf(server.pid)) - idleFrom) / 5;
+  const idlePerSecond = (server.cpuSeconds() - idleFrom) / 5;
 
   const measure = async (name: string, events: number, send: () => Promise<void>, expected: number) => {
-    const from = await cpuOf(server.pid);
+    const from = server.cpuSeconds();
     const startedAt = performance.now();
     const before = received;
     await send();
@@ -104,7 +97,7 @@ try {
     while (received - before < expected && Date.now() < deadline) await sleep(20);
     await sleep(300);
     const seconds = (performance.now() - startedAt) / 1000;
-    const cpu = (await cpuOf(server.pid)) - from - idlePerSecond * seconds;
+    const cpu = server.cpuSeconds() - from - idlePerSecond * seconds;
     console.log(
       `${name}: ${events} events, ${received - before} received, ${Math.round(events / seconds)} events/s; ` +
         `server CPU ${((cpu / events) * 1e6).toFixed(0)} µs per event`,

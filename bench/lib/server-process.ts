@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { projectRoot } from '../../src/lib/project-root.js';
@@ -9,8 +10,8 @@ export interface ServerProcess {
   collectGarbage(): void;
   /** The server's resident set size now, in bytes (Linux: /proc). */
   rss(): Promise<number>;
-  /** The server's process id (its CPU time is in /proc/<pid>/stat). */
-  pid: number;
+  /** The CPU time the server's process has used so far (all its threads), in seconds (Linux: /proc). */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -73,11 +74,22 @@ async function spawnServer(
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024;
     },
-    pid: child.pid!,
+    cpuSeconds: () => processCpuSeconds(child.pid!),
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** Linux counts a process's CPU time in clock ticks of 1/100 s (USER_HZ). */
+const TICKS_PER_SECOND = 100;
+
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name, which is in parentheses and may itself hold spaces: utime and stime are
+  // the 12th and 13th of them.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }

@@ -12,17 +12,21 @@ export interface LoadResult {
   p50: number;
   p99: number;
   errors: number;
+  /** The server's CPU time per operation in the measured window, in µs, where its CPU time was given. */
+  serverCpuMicros?: number;
 }
 
 /**
  * A closed loop: `concurrency` workers each run `operation` back to back for `seconds` (after a warm-up), and
- * the throughput and latency of the measured window are reported.
+ * the throughput and latency of the measured window are reported, and, given `serverCpuSeconds` (the CPU time the
+ * server under test has used so far), the server's CPU time per operation in that window.
  */
 export async function closedLoop(
   concurrency: number,
   seconds: number,
   operation: (worker: number) => Promise<void>,
   warmupSeconds = 2,
+  serverCpuSeconds?: () => number,
 ): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
@@ -45,9 +49,11 @@ export async function closedLoop(
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, warmupEnds - Date.now())));
   measuring = true;
   measureStart = performance.now();
+  const cpuAtStart = serverCpuSeconds?.();
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   measuring = false;
   const elapsed = (performance.now() - measureStart) / 1000;
+  const serverCpu = cpuAtStart === undefined ? undefined : serverCpuSeconds!() - cpuAtStart;
   stop = true;
   await Promise.all(workers);
   return {
@@ -57,5 +63,6 @@ export async function closedLoop(
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     errors,
+    serverCpuMicros: serverCpu === undefined ? undefined : (serverCpu * 1e6) / Math.max(latencies.length, 1),
   };
 }

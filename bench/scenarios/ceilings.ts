@@ -17,9 +17,19 @@ export interface Ceilings {
 }
 
 /** The transport ceiling: the same server answering `{ __typename }` to authenticated clients. */
-export function measureTransport(graphqlUrl: string, users: { token: string }[], seconds: number): Promise<LoadResult> {
-  return closedLoop(CEILING_CONCURRENCY, seconds, (worker) =>
-    postGraphQL(graphqlUrl, '{"query":"{ __typename }"}', users[worker % users.length]!.token).then(() => undefined),
+export function measureTransport(
+  graphqlUrl: string,
+  users: { token: string }[],
+  seconds: number,
+  serverCpuSeconds?: () => number,
+): Promise<LoadResult> {
+  return closedLoop(
+    CEILING_CONCURRENCY,
+    seconds,
+    (worker) =>
+      postGraphQL(graphqlUrl, '{"query":"{ __typename }"}', users[worker % users.length]!.token).then(() => undefined),
+    undefined,
+    serverCpuSeconds,
   );
 }
 
@@ -33,7 +43,8 @@ export interface BesideTransport {
 /**
  * `measure` beside its transport ceiling, in alternating windows (ceiling, measure; `roundCount` times): the speed
  * of a shared machine drifts within a run by more than the difference being measured, and alternating puts each
- * window beside a ceiling taken moments before it. The round with the median share is reported.
+ * window beside a ceiling taken moments before it. The round with the median share is reported. Given the
+ * server's CPU time (`serverCpuSeconds`), the ceiling's windows also tell its CPU time per request.
  */
 export async function besideTransport(
   graphqlUrl: string,
@@ -41,10 +52,11 @@ export async function besideTransport(
   seconds: number,
   measure: () => Promise<LoadResult>,
   roundCount = 3,
+  serverCpuSeconds?: () => number,
 ): Promise<BesideTransport> {
   const rounds: BesideTransport[] = [];
   for (let round = 0; round < roundCount; round++) {
-    const transport = await measureTransport(graphqlUrl, users, seconds);
+    const transport = await measureTransport(graphqlUrl, users, seconds, serverCpuSeconds);
     const measured = await measure();
     rounds.push({ measured, transport, share: measured.perSecond / transport.perSecond });
   }

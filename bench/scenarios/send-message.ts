@@ -15,6 +15,7 @@ async function benchSendMessage(
   graphqlUrl: string,
   seeded: { users: BenchUser[]; channelId: string },
   seconds: number,
+  serverCpuSeconds?: () => number,
 ): Promise<LoadResult> {
   const counters = new Array<number>(CEILING_CONCURRENCY).fill(0);
   const body = (worker: number) =>
@@ -22,23 +23,33 @@ async function benchSendMessage(
       '"content":""',
       `"content":"bench message ${worker}-${counters[worker]!++} with a realistic length of text in it"`,
     );
-  return closedLoop(CEILING_CONCURRENCY, seconds, (worker) =>
-    postGraphQL(graphqlUrl, body(worker), seeded.users[worker % seeded.users.length]!.token).then(() => undefined),
+  return closedLoop(
+    CEILING_CONCURRENCY,
+    seconds,
+    (worker) =>
+      postGraphQL(graphqlUrl, body(worker), seeded.users[worker % seeded.users.length]!.token).then(() => undefined),
+    undefined,
+    serverCpuSeconds,
   );
 }
 
-/** sendMessage beside its transport ceiling, in alternating windows (see besideTransport). */
+/**
+ * sendMessage beside its transport ceiling, in alternating windows (see besideTransport), with the server's CPU
+ * time per request in both where `serverCpuSeconds` reads it.
+ */
 export function benchSendMessageAgainstTransport(
   graphqlUrl: string,
   seeded: { users: BenchUser[]; channelId: string },
   seconds: number,
   roundCount = 3,
+  serverCpuSeconds?: () => number,
 ): Promise<BesideTransport> {
   return besideTransport(
     graphqlUrl,
     seeded.users,
     seconds,
-    () => benchSendMessage(graphqlUrl, seeded, seconds),
+    () => benchSendMessage(graphqlUrl, seeded, seconds, serverCpuSeconds),
     roundCount,
+    serverCpuSeconds,
   );
 }
