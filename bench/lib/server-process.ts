@@ -86,7 +86,8 @@ async function spawnServer(
 /** Linux counts a process's CPU time in clock ticks of 1/100 s (USER_HZ). */
 const TICKS_PER_SECOND = 100;
 
-function processCpuSeconds(pid: number): number {
+/** The CPU time (user and system, all threads) a process has used so far, in seconds (Linux: /proc). */
+export function processCpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The fields after the command name, which is in parentheses and may itself hold spaces: utime and stime are
   // the 12th and 13th of them.
