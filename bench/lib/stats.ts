@@ -25,8 +25,7 @@ export async function closedLoop(
   concurrency: number,
   seconds: number,
   operation: (worker: number) => Promise<void>,
-  warmupSeconds = 2,
-  serverCpuSeconds?: () => number,
+  { warmupSeconds = 2, serverCpuSeconds }: { warmupSeconds?: number; serverCpuSeconds?: () => number } = {},
 ): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;

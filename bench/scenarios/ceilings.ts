@@ -28,8 +28,7 @@ export function measureTransport(
     seconds,
     (worker) =>
       postGraphQL(graphqlUrl, '{"query":"{ __typename }"}', users[worker % users.length]!.token).then(() => undefined),
-    undefined,
-    serverCpuSeconds,
+    { serverCpuSeconds },
   );
 }
 

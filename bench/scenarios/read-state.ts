@@ -60,7 +60,9 @@ export async function benchUnreadCount(
   // Three rounds, each measuring the two channels and the transport one after the other: a shared machine's
   // speed drifts within a run, so each figure is the median of its rounds.
   const measure = (body: string) =>
-    closedLoop(1, seconds / 3, () => postGraphQL(graphqlUrl, body, reader.token).then(() => undefined), 1);
+    closedLoop(1, seconds / 3, () => postGraphQL(graphqlUrl, body, reader.token).then(() => undefined), {
+      warmupSeconds: 1,
+    });
   const rounds: UnreadResults[] = [];
   for (let round = 0; round < 3; round++) {
     rounds.push({
@@ -139,7 +141,7 @@ export async function benchSearch(graphqlUrl: string, searcher: BenchUser, secon
       1,
       Math.max(1, seconds / 4),
       () => postGraphQL(graphqlUrl, bodies[index]!, searcher.token).then(() => undefined),
-      0.5,
+      { warmupSeconds: 0.5 },
     );
     byQuery.push({ query, matches, result });
   }

@@ -28,8 +28,7 @@ async function benchSendMessage(
     seconds,
     (worker) =>
       postGraphQL(graphqlUrl, body(worker), seeded.users[worker % seeded.users.length]!.token).then(() => undefined),
-    undefined,
-    serverCpuSeconds,
+    { serverCpuSeconds },
   );
 }
 

@@ -145,7 +145,7 @@ export async function benchSoak(
         recent.push(sendMessage.id);
         if (recent.length > 500) recent.shift();
       },
-      0,
+      { warmupSeconds: 0 },
     ),
     closedLoop(
       2,
@@ -161,7 +161,7 @@ export async function benchSoak(
           pick(platform.staffTokens),
         );
       },
-      0,
+      { warmupSeconds: 0 },
     ),
     closedLoop(
       2,
@@ -176,7 +176,7 @@ export async function benchSoak(
           pick(platform.staffTokens),
         );
       },
-      0,
+      { warmupSeconds: 0 },
     ),
     closedLoop(
       2,
@@ -191,7 +191,7 @@ export async function benchSoak(
         );
         if (status !== 200) throw new Error(`webhook answered ${status}`);
       },
-      0,
+      { warmupSeconds: 0 },
     ),
   ]);
   clearInterval(sampler);

@@ -72,7 +72,7 @@ export async function benchWebhooks(
   }
   const startedAt = performance.now();
   const measuredFrom = counter;
-  const acknowledged = await closedLoop(WEBHOOK_CONCURRENCY, seconds, () => deliver('load'), 1);
+  const acknowledged = await closedLoop(WEBHOOK_CONCURRENCY, seconds, () => deliver('load'), { warmupSeconds: 1 });
   const sentIds = [...sentAt.keys()].slice(measuredFrom);
   const deadline = Date.now() + 60_000;
   while (sentIds.some((id) => !receivedAt.has(id)) && Date.now() < deadline) {
