@@ -83,15 +83,25 @@ describe('platform settings', () => {
       maxAttempts: 6,
       retryBaseMs: 10_000,
       pollIntervalMs: 5_000,
-      whatsappSendsPerSecond: 80,
+      sendRates: { whatsapp: 80, instagram: 300, instagramAudioVideo: 10 },
     });
   });
 
-  it("reads a WhatsApp phone number's sends per second, and refuses none or more than Meta allows", () => {
-    expect(loadConfig({ WHATSAPP_SENDS_PER_SECOND: '1000' }).outbox.whatsappSendsPerSecond).toBe(1_000);
-    for (const value of ['0', '1001', '2.5', 'fast']) {
-      expect(() => loadConfig({ WHATSAPP_SENDS_PER_SECOND: value })).toThrow(/WHATSAPP_SENDS_PER_SECOND/);
-    }
+  it("reads Meta's sends per second, and refuses none or more than Meta allows", () => {
+    expect(
+      loadConfig({
+        WHATSAPP_SENDS_PER_SECOND: '1000',
+        INSTAGRAM_SENDS_PER_SECOND: '100',
+        INSTAGRAM_AUDIO_VIDEO_SENDS_PER_SECOND: '5',
+      }).outbox.sendRates,
+    ).toEqual({ whatsapp: 1_000, instagram: 100, instagramAudioVideo: 5 });
+    for (const setting of [
+      'WHATSAPP_SENDS_PER_SECOND',
+      'INSTAGRAM_SENDS_PER_SECOND',
+      'INSTAGRAM_AUDIO_VIDEO_SENDS_PER_SECOND',
+    ])
+      for (const value of ['0', '1001', '2.5', 'fast'])
+        expect(() => loadConfig({ [setting]: value })).toThrow(new RegExp(setting));
   });
 
   it('reads previous encryption keys and trims trailing slashes from the API bases', () => {

@@ -153,6 +153,9 @@ const EnvSchema = z.object({
   OUTBOX_POLL_INTERVAL_MS: z.coerce.number({ error: 'must be a number' }).int().min(10).max(3_600_000).default(5_000),
   // Meta's default throughput of one business phone number is 80 messages per second; upgraded numbers get 1000.
   WHATSAPP_SENDS_PER_SECOND: between(1, 1_000).default(80),
+  // Meta's Send API for Instagram: 300 calls per second per professional account, 10 for audio and video.
+  INSTAGRAM_SENDS_PER_SECOND: between(1, 1_000).default(300),
+  INSTAGRAM_AUDIO_VIDEO_SENDS_PER_SECOND: between(1, 1_000).default(10),
   WEBHOOK_MAX_REFUSALS_PER_IP: limit(100),
   WEBHOOK_BODY_TIMEOUT_MS: between(100, 600_000).default(10_000),
   EVENT_RETENTION_DAYS: between(1, 3_650).default(14),
@@ -261,8 +264,15 @@ export interface AppConfig {
     maxAttempts: number;
     retryBaseMs: number;
     pollIntervalMs: number;
-    /** Sends per second to one WhatsApp phone number, across all instances (Meta's throughput). */
-    whatsappSendsPerSecond: number;
+    /** Meta's throughputs, in sends per second, across all instances. */
+    sendRates: {
+      /** To one WhatsApp business phone number. */
+      whatsapp: number;
+      /** From one Instagram professional account: text, links, reactions, stickers and images. */
+      instagram: number;
+      /** From one Instagram professional account: audio (and video) messages, a budget of their own at Meta. */
+      instagramAudioVideo: number;
+    };
   };
   webhooks: {
     /** Refused webhook requests (401, 403, 404, 408, 413) per client address per minute; then 429. 0: no limit. */
@@ -517,7 +527,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxAttempts: env.OUTBOX_MAX_ATTEMPTS,
       retryBaseMs: env.OUTBOX_RETRY_BASE_MS,
       pollIntervalMs: env.OUTBOX_POLL_INTERVAL_MS,
-      whatsappSendsPerSecond: env.WHATSAPP_SENDS_PER_SECOND,
+      sendRates: {
+        whatsapp: env.WHATSAPP_SENDS_PER_SECOND,
+        instagram: env.INSTAGRAM_SENDS_PER_SECOND,
+        instagramAudioVideo: env.INSTAGRAM_AUDIO_VIDEO_SENDS_PER_SECOND,
+      },
     },
     webhooks: { maxRefusalsPerIp: env.WEBHOOK_MAX_REFUSALS_PER_IP, bodyTimeoutMs: env.WEBHOOK_BODY_TIMEOUT_MS },
     webhookSweepIntervalMs: env.WEBHOOK_SWEEP_INTERVAL_MS,

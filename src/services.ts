@@ -101,7 +101,7 @@ export function createServices({ config, db, bus, limiter, presenceStore, logger
     new SecretBox(config.encryptionKey, config.encryptionPreviousKeys),
   );
   const graph = new GraphApiClient(config.meta);
-  const sendPacing = new SendPacing({ limiter, logger }, config.outbox.whatsappSendsPerSecond);
+  const sendPacing = new SendPacing({ limiter, logger }, config.outbox.sendRates);
   const mediaLinks = new MediaLinks(config.encryptionKey, config.publicUrl, config.media.urlTtlSeconds);
   const outboxWorker = new OutboxWorker(
     { db, logger, metrics },

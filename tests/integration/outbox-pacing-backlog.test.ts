@@ -15,7 +15,10 @@ const CUSTOMERS = 20;
 const MESSAGES_EACH = 8;
 
 let senders: PacedSenders;
-beforeAll(async () => (senders = await startPacedSenders(SENDS_PER_SECOND)), SENDER_LOCK_WAIT_MS);
+beforeAll(
+  async () => (senders = await startPacedSenders({ WHATSAPP_SENDS_PER_SECOND: String(SENDS_PER_SECOND) })),
+  SENDER_LOCK_WAIT_MS,
+);
 afterAll(() => senders?.stop());
 
 it('drains a backlog of one phone number at its throughput, each message sent once and no wait counted', async () => {

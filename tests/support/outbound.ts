@@ -123,10 +123,13 @@ export interface PacedSenders {
   stop(): Promise<void>;
 }
 
-/** Two sending instances pacing WhatsApp sends at `sendsPerSecond` per phone number, together (through Redis). */
-export async function startPacedSenders(sendsPerSecond: number): Promise<PacedSenders> {
+/**
+ * Two sending instances pacing sends to Meta at the rates given (`WHATSAPP_SENDS_PER_SECOND` and the like),
+ * together (through Redis).
+ */
+export async function startPacedSenders(rates: Record<string, string>): Promise<PacedSenders> {
   const world = await startSendingWorld({
-    WHATSAPP_SENDS_PER_SECOND: String(sendsPerSecond),
+    ...rates,
     // Paced rows are due again long before a poll: the senders must wake for them.
     OUTBOX_POLL_INTERVAL_MS: '60000',
   });

@@ -27,16 +27,11 @@ export type SendOutcome =
   | { paused: SendError }
   | { failed: { code: string; title: string }; meta?: SendError };
 
-const THROUGHPUT_REACHED = {
-  code: 'paced',
-  title: "The WhatsApp phone number's sends per second (WHATSAPP_SENDS_PER_SECOND) are spent",
-};
-
 export interface SendAttemptDeps {
   graph: GraphApiClient;
   integrations: Pick<IntegrationService, 'accessTokenOf'>;
   maxAttempts: number;
-  /** Meta's throughput per WhatsApp phone number. */
+  /** Meta's throughputs per WhatsApp phone number and per Instagram account. */
   pacing: Pick<SendPacing, 'turnOf'>;
   /** A signed link to an attachment the server stores, which Meta fetches when it takes the message. */
   mediaLinkOf: (uploadId: string) => string;
@@ -75,12 +70,19 @@ export async function attemptSend(row: ClaimedSend, deps: SendAttemptDeps): Prom
       failed: { code: 'credentials', title: `The integration's access token cannot be opened: ${error.message}` },
     };
   }
-  // Last, so that only a send that really goes takes a turn of the phone number's throughput.
-  if (platform === 'WHATSAPP' && row.platform_account_id) {
-    const turn = await deps.pacing.turnOf(row.platform_account_id);
-    if (!turn.go) return { paced: THROUGHPUT_REACHED, retryInMs: turn.retryInMs };
-    if (turn.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(turn.waitMs)));
-  }
+  // Last, so that only a send that really goes takes a turn of its account's throughput. An Instagram integration
+  // without the account's id sends as `me`: it is one account, paced by the integration.
+  const turn = await deps.pacing.turnOf({
+    platform,
+    accountId: row.platform_account_id ?? row.platform_integration_id,
+    messageType: row.message_type.toUpperCase() as MessageType,
+  });
+  if (!turn.go)
+    return {
+      paced: { code: 'paced', title: `Meta's sends per second for the account (${turn.setting}) are spent` },
+      retryInMs: turn.retryInMs,
+    };
+  if (turn.waitMs > 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(turn.waitMs)));
   const result = await deps.graph.send({ platform, accountId: row.platform_account_id, accessToken, body: body.body });
   if (result.ok) return { sent: result.externalMessageId };
   const { error } = result;
