@@ -6,26 +6,11 @@
 //
 // The writer is driven directly (no HTTP, no GraphQL), by N closed-loop senders in one channel: N = 1 gives
 // batches of one message, larger N larger batches. Batches are counted as the transactions that wrote the rows.
-import { readdirSync, readFileSync } from 'node:fs';
-import { processCpuSeconds } from '../bench/lib/server-process.js';
+import { postgresCpuSeconds } from '../bench/lib/server-process.js';
 import { createBenchDatabase, seedBenchOrganization } from '../bench/lib/setup.js';
 
 const SENDERS = [1, 2, 4, 8, 16, 32];
 const SECONDS = 4;
-
-/** CPU time of every PostgreSQL process on this machine so far (backends, WAL writer, checkpointer). */
-function postgresCpuSeconds(): number {
-  let seconds = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').startsWith('postgres')) seconds += processCpuSeconds(+entry);
-    } catch {
-      // The process ended between the listing and the read.
-    }
-  }
-  return seconds;
-}
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const bench = await createBenchDatabase(serverUrl);

@@ -12,20 +12,26 @@ export interface LoadResult {
   p50: number;
   p99: number;
   errors: number;
-  /** The server's CPU time per operation in the measured window, in µs, where its CPU time was given. */
-  serverCpuMicros?: number;
+  /** CPU time per operation in the measured window, in µs, of each process `cpu` reads, and of the load generator. */
+  cpuMicros?: { server: number; database?: number; loadGenerator: number };
+}
+
+/** The CPU time (s) used so far by the server under test, and by the database where it runs on this machine. */
+export interface CpuReaders {
+  server: () => number;
+  database?: () => number;
 }
 
 /**
  * A closed loop: `concurrency` workers each run `operation` back to back for `seconds` (after a warm-up), and
- * the throughput and latency of the measured window are reported, and, given `serverCpuSeconds` (the CPU time the
- * server under test has used so far), the server's CPU time per operation in that window.
+ * the throughput and latency of the measured window are reported, and, given `cpu`, the CPU time per operation
+ * in that window of the server, the database, and this process (the load generator, which shares the machine).
  */
 export async function closedLoop(
   concurrency: number,
   seconds: number,
   operation: (worker: number) => Promise<void>,
-  { warmupSeconds = 2, serverCpuSeconds }: { warmupSeconds?: number; serverCpuSeconds?: () => number } = {},
+  { warmupSeconds = 2, cpu }: { warmupSeconds?: number; cpu?: CpuReaders } = {},
 ): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
@@ -48,11 +54,11 @@ export async function closedLoop(
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, warmupEnds - Date.now())));
   measuring = true;
   measureStart = performance.now();
-  const cpuAtStart = serverCpuSeconds?.();
+  const cpuAtStart = cpu && cpuSnapshot(cpu);
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   measuring = false;
   const elapsed = (performance.now() - measureStart) / 1000;
-  const serverCpu = cpuAtStart === undefined ? undefined : serverCpuSeconds!() - cpuAtStart;
+  const cpuAtEnd = cpu && cpuSnapshot(cpu);
   stop = true;
   await Promise.all(workers);
   return {
@@ -62,6 +68,22 @@ export async function closedLoop(
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     errors,
-    serverCpuMicros: serverCpu === undefined ? undefined : (serverCpu * 1e6) / Math.max(latencies.length, 1),
+    cpuMicros: cpuAtStart && cpuAtEnd && perOperation(cpuAtStart, cpuAtEnd, latencies.length),
   };
 }
+
+type CpuSnapshot = { server: number; database?: number; loadGenerator: number };
+
+const cpuSnapshot = (cpu: CpuReaders): CpuSnapshot => {
+  const own = process.cpuUsage();
+  return { server: cpu.server(), database: cpu.database?.(), loadGenerator: (own.user + own.system) / 1e6 };
+};
+
+const perOperation = (start: CpuSnapshot, end: CpuSnapshot, operations: number) => {
+  const micros = (key: keyof CpuSnapshot) => ((end[key]! - start[key]!) * 1e6) / Math.max(operations, 1);
+  return {
+    server: micros('server'),
+    database: start.database === undefined ? undefined : micros('database'),
+    loadGenerator: micros('loadGenerator'),
+  };
+};

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { postGraphQL } from '../lib/graphql-client.js';
 import type { BenchDatabase } from '../lib/setup.js';
-import { closedLoop, percentile, type LoadResult } from '../lib/stats.js';
+import { closedLoop, type CpuReaders, percentile, type LoadResult } from '../lib/stats.js';
 
 export const CEILING_CONCURRENCY = 16;
 
@@ -21,14 +21,14 @@ export function measureTransport(
   graphqlUrl: string,
   users: { token: string }[],
   seconds: number,
-  serverCpuSeconds?: () => number,
+  cpu?: CpuReaders,
 ): Promise<LoadResult> {
   return closedLoop(
     CEILING_CONCURRENCY,
     seconds,
     (worker) =>
       postGraphQL(graphqlUrl, '{"query":"{ __typename }"}', users[worker % users.length]!.token).then(() => undefined),
-    { serverCpuSeconds },
+    { cpu },
   );
 }
 
@@ -43,7 +43,7 @@ export interface BesideTransport {
  * `measure` beside its transport ceiling, in alternating windows (ceiling, measure; `roundCount` times): the speed
  * of a shared machine drifts within a run by more than the difference being measured, and alternating puts each
  * window beside a ceiling taken moments before it. The round with the median share is reported. Given the
- * server's CPU time (`serverCpuSeconds`), the ceiling's windows also tell its CPU time per request.
+ * CPU readers (`cpu`), the ceiling's windows also tell the CPU time per request.
  */
 export async function besideTransport(
   graphqlUrl: string,
@@ -51,11 +51,11 @@ export async function besideTransport(
   seconds: number,
   measure: () => Promise<LoadResult>,
   roundCount = 3,
-  serverCpuSeconds?: () => number,
+  cpu?: CpuReaders,
 ): Promise<BesideTransport> {
   const rounds: BesideTransport[] = [];
   for (let round = 0; round < roundCount; round++) {
-    const transport = await measureTransport(graphqlUrl, users, seconds, serverCpuSeconds);
+    const transport = await measureTransport(graphqlUrl, users, seconds, cpu);
     const measured = await measure();
     rounds.push({ measured, transport, share: measured.perSecond / transport.perSecond });
   }

@@ -32,13 +32,9 @@ export async function benchPeer(
   organizations: { fanOut: { users: BenchUser[]; channelId: string }; send: { users: BenchUser[]; channelId: string } },
   seconds: number,
 ): Promise<PeerFigures> {
-  const send = await benchSendMessageAgainstTransport(
-    `${server.url}/graphql`,
-    organizations.send,
-    seconds,
-    1,
-    server.cpuSeconds,
-  );
+  const send = await benchSendMessageAgainstTransport(`${server.url}/graphql`, organizations.send, seconds, 1, {
+    server: server.cpuSeconds,
+  });
   const idle = idleRssPerSubscription(server, SUBSCRIBERS, PEER_SUBSCRIBERS);
   const fanOut = await benchFanOut(server.url, organizations.fanOut, {
     subscribers: PEER_SUBSCRIBERS,

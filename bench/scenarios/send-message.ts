@@ -1,6 +1,6 @@
 import { postGraphQL } from '../lib/graphql-client.js';
 import type { BenchUser } from '../lib/setup.js';
-import { closedLoop, type LoadResult } from '../lib/stats.js';
+import { closedLoop, type CpuReaders, type LoadResult } from '../lib/stats.js';
 import { besideTransport, type BesideTransport, CEILING_CONCURRENCY } from './ceilings.js';
 
 const SEND = JSON.stringify({
@@ -15,7 +15,7 @@ async function benchSendMessage(
   graphqlUrl: string,
   seeded: { users: BenchUser[]; channelId: string },
   seconds: number,
-  serverCpuSeconds?: () => number,
+  cpu?: CpuReaders,
 ): Promise<LoadResult> {
   const counters = new Array<number>(CEILING_CONCURRENCY).fill(0);
   const body = (worker: number) =>
@@ -28,27 +28,27 @@ async function benchSendMessage(
     seconds,
     (worker) =>
       postGraphQL(graphqlUrl, body(worker), seeded.users[worker % seeded.users.length]!.token).then(() => undefined),
-    { serverCpuSeconds },
+    { cpu },
   );
 }
 
 /**
  * sendMessage beside its transport ceiling, in alternating windows (see besideTransport), with the server's CPU
- * time per request in both where `serverCpuSeconds` reads it.
+ * time per request (and the database's and the load generator's) in both where `cpu` reads them.
  */
 export function benchSendMessageAgainstTransport(
   graphqlUrl: string,
   seeded: { users: BenchUser[]; channelId: string },
   seconds: number,
   roundCount = 3,
-  serverCpuSeconds?: () => number,
+  cpu?: CpuReaders,
 ): Promise<BesideTransport> {
   return besideTransport(
     graphqlUrl,
     seeded.users,
     seconds,
-    () => benchSendMessage(graphqlUrl, seeded, seconds, serverCpuSeconds),
+    () => benchSendMessage(graphqlUrl, seeded, seconds, cpu),
     roundCount,
-    serverCpuSeconds,
+    cpu,
   );
 }
