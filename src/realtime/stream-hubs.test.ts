@@ -30,7 +30,15 @@ function hubs(slice: number) {
   return { streams, publish };
 }
 
-const settled = () => new Promise((resolve) => setTimeout(resolve, 50));
+/**
+ * Until `done` holds (or 5 s have passed; the assertions after it then say what is missing), and 50 ms more, for
+ * anything that should not come to have had its chance. A fixed wait alone is too short on a busy machine.
+ */
+async function settled(done: () => boolean): Promise<void> {
+  for (const giveUpAt = Date.now() + 5_000; !done() && Date.now() < giveUpAt;)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
 
 describe('a stream with more listeners than it hands an event to at once', () => {
   it('gives every listener every event once, in order, with later events waiting for the slices of earlier ones', async () => {
@@ -38,7 +46,7 @@ describe('a stream with more listeners than it hands an event to at once', () =>
     const received = Array.from({ length: 10 }, () => [] as string[]);
     await Promise.all(received.map((list) => streams.join('org', (event) => list.push(event.text))));
     await Promise.all(['one', 'two', 'three'].map((text) => publish(text)));
-    await settled();
+    await settled(() => received.every((list) => list.length >= 3));
     for (const list of received) expect(list).toEqual(['one', 'two', 'three']);
     streams.close();
   });
@@ -59,7 +67,7 @@ describe('a stream with more listeners than it hands an event to at once', () =>
     leaving.push(subscriptions[5]!);
     await publish('one');
     await publish('two');
-    await settled();
+    await settled(() => received[1]!.length >= 2);
     expect(received[1]).toEqual(['one', 'two']);
     expect(received[5]).toEqual([]);
     streams.close();
