@@ -9,7 +9,7 @@ import { projectRoot } from '../src/lib/project-root.js';
 import { startFakeGraph } from '../tests/support/fake-graph.js';
 import { seedBenchPlatform } from './lib/platform.js';
 import { postgresCpuSeconds, startPeerProcess, startServerProcess } from './lib/server-process.js';
-import type { LoadResult } from './lib/stats.js';
+import type { CpuByProcess } from './lib/stats.js';
 import {
   BENCH_ENCRYPTION_KEY,
   BENCH_JWT_SECRET,
@@ -68,7 +68,7 @@ const port = Number(process.env.BENCH_PORT ?? 4600);
 const fmt = (value: number, digits = 1) => value.toFixed(digits);
 const pct = (value: number) => `${fmt(value * 100, 0)}%`;
 /** Where a request's CPU time went, across the processes that share the machine, and how busy that kept it. */
-const machineCpu = (cpu: NonNullable<LoadResult['cpuMicros']>, perSecond: number) => {
+const machineCpu = (cpu: CpuByProcess, perSecond: number) => {
   const total = cpu.server + (cpu.database ?? 0) + cpu.loadGenerator;
   const database = cpu.database === undefined ? 'not on this machine' : `${fmt(cpu.database, 0)} µs`;
   return `${fmt(cpu.server, 0)} µs · ${database} · ${fmt(cpu.loadGenerator, 0)} µs; ${fmt((total * perSecond) / 1e6, 2)} of ${os.cpus().length}`;

@@ -77,7 +77,12 @@ async function spawnServer(
     cpuSeconds: () => processCpuSeconds(child.pid!),
     stop: () =>
       new Promise((resolve) => {
-        child.once('exit', () => resolve());
+        // A server that has not exited 10 s after SIGTERM (it waits for connections that stay open) is killed.
+        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
         child.kill('SIGTERM');
       }),
   };

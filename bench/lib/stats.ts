@@ -13,7 +13,14 @@ export interface LoadResult {
   p99: number;
   errors: number;
   /** CPU time per operation in the measured window, in µs, of each process `cpu` reads, and of the load generator. */
-  cpuMicros?: { server: number; database?: number; loadGenerator: number };
+  cpuMicros?: CpuByProcess;
+}
+
+/** CPU time of the processes sharing the machine: the server, the database (where it runs here), this process. */
+export interface CpuByProcess {
+  server: number;
+  database?: number;
+  loadGenerator: number;
 }
 
 /** The CPU time (s) used so far by the server under test, and by the database where it runs on this machine. */
@@ -72,15 +79,15 @@ export async function closedLoop(
   };
 }
 
-type CpuSnapshot = { server: number; database?: number; loadGenerator: number };
-
-const cpuSnapshot = (cpu: CpuReaders): CpuSnapshot => {
+/** Seconds used so far. */
+const cpuSnapshot = (cpu: CpuReaders): CpuByProcess => {
   const own = process.cpuUsage();
   return { server: cpu.server(), database: cpu.database?.(), loadGenerator: (own.user + own.system) / 1e6 };
 };
 
-const perOperation = (start: CpuSnapshot, end: CpuSnapshot, operations: number) => {
-  const micros = (key: keyof CpuSnapshot) => ((end[key]! - start[key]!) * 1e6) / Math.max(operations, 1);
+/** µs per operation between two snapshots. */
+const perOperation = (start: CpuByProcess, end: CpuByProcess, operations: number): CpuByProcess => {
+  const micros = (key: keyof CpuByProcess) => ((end[key]! - start[key]!) * 1e6) / Math.max(operations, 1);
   return {
     server: micros('server'),
     database: start.database === undefined ? undefined : micros('database'),

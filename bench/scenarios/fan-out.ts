@@ -55,92 +55,96 @@ export async function benchFanOut(
   let cutOff = 0;
   let refused = 0;
   let connected = 0;
-  for (let index = 0; index < subscribers; index++) {
-    const user = seeded.users[index % seeded.users.length]!;
-    const client = createClient({
-      url: wsUrl,
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${user.token}` },
-      retryAttempts: 0,
-      lazy: false,
-      onNonLazyError: (error) => {
-        refused += 1;
-        if (refused === 1) console.warn('a connection failed:', describe(error));
-      },
-    });
-    clients.push(client);
-    let seen = false;
-    client.subscribe<{ messageEvents: { message: { id: string } } }>(
-      { query: SUBSCRIPTION, variables: { channelId: seeded.channelId } },
-      {
-        next: (result) => {
-          const id = result.data?.messageEvents.message.id;
-          if (!id) return;
-          const at = performance.now();
-          if (!seen) {
-            seen = true;
-            firstEvents += 1;
-          }
-          const list = receipts.get(id);
-          if (list) list.push(at);
-          else receipts.set(id, [at]);
+  try {
+    for (let index = 0; index < subscribers; index++) {
+      const user = seeded.users[index % seeded.users.length]!;
+      const client = createClient({
+        url: wsUrl,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${user.token}` },
+        retryAttempts: 0,
+        lazy: false,
+        onNonLazyError: (error) => {
+          refused += 1;
+          if (refused === 1) console.warn('a connection failed:', describe(error));
         },
-        error: (error) => {
-          cutOff += 1;
-          if (cutOff === 1) console.warn('a subscription ended with', describe(error));
+      });
+      clients.push(client);
+      let seen = false;
+      client.subscribe<{ messageEvents: { message: { id: string } } }>(
+        { query: SUBSCRIPTION, variables: { channelId: seeded.channelId } },
+        {
+          next: (result) => {
+            const id = result.data?.messageEvents.message.id;
+            if (!id) return;
+            const at = performance.now();
+            if (!seen) {
+              seen = true;
+              firstEvents += 1;
+            }
+            const list = receipts.get(id);
+            if (list) list.push(at);
+            else receipts.set(id, [at]);
+          },
+          error: (error) => {
+            cutOff += 1;
+            if (cutOff === 1) console.warn('a subscription ended with', describe(error));
+          },
+          complete: () => (cutOff += 1),
         },
-        complete: () => (cutOff += 1),
-      },
-    );
-    client.on('connected', () => (connected += 1));
-    // Connecting thousands at once would only measure the accept queue: a batch at a time, as clients arrive.
-    if (index % 200 === 199) {
-      const batchDeadline = Date.now() + 30_000;
-      while (connected + refused < index + 1 && Date.now() < batchDeadline)
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      if (index + 1 === options.partway?.subscribers) await options.partway.call();
-    }
-  }
-  const send = (content: string) =>
-    postGraphQL(
-      `${serverUrl}/graphql`,
-      JSON.stringify({
-        query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
-        variables: { i: { channelId: seeded.channelId, content } },
-      }),
-      seeded.users[0]!.token,
-    ) as Promise<{ sendMessage: { id: string } }>;
-
-  // Subscriptions have no acknowledgement: warm up until every subscriber has received something.
-  const deadline = Date.now() + 120_000;
-  while (firstEvents < subscribers) {
-    if (Date.now() > deadline)
-      throw new Error(
-        `only ${firstEvents} of ${subscribers} subscribers became live (${cutOff} ended, ${refused} connections failed)`,
       );
-    await send('warm-up');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  await options.whenIdle?.();
-
-  const latencies: number[] = [];
-  for (let index = 0; index < messages; index++) {
-    const { sendMessage } = await send(`fan-out ${index}`);
-    const respondedAt = performance.now();
-    const waitUntil = Date.now() + 10_000;
-    while ((receipts.get(sendMessage.id)?.length ?? 0) < subscribers && Date.now() < waitUntil) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      client.on('connected', () => (connected += 1));
+      // Connecting thousands at once would only measure the accept queue: a batch at a time, as clients arrive.
+      if (index % 200 === 199) {
+        const batchDeadline = Date.now() + 30_000;
+        while (connected + refused < index + 1 && Date.now() < batchDeadline)
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        if (index + 1 === options.partway?.subscribers) await options.partway.call();
+      }
     }
-    const got = receipts.get(sendMessage.id) ?? [];
-    if (got.length < subscribers)
-      throw new Error(`message ${index} reached ${got.length} of ${subscribers} subscribers`);
-    latencies.push(Math.max(0, got.reduce((last, at) => Math.max(last, at), 0) - respondedAt));
-    receipts.delete(sendMessage.id);
-    await betweenMessages();
+    const send = (content: string) =>
+      postGraphQL(
+        `${serverUrl}/graphql`,
+        JSON.stringify({
+          query: 'mutation($i: SendMessageInput!) { sendMessage(input: $i) { id } }',
+          variables: { i: { channelId: seeded.channelId, content } },
+        }),
+        seeded.users[0]!.token,
+      ) as Promise<{ sendMessage: { id: string } }>;
+
+    // Subscriptions have no acknowledgement: warm up until every subscriber has received something.
+    const deadline = Date.now() + 120_000;
+    while (firstEvents < subscribers) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `only ${firstEvents} of ${subscribers} subscribers became live (${cutOff} ended, ${refused} connections failed)`,
+        );
+      await send('warm-up');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await options.whenIdle?.();
+
+    const latencies: number[] = [];
+    for (let index = 0; index < messages; index++) {
+      const { sendMessage } = await send(`fan-out ${index}`);
+      const respondedAt = performance.now();
+      const waitUntil = Date.now() + 10_000;
+      while ((receipts.get(sendMessage.id)?.length ?? 0) < subscribers && Date.now() < waitUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      const got = receipts.get(sendMessage.id) ?? [];
+      if (got.length < subscribers)
+        throw new Error(`message ${index} reached ${got.length} of ${subscribers} subscribers`);
+      latencies.push(Math.max(0, got.reduce((last, at) => Math.max(last, at), 0) - respondedAt));
+      receipts.delete(sendMessage.id);
+      await betweenMessages();
+    }
+    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), messages, subscribers, cutOff };
+  } finally {
+    // Also when the measurement fails: a server asked to stop waits for its open connections to close.
+    await Promise.all(clients.map((client) => client.dispose()));
   }
-  await Promise.all(clients.map((client) => client.dispose()));
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), messages, subscribers, cutOff };
 }
 
 /** The server's RSS once the garbage of what just happened is collected: the lowest of a few readings a second apart, each after a full collection. */

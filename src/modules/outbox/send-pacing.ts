@@ -5,9 +5,10 @@ import type { AppConfig } from '../../config.js';
 import type { Logger } from '../../logger.js';
 
 /**
- * The longest a claimed send waits in this process for its turn (of its phone number or Instagram account). Longer, and the row goes back to
- * pending until about when its turn could come, so that a worker does not hold a batch (and its lease) while
- * a long queue of one account drains. At 80 sends per second it is 80 turns, more than all instances claim at once.
+ * The longest a claimed send waits in this process for its turn (its phone number's or Instagram account's).
+ * Longer, and the row goes back to pending until about when its turn could come, so that a worker does not hold a
+ * batch (and its lease) while a long queue of one account drains. At 80 sends per second it is 80 turns, more than
+ * all instances claim at once.
  */
 export const MAX_TURN_WAIT_MS = 1_000;
 
