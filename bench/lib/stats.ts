@@ -87,7 +87,8 @@ const cpuSnapshot = (cpu: CpuReaders): CpuByProcess => {
 
 /** µs per operation between two snapshots. */
 const perOperation = (start: CpuByProcess, end: CpuByProcess, operations: number): CpuByProcess => {
-  const micros = (key: keyof CpuByProcess) => ((end[key]! - start[key]!) * 1e6) / Math.max(operations, 1);
+  // Never below zero: a PostgreSQL backend that exits between two readings takes its CPU time with it.
+  const micros = (key: keyof CpuByProcess) => (Math.max(0, end[key]! - start[key]!) * 1e6) / Math.max(operations, 1);
   return {
     server: micros('server'),
     database: start.database === undefined ? undefined : micros('database'),
