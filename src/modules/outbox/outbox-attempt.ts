@@ -47,12 +47,13 @@ export async function attemptSend(row: ClaimedSend, deps: SendAttemptDeps): Prom
   if (row.verification_status !== 'verified')
     return { failed: { code: 'link-unverified', title: "The client's platform link is not verified" } };
   const platform = row.platform.toUpperCase() as Platform;
+  const messageType = row.message_type.toUpperCase() as MessageType;
   const sinceCustomerWrote = row.last_inbound_at ? Date.now() - row.last_inbound_at.getTime() : Infinity;
   const body = buildSendBody(
     platform,
     { platformUserId: row.platform_user_id, scopedUserId: row.platform_scoped_user_id },
     {
-      messageType: row.message_type.toUpperCase() as MessageType,
+      messageType,
       content: row.content,
       metadata: row.metadata,
       replyToExternalId: row.reply_to_external_id,
@@ -75,7 +76,7 @@ export async function attemptSend(row: ClaimedSend, deps: SendAttemptDeps): Prom
   const turn = await deps.pacing.turnOf({
     platform,
     accountId: row.platform_account_id ?? row.platform_integration_id,
-    messageType: row.message_type.toUpperCase() as MessageType,
+    messageType,
   });
   if (!turn.go)
     return {
