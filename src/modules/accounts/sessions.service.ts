@@ -115,8 +115,6 @@ export class SessionService {
          RETURNING t.session_id
        ), issued AS (
          INSERT INTO refresh_tokens (session_id, token_hash, expires_at) SELECT session_id, $2, $3 FROM spent
-       ), touched AS (
-         UPDATE auth_sessions SET last_refreshed_at = now() WHERE id IN (SELECT session_id FROM spent)
        )
        SELECT p.session_id, p.user_id, p.organization_id, r.rotated,
               NOT r.rotated AND p.revoked_at IS NULL AND p.expires_at > now() AND p.may_sign_in AS reused
