@@ -37,37 +37,34 @@ export interface ClaimedSend {
  * token. Rows of an integration whose token is invalid (see integration-health.ts) wait.
  *
  * A recipient (client_platform_link) receives in the order staff wrote: only its oldest pending row (by its
- * message's created_seq) may be claimed, whether that row is due, waiting (pacing, pair limit, backoff) or in
- * flight, so every instance together has at most one send per recipient under way. The writer commits messages
+ * message's created_seq, copied to message_seq) may be claimed, whether that row is due, waiting (pacing, pair
+ * limit, backoff) or in flight, so every instance together has at most one send per recipient under way. The writer commits messages
  * in created_seq order, so no earlier row can appear after a later one was claimed.
  */
-export async function claimDueSends(pool: pg.Pool, limit: number, leaseMs: number): Promise<ClaimedSend[]> {
-  const { rows } = await pool.query<ClaimedSend>(
+export async function claimDueSends(
+  db: pg.Pool | pg.ClientBase,
+  limit: number,
+  leaseMs: number,
+): Promise<ClaimedSend[]> {
+  const { rows } = await db.query<ClaimedSend>(
     `WITH due AS (
-         SELECT o.id FROM outbound_messages o
-         WHERE o.id IN (
-             -- Due rows oldest first (OFFSET 0 keeps this sort apart), then only those that are their recipient's
-             -- oldest: with a backlog, the heads come early and the walk stops at the limit, instead of testing
-             -- every pending row of every recipient (outbound_messages_pending_link_idx finds earlier rows).
-             SELECT c.id FROM (
-                 SELECT d.id, d.client_platform_link_id, d.message_id FROM outbound_messages d
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-                   AND (d.locked_until IS NULL OR d.locked_until < now())
-                   -- An integration whose token Meta refused is not asked again until the token is updated.
-                   AND NOT EXISTS (SELECT 1 FROM platform_integrations hi
-                                   WHERE hi.id = d.platform_integration_id AND hi.health_status = 'token_invalid')
-                 ORDER BY d.next_attempt_at, d.id
-                 OFFSET 0
-               ) c
-             WHERE NOT EXISTS (SELECT 1 FROM outbound_messages earlier
-                               JOIN messages em ON em.id = earlier.message_id
-                               WHERE earlier.client_platform_link_id = c.client_platform_link_id
-                                 AND earlier.status = 'pending'
-                                 AND em.created_seq < (SELECT created_seq FROM messages WHERE id = c.message_id))
-             LIMIT $1
-           )
-           -- Checked again on the row as locked: another instance may have claimed it since this one looked.
-           AND o.status = 'pending' AND (o.locked_until IS NULL OR o.locked_until < now())
+         -- Due rows in the order they fell due (outbound_messages_due_idx: no sort), each taken only if it is its
+         -- recipient's oldest pending row (the first entry of its range in outbound_messages_pending_link_idx);
+         -- the walk stops at the limit. "No later than the oldest" is "the oldest", said so that the planner
+         -- expects many rows to pass and walks the index rather than sorting every due row. An integration's
+         -- health is a subquery, not a join, for the same reason. The conditions are checked again on each row as
+         -- it is locked: another instance may have claimed it since this one looked.
+         SELECT d.id FROM outbound_messages d
+         WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+           AND (d.locked_until IS NULL OR d.locked_until < now())
+           -- An integration whose token Meta refused is not asked again until the token is updated.
+           AND d.platform_integration_id <> ALL (SELECT hi.id FROM platform_integrations hi
+                                                 WHERE hi.health_status = 'token_invalid')
+           AND d.message_seq <= (SELECT min(earlier.message_seq) FROM outbound_messages earlier
+                                 WHERE earlier.client_platform_link_id = d.client_platform_link_id
+                                   AND earlier.status = 'pending')
+         ORDER BY d.next_attempt_at, d.id
+         LIMIT $1
          FOR UPDATE SKIP LOCKED
        ), claimed AS (
          UPDATE outbound_messages o

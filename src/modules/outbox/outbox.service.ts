@@ -22,8 +22,11 @@ export class OutboxService implements PlatformDeliveries {
     const { rowCount } = await client.query({
       // Prepared once per connection: the message writer runs this with every batch it writes.
       name: 'enqueue-deliveries',
-      text: `INSERT INTO outbound_messages (organization_id, message_id, platform_integration_id, client_platform_link_id)
-       SELECT DISTINCT ON (m.id, a.client_user_id) m.organization_id, m.id, l.platform_integration_id, l.id
+      text: `INSERT INTO outbound_messages (organization_id, message_id, platform_integration_id, client_platform_link_id,
+                                     message_seq)
+       SELECT DISTINCT ON (m.id, a.client_user_id) m.organization_id, m.id, l.platform_integration_id, l.id,
+              -- Read only for the rows that have a recipient (the batch's INSERT, before this, wrote the message).
+              (SELECT created_seq FROM messages WHERE id = m.id)
        FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::boolean[])
               AS m(id, organization_id, channel_id, user_id, message_source, internal)
        JOIN users author ON author.id = m.user_id AND author.organization_id = m.organization_id

@@ -173,6 +173,7 @@ async function sentToClient(
       messageId: message.id,
       platformIntegrationId: integration.id,
       clientPlatformLinkId: link.id,
+      messageSeq: BigInt(message.createdSeq),
       status: 'SENT',
       externalMessageId,
     },
