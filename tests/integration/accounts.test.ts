@@ -166,6 +166,25 @@ describe('signIn', () => {
     }
   });
 
+  it('refuses a password stored as a hash argon2 cannot read like a wrong one, and says so in the audit log', async () => {
+    const { user, password } = await staffWithPassword('Unreadable');
+    await first.app.db.prisma.user.update({ where: { id: user.id }, data: { passwordHash: 'not-a-phc-string' } });
+    const response = await signIn(first, user.email, password);
+    expect(response.errors).toEqual([
+      expect.objectContaining({ message: 'Wrong e-mail or password', extensions: { code: 'UNAUTHENTICATED' } }),
+    ]);
+    // Recorded without holding the answer back.
+    let failure = null;
+    for (const deadline = Date.now() + 5_000; !failure && Date.now() < deadline;)
+      failure = await first.app.db.prisma.auditEvent.findFirst({
+        where: { subjectUserId: user.id, action: 'sign-in-failed' },
+      });
+    expect(failure?.details).toEqual({ reason: 'unreadable-password-hash' });
+    // A new password (a reset, or an admin's) is the way back in.
+    const renewed = await givePassword(first, user, org.id);
+    expect(dataOf(await signIn(first, user.email, renewed)).signIn.user.id).toBe(user.id);
+  });
+
   it('pays for an argon2id verification for an unknown e-mail as for a wrong password', async () => {
     const { user } = await staffWithPassword('Timed');
     const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;

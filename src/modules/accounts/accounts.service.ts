@@ -1,4 +1,5 @@
 import type { Session } from '../../auth/session.js';
+import type { User } from '../../generated/prisma/client.js';
 import type { AppConfig } from '../../config.js';
 import type { Database } from '../../db/database.js';
 import { AppError, badInput, rateLimited, unauthenticated } from '../../lib/errors.js';
@@ -6,7 +7,7 @@ import type { PrismaSelection } from '../../lib/prisma-selection.js';
 import type { RateLimits } from '../../limits/rate-limits.js';
 import type { Logger } from '../../logger.js';
 import { recordAudit } from '../audit/audit-log.js';
-import type { PasswordHasher } from './password-hasher.js';
+import type { PasswordCheck, PasswordHasher } from './password-hasher.js';
 import { passwordProblem } from './password-policy.js';
 import type { AuthPayload, SessionService } from './sessions.service.js';
 
@@ -70,7 +71,8 @@ export class AccountService {
     if (refusal)
       throw rateLimited(`Too many failed sign-ins; retry in ${refusal.retryAfterSeconds} s`, refusal.retryAfterSeconds);
     const user = candidates.length === 1 ? candidates[0]! : undefined;
-    const matches = await this.deps.hasher.verify(user?.passwordHash, input.password);
+    const check = await this.checkPassword(user, input.password);
+    const matches = check === 'matches';
     if (!user || !matches || !user.isActive || user.role === 'CLIENT') {
       await this.deps.rateLimits.consume(checks);
       // Recorded for an account that exists (an unknown address belongs to no organization's log), without
@@ -80,7 +82,16 @@ export class AccountService {
           organizationId: user.organizationId,
           action: 'sign-in-failed',
           subjectUserId: user.id,
-          details: { reason: !matches ? 'wrong-password' : !user.isActive ? 'deactivated' : 'client' },
+          details: {
+            reason:
+              check === 'unreadable'
+                ? 'unreadable-password-hash'
+                : !matches
+                  ? 'wrong-password'
+                  : !user.isActive
+                    ? 'deactivated'
+                    : 'client',
+          },
           address: from,
         }).catch((error: unknown) =>
           this.deps.logger.error({ err: error, userId: user.id }, 'could not record a failed sign-in'),
@@ -106,7 +117,7 @@ export class AccountService {
     const refusal = await this.deps.rateLimits.exhausted(checks);
     if (refusal)
       throw rateLimited(`Too many failed attempts; retry in ${refusal.retryAfterSeconds} s`, refusal.retryAfterSeconds);
-    if (!(await this.deps.hasher.verify(user.passwordHash, input.currentPassword))) {
+    if ((await this.checkPassword(user, input.currentPassword)) !== 'matches') {
       await this.deps.rateLimits.consume(checks);
       throw badInput('input.currentPassword', 'is not your current password');
     }
@@ -160,6 +171,20 @@ export class AccountService {
     const problem = passwordProblem(password, { minLength: this.deps.config.accounts.passwordMinLength, email });
     if (problem) throw badInput(field, problem);
     return this.deps.hasher.hash(password);
+  }
+
+  /** The password checked against the user's hash; a hash argon2 cannot read is logged, since no password opens it. */
+  private async checkPassword(
+    user: Pick<User, 'id' | 'passwordHash'> | undefined,
+    password: string,
+  ): Promise<PasswordCheck> {
+    const check = await this.deps.hasher.check(user?.passwordHash, password);
+    if (check === 'unreadable')
+      this.deps.logger.error(
+        { userId: user?.id },
+        'the stored password hash cannot be read: no password matches it until a reset sets a new one',
+      );
+    return check;
   }
 
   private assertIssuesTokens(): void {

@@ -7,6 +7,9 @@ const ALGORITHM_ARGON2ID = 2;
 /** OWASP's first recommended argon2id configuration: 19 MiB of memory, 2 iterations, 1 lane. */
 const ARGON2ID = { algorithm: ALGORITHM_ARGON2ID, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
+/** What checking a password against a stored hash found. */
+export type PasswordCheck = 'matches' | 'differs' | 'unreadable';
+
 /**
  * argon2id through @node-rs/argon2 (a maintained binding of the reference implementation; the work runs on
  * libuv's thread pool, not the event loop). Hashes are PHC strings, so the parameters travel with each hash.
@@ -20,17 +23,19 @@ export class PasswordHasher {
     return hash(password, ARGON2ID);
   }
 
-  /** Whether `password` matches `stored`; without a stored hash, the same work and false. */
-  async verify(stored: string | null | undefined, password: string): Promise<boolean> {
+  /**
+   * Checks `password` against `stored`; without a stored hash, the same work and 'differs'. 'unreadable': argon2
+   * cannot read the stored hash (written by hand, say), so no password matches it until one is set anew.
+   */
+  async check(stored: string | null | undefined, password: string): Promise<PasswordCheck> {
     if (!stored) {
       await verify(await this.decoy, password);
-      return false;
+      return 'differs';
     }
     try {
-      return await verify(stored, password);
+      return (await verify(stored, password)) ? 'matches' : 'differs';
     } catch {
-      // A malformed stored hash (written by hand, say) matches nothing.
-      return false;
+      return 'unreadable';
     }
   }
 }
