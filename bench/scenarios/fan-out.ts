@@ -11,6 +11,8 @@ import { percentile } from '../lib/stats.js';
 export const SUBSCRIBERS = 1_000;
 export const SCALE_SUBSCRIBERS = 10_000;
 const MESSAGES = 200;
+/** How many subscribers connect at once. */
+const CONNECT_BATCH = 200;
 
 export interface FanOutResult {
   p50: number;
@@ -95,7 +97,7 @@ export async function benchFanOut(
       );
       client.on('connected', () => (connected += 1));
       // Connecting thousands at once would only measure the accept queue: a batch at a time, as clients arrive.
-      if (index % 200 === 199) {
+      if (index % CONNECT_BATCH === CONNECT_BATCH - 1) {
         const batchDeadline = Date.now() + 30_000;
         while (connected + refused < index + 1 && Date.now() < batchDeadline)
           await new Promise((resolve) => setTimeout(resolve, 10));
@@ -210,38 +212,45 @@ export async function benchRawBroadcast(
   }
   const receipts = new Map<string, number[]>();
   const sockets: WebSocket[] = [];
-  await Promise.all(
-    Array.from({ length: subscribers }, () => {
-      const socket = new WebSocket(url.replace(/^http/, 'ws'));
-      sockets.push(socket);
-      socket.on('message', (data) => {
-        const at = performance.now();
-        const id = (JSON.parse(String(data)) as { id: string }).id;
-        const list = receipts.get(id);
-        if (list) list.push(at);
-        else receipts.set(id, [at]);
-      });
-      return new Promise((resolve) => socket.once('open', resolve));
-    }),
-  );
+  const open = () => {
+    const socket = new WebSocket(url.replace(/^http/, 'ws'));
+    sockets.push(socket);
+    socket.on('message', (data) => {
+      const at = performance.now();
+      const id = (JSON.parse(String(data)) as { id: string }).id;
+      const list = receipts.get(id);
+      if (list) list.push(at);
+      else receipts.set(id, [at]);
+    });
+    return new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.on('error', (error) => reject(new Error(`a raw WebSocket failed: ${error.message}`)));
+    });
+  };
   const latencies: number[] = [];
-  for (let index = 0; index < MESSAGES; index++) {
-    const id = `raw-${index}`;
-    const payload = JSON.stringify({ id, padding: 'x'.repeat(Math.max(0, payloadBytes - 30)) });
-    await fetch(url, { method: 'POST', body: payload }).then((r) => r.text());
-    const respondedAt = performance.now();
-    const waitUntil = Date.now() + 10_000;
-    while ((receipts.get(id)?.length ?? 0) < subscribers && Date.now() < waitUntil) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
+  try {
+    // A batch at a time, as benchFanOut connects its clients: thousands at once would overflow the accept queue.
+    for (let connected = 0; connected < subscribers; connected += CONNECT_BATCH)
+      await Promise.all(Array.from({ length: Math.min(CONNECT_BATCH, subscribers - connected) }, open));
+    for (let index = 0; index < MESSAGES; index++) {
+      const id = `raw-${index}`;
+      const payload = JSON.stringify({ id, padding: 'x'.repeat(Math.max(0, payloadBytes - 30)) });
+      await fetch(url, { method: 'POST', body: payload }).then((r) => r.text());
+      const respondedAt = performance.now();
+      const waitUntil = Date.now() + 10_000;
+      while ((receipts.get(id)?.length ?? 0) < subscribers && Date.now() < waitUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      latencies.push(Math.max(0, Math.max(...(receipts.get(id) ?? [respondedAt])) - respondedAt));
+      await betweenMessages();
     }
-    latencies.push(Math.max(0, Math.max(...(receipts.get(id) ?? [respondedAt])) - respondedAt));
-    await betweenMessages();
+  } finally {
+    sockets.forEach((socket) => socket.close());
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
   }
-  sockets.forEach((socket) => socket.close());
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
   return {
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
