@@ -38,8 +38,8 @@ export interface ClaimedSend {
  *
  * A recipient (client_platform_link) receives in the order staff wrote: only its oldest pending row (by its
  * message's created_seq, copied to message_seq) may be claimed, whether that row is due, waiting (pacing, pair
- * limit, backoff) or in flight, so every instance together has at most one send per recipient under way. The writer commits messages
- * in created_seq order, so no earlier row can appear after a later one was claimed.
+ * limit, backoff) or in flight, so every instance together has at most one send per recipient under way. The
+ * writer commits messages in created_seq order, so no earlier row can appear after a later one was claimed.
  */
 export async function claimDueSends(
   db: pg.Pool | pg.ClientBase,
