@@ -59,6 +59,7 @@ async function spawnServer(
     env: { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  diesWithBench(child);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -86,6 +87,16 @@ async function spawnServer(
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * Should the bench itself die (an uncaught error), `child` ends with it rather than hold its port for the next run:
+ * SIGTERM, which tsx's CLI passes on to the script it runs in a process of its own.
+ */
+export function diesWithBench(child: ChildProcess): void {
+  const kill = () => child.kill('SIGTERM');
+  process.once('exit', kill);
+  child.once('exit', () => process.off('exit', kill));
 }
 
 /** Linux counts a process's CPU time in clock ticks of 1/100 s (USER_HZ). */

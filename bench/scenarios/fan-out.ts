@@ -6,6 +6,7 @@ import { projectRoot } from '../../src/lib/project-root.js';
 import { betweenMessages } from '../lib/between-messages.js';
 import { postGraphQL } from '../lib/graphql-client.js';
 import type { BenchUser } from '../lib/setup.js';
+import { diesWithBench } from '../lib/server-process.js';
 import { percentile } from '../lib/stats.js';
 
 export const SUBSCRIBERS = 1_000;
@@ -198,6 +199,7 @@ export async function benchRawBroadcast(
       stdio: 'inherit',
     },
   );
+  diesWithBench(child);
   const url = `http://127.0.0.1:${port}`;
   for (
     let attempt = 0;

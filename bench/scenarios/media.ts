@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/lib/project-root.js';
 import { postGraphQL } from '../lib/graphql-client.js';
-import type { ServerProcess } from '../lib/server-process.js';
+import { diesWithBench, type ServerProcess } from '../lib/server-process.js';
 import type { BenchUser } from '../lib/setup.js';
 import { percentile } from '../lib/stats.js';
 
@@ -75,6 +75,7 @@ async function rawCopyServer(port: number): Promise<{ url: string; close(): Prom
     ],
     { env: { ...process.env, PORT: String(port), COPY_DIR: dir }, stdio: 'inherit' },
   );
+  diesWithBench(child);
   const url = `http://127.0.0.1:${port}`;
   for (
     let attempt = 0;
