@@ -15,6 +15,32 @@ const MESSAGES = 200;
 /** How many subscribers connect at once. */
 const CONNECT_BATCH = 200;
 
+/** When the subscribers received each message, by message id: what both fan-out measurements time. */
+class Receipts {
+  private readonly times = new Map<string, number[]>();
+
+  record(id: string, at: number): void {
+    const list = this.times.get(id);
+    if (list) list.push(at);
+    else this.times.set(id, [at]);
+  }
+
+  /** The receipt times of `id` once `subscribers` have it, or what came within 10 s. */
+  async untilAll(id: string, subscribers: number): Promise<number[]> {
+    const giveUpAt = Date.now() + 10_000;
+    while ((this.times.get(id)?.length ?? 0) < subscribers && Date.now() < giveUpAt)
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    return this.times.get(id) ?? [];
+  }
+
+  forget(id: string): void {
+    this.times.delete(id);
+  }
+}
+
+/** From `since` to the last receipt (0 when none came). */
+const toLast = (times: number[], since: number) => times.reduce((last, at) => Math.max(last, at), since) - since;
+
 export interface FanOutResult {
   p50: number;
   p99: number;
@@ -52,7 +78,7 @@ export async function benchFanOut(
   const subscribers = options.subscribers ?? SUBSCRIBERS;
   const messages = options.messages ?? MESSAGES;
   const wsUrl = `${serverUrl.replace(/^http/, 'ws')}/graphql`;
-  const receipts = new Map<string, number[]>();
+  const receipts = new Receipts();
   const clients: Client[] = [];
   let firstEvents = 0;
   let cutOff = 0;
@@ -85,9 +111,7 @@ export async function benchFanOut(
               seen = true;
               firstEvents += 1;
             }
-            const list = receipts.get(id);
-            if (list) list.push(at);
-            else receipts.set(id, [at]);
+            receipts.record(id, at);
           },
           error: (error) => {
             cutOff += 1;
@@ -132,15 +156,11 @@ export async function benchFanOut(
     for (let index = 0; index < messages; index++) {
       const { sendMessage } = await send(`fan-out ${index}`);
       const respondedAt = performance.now();
-      const waitUntil = Date.now() + 10_000;
-      while ((receipts.get(sendMessage.id)?.length ?? 0) < subscribers && Date.now() < waitUntil) {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-      const got = receipts.get(sendMessage.id) ?? [];
+      const got = await receipts.untilAll(sendMessage.id, subscribers);
       if (got.length < subscribers)
         throw new Error(`message ${index} reached ${got.length} of ${subscribers} subscribers`);
-      latencies.push(Math.max(0, got.reduce((last, at) => Math.max(last, at), 0) - respondedAt));
-      receipts.delete(sendMessage.id);
+      latencies.push(toLast(got, respondedAt));
+      receipts.forget(sendMessage.id);
       await betweenMessages();
     }
     return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), messages, subscribers, cutOff };
@@ -212,17 +232,14 @@ export async function benchRawBroadcast(
     if (attempt > 100) throw new Error('raw broadcast server did not start');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const receipts = new Map<string, number[]>();
+  const receipts = new Receipts();
   const sockets: WebSocket[] = [];
   const open = () => {
     const socket = new WebSocket(url.replace(/^http/, 'ws'));
     sockets.push(socket);
     socket.on('message', (data) => {
       const at = performance.now();
-      const id = (JSON.parse(String(data)) as { id: string }).id;
-      const list = receipts.get(id);
-      if (list) list.push(at);
-      else receipts.set(id, [at]);
+      receipts.record((JSON.parse(String(data)) as { id: string }).id, at);
     });
     return new Promise((resolve, reject) => {
       socket.once('open', resolve);
@@ -239,11 +256,7 @@ export async function benchRawBroadcast(
       const payload = JSON.stringify({ id, padding: 'x'.repeat(Math.max(0, payloadBytes - 30)) });
       await fetch(url, { method: 'POST', body: payload }).then((r) => r.text());
       const respondedAt = performance.now();
-      const waitUntil = Date.now() + 10_000;
-      while ((receipts.get(id)?.length ?? 0) < subscribers && Date.now() < waitUntil) {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-      latencies.push(Math.max(0, Math.max(...(receipts.get(id) ?? [respondedAt])) - respondedAt));
+      latencies.push(toLast(await receipts.untilAll(id, subscribers), respondedAt));
       await betweenMessages();
     }
   } finally {
