@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import type { OrganizationEvent } from '../src/modules/events/organization-events.js';
 import { organizationEventCodec } from '../src/modules/events/organization-events.js';
-import { seal } from '../src/realtime/event-bus.js';
+import { seal } from '../src/realtime/bus-messages.js';
 import { organizationTopic } from '../src/realtime/topics.js';
 import { freePort } from '../tests/support/process.js';
 import { startServerProcess } from '../bench/lib/server-process.js';
@@ -68,7 +68,7 @@ client.subscribe(
   { next: () => (received += 1), error: () => undefined, complete: () => undefined },
 );
 const topic = prefix + organizationTopic(seeded.organizationId);
-const publish = (event: OrganizationEvent) => publisher.publish(topic, seal(organizationEventCodec.encode(event)));
+const publish = (event: OrganizationEvent) => publisher.publish(topic, seal([organizationEventCodec.encode(event)]));
 const typing = (channelId: string, index: number): OrganizationEvent => ({
   type: 'typing',
   channelId,

@@ -3,6 +3,7 @@ import type { Histogram } from 'prom-client';
 import { redisRetryDelay } from '../lib/redis-connection.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { open, PublishBatches } from './bus-messages.js';
 
 export type BusListener = (message: unknown) => void;
 
@@ -27,14 +28,6 @@ export interface EventBus {
   isHealthy(): boolean;
   close(): Promise<void>;
 }
-
-/** What travels on the bus around a message: when it was published, for the lag histogram. */
-interface Envelope {
-  publishedAt: number;
-  message: unknown;
-}
-
-export const seal = (message: unknown) => JSON.stringify({ publishedAt: Date.now(), message } satisfies Envelope);
 
 export const lagHistogram = (metrics: Metrics) =>
   metrics.histogram({
@@ -75,16 +68,20 @@ export class Topics {
     return { last: true };
   }
 
+  /** Hands each event of a bus message (see bus-messages.ts) to the topic's listeners, in order. */
   deliver(topic: string, raw: string): void {
     const set = this.listeners.get(topic);
     if (!set) return;
-    const envelope = JSON.parse(raw) as Envelope;
-    this.lag.observe(Math.max(0, Date.now() - envelope.publishedAt) / 1000);
-    for (const listener of [...set]) {
-      try {
-        listener(envelope.message);
-      } catch (error) {
-        this.logger.error({ err: error, topic }, 'event listener failed');
+    const { publishedAt, events } = open(raw);
+    const lag = Math.max(0, Date.now() - publishedAt) / 1000;
+    for (const event of events) {
+      this.lag.observe(lag);
+      for (const listener of [...set]) {
+        try {
+          listener(event);
+        } catch (error) {
+          this.logger.error({ err: error, topic }, 'event listener failed');
+        }
       }
     }
   }
@@ -108,18 +105,23 @@ export function redisBusInstruments(options: { logger: Logger; metrics: Metrics 
   });
   let lastErrorLogAt = 0;
   let closing = false;
+  const logError = (error: unknown): void => {
+    if (closing) return options.logger.debug({ err: error }, 'redis event bus closing');
+    const now = Date.now();
+    if (now - lastErrorLogAt < 5_000) return;
+    lastErrorLogAt = now;
+    options.logger.error({ err: error }, 'redis event bus error');
+  };
   return {
-    publishFailures,
     /** From now on the connections are being closed: commands still under way (an unsubscribe) fail, as expected. */
     closing(): void {
       closing = true;
     },
-    logError(error: unknown): void {
-      if (closing) return options.logger.debug({ err: error }, 'redis event bus closing');
-      const now = Date.now();
-      if (now - lastErrorLogAt < 5_000) return;
-      lastErrorLogAt = now;
-      options.logger.error({ err: error }, 'redis event bus error');
+    logError,
+    /** A bus message carrying `events` events was not published. */
+    publishFailed(error: unknown, events: number): void {
+      publishFailures.inc(events);
+      logError(error);
     },
   };
 }
@@ -127,17 +129,19 @@ export function redisBusInstruments(options: { logger: Logger; metrics: Metrics 
 export class MemoryEventBus implements EventBus {
   readonly kind = 'memory';
   private readonly topics;
+  // Asynchronous like a network bus, so no listener runs inside the publisher's call stack; immediates run in
+  // the order they were set, so events are delivered in publishing order.
+  private readonly batches = new PublishBatches((topic, raw) => {
+    setImmediate(() => this.topics.deliver(topic, raw));
+    return Promise.resolve();
+  });
 
   constructor(options: { logger: Logger; metrics: Metrics }) {
     this.topics = new Topics(options.logger, lagHistogram(options.metrics));
   }
 
   publish(topic: string, message: unknown): Promise<void> {
-    const raw = seal(message);
-    // Asynchronous like a network bus, so no listener runs inside the publisher's call stack; immediates run
-    // in the order they were set, so events are delivered in publishing order.
-    setImmediate(() => this.topics.deliver(topic, raw));
-    return Promise.resolve();
+    return this.batches.publish(topic, message);
   }
 
   subscribe(topic: string, listener: BusListener): () => void {
@@ -178,6 +182,13 @@ export class RedisEventBus implements EventBus {
   private readonly confirmed = new Set<string>();
   private readonly instruments;
   private readyOnce = false;
+  // Redis has handed a bus message to every subscriber connection by the time it answers the PUBLISH.
+  private readonly batches = new PublishBatches((topic, raw, events) =>
+    this.publisher.publish(this.options.prefix + topic, raw).then(
+      () => undefined,
+      (error: unknown) => this.instruments.publishFailed(error, events),
+    ),
+  );
 
   constructor(private readonly options: RedisBusOptions) {
     const common = { lazyConnect: true, retryStrategy: redisRetryDelay, maxRetriesPerRequest: 1 };
@@ -215,14 +226,7 @@ export class RedisEventBus implements EventBus {
   }
 
   publish(topic: string, message: unknown): Promise<void> {
-    // Redis has handed a message to every subscriber connection by the time it answers the PUBLISH.
-    return this.publisher.publish(this.options.prefix + topic, seal(message)).then(
-      () => undefined,
-      (error: unknown) => {
-        this.instruments.publishFailures.inc();
-        this.logError(error);
-      },
-    );
+    return this.batches.publish(topic, message);
   }
 
   subscribe(topic: string, listener: BusListener): () => void {

@@ -3,7 +3,8 @@ import { Cluster, Redis } from 'ioredis';
 import { connectWithin, closeRedisClient, type RedisClusterTarget, redisRetryDelay } from '../lib/redis-connection.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { type BusListener, type EventBus, lagHistogram, redisBusInstruments, seal, Topics } from './event-bus.js';
+import { PublishBatches } from './bus-messages.js';
+import { type BusListener, type EventBus, lagHistogram, redisBusInstruments, Topics } from './event-bus.js';
 
 /** How often the slot map is read again, so that subscriptions follow slots that moved. */
 const SLOT_MAP_REFRESH_MS = 5_000;
@@ -37,6 +38,13 @@ export class ShardedRedisEventBus implements EventBus {
   private readonly topics;
   private readonly reconnectListeners = new Set<() => void>();
   private readonly instruments;
+  // The shard has handed a bus message to every subscriber connection by the time it answers the SPUBLISH.
+  private readonly batches = new PublishBatches((topic, raw, events) =>
+    this.publisher.spublish(this.options.prefix + topic, raw).then(
+      () => undefined,
+      (error: unknown) => this.instruments.publishFailed(error, events),
+    ),
+  );
 
   constructor(private readonly options: ShardedBusOptions) {
     // As with one Redis: publishes while a shard is away fail fast rather than pile up; subscribers catch up.
@@ -67,14 +75,7 @@ export class ShardedRedisEventBus implements EventBus {
   }
 
   publish(topic: string, message: unknown): Promise<void> {
-    // The shard has handed the message to every subscriber connection by the time it answers the SPUBLISH.
-    return this.publisher.spublish(this.options.prefix + topic, seal(message)).then(
-      () => undefined,
-      (error: unknown) => {
-        this.instruments.publishFailures.inc();
-        this.logError(error);
-      },
-    );
+    return this.batches.publish(topic, message);
   }
 
   subscribe(topic: string, listener: BusListener): () => void {
