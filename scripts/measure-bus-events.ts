@@ -68,7 +68,8 @@ client.subscribe(
   { next: () => (received += 1), error: () => undefined, complete: () => undefined },
 );
 const topic = prefix + organizationTopic(seeded.organizationId);
-const publish = (event: OrganizationEvent) => publisher.publish(topic, seal([organizationEventCodec.encode(event)]));
+const publish = (event: OrganizationEvent) =>
+  publisher.publish(topic, seal([JSON.stringify(organizationEventCodec.encode(event))]));
 const typing = (channelId: string, index: number): OrganizationEvent => ({
   type: 'typing',
   channelId,

@@ -41,6 +41,15 @@ describe('bus messages', () => {
     expect(sent.at(-1)).toEqual({ topic: 'org-a', events: [6], count: 1 });
   });
 
+  it('carry each event as it was when published', async () => {
+    const { batches, sent } = recordingBatches();
+    const event = { text: 'as published' };
+    void batches.publish('org-a', event);
+    event.text = 'changed afterwards';
+    await nextTurn();
+    expect(sent).toEqual([{ topic: 'org-a', events: [{ text: 'as published' }], count: 1 }]);
+  });
+
   it('resolve each publish once the bus has the message that carries it', async () => {
     const { batches, release } = recordingBatches();
     const passed: string[] = [];
@@ -54,10 +63,10 @@ describe('bus messages', () => {
   });
 
   it('carry one event in the form instances from before batching read, and read both forms', () => {
-    const single = JSON.parse(seal([{ kind: 'typing' }])) as Record<string, unknown>;
+    const single = JSON.parse(seal(['{"kind":"typing"}'])) as Record<string, unknown>;
     expect(Object.keys(single).sort()).toEqual(['message', 'publishedAt']);
     expect(single.message).toEqual({ kind: 'typing' });
-    expect(open(seal([{ n: 1 }, { n: 2 }])).events).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(open(seal(['{"n":1}', '{"n":2}'])).events).toEqual([{ n: 1 }, { n: 2 }]);
     expect(open(JSON.stringify({ publishedAt: 1, message: 'old' }))).toEqual({ publishedAt: 1, events: ['old'] });
   });
 });

@@ -7,12 +7,15 @@ interface Envelope {
   messages?: unknown[];
 }
 
-/** Turns events (at least one) into a bus message. JSON: the in-process bus serialises too. */
-export function seal(events: unknown[]): string {
+/**
+ * A bus message of events (at least one), each already JSON: an event is serialised when it is published, so the
+ * bus carries it as it was then, whatever its publisher does with the object afterwards.
+ */
+export function seal(eventsJson: string[]): string {
   const publishedAt = Date.now();
-  const envelope: Envelope =
-    events.length === 1 ? { publishedAt, message: events[0] } : { publishedAt, messages: events };
-  return JSON.stringify(envelope);
+  return eventsJson.length === 1
+    ? `{"publishedAt":${publishedAt},"message":${eventsJson[0]}}`
+    : `{"publishedAt":${publishedAt},"messages":[${eventsJson.join(',')}]}`;
 }
 
 /** The events of a bus message, in the order they were published. */
@@ -29,7 +32,7 @@ export type SendBusMessage = (topic: string, raw: string, events: number) => Pro
 
 interface Run {
   topic: string;
-  events: unknown[];
+  eventsJson: string[];
   sent: Promise<void>;
   markSent: () => void;
 }
@@ -55,15 +58,15 @@ export class PublishBatches {
       if (this.runs.length === 0) process.nextTick(() => this.flush());
       let markSent!: () => void;
       const sent = new Promise<void>((resolve) => (markSent = resolve));
-      this.runs.push((run = { topic, events: [], sent, markSent }));
+      this.runs.push((run = { topic, eventsJson: [], sent, markSent }));
     }
-    run.events.push(event);
+    run.eventsJson.push(JSON.stringify(event));
     return run.sent;
   }
 
   private flush(): void {
     const runs = this.runs;
     this.runs = [];
-    for (const run of runs) void this.send(run.topic, seal(run.events), run.events.length).then(run.markSent);
+    for (const run of runs) void this.send(run.topic, seal(run.eventsJson), run.eventsJson.length).then(run.markSent);
   }
 }
