@@ -193,12 +193,11 @@ export class RedisEventBus implements EventBus {
   constructor(private readonly options: RedisBusOptions) {
     const common = { lazyConnect: true, retryStrategy: redisRetryDelay, maxRetriesPerRequest: 1 };
     // Publishes while Redis is down fail fast instead of piling up in memory; subscribers catch up from the
-    // database after the reconnect.
-    // Publishes of one tick share one write (auto-pipelining): fewer system calls under load.
+    // database after the reconnect. No auto-pipelining: a turn's events to a topic are one PUBLISH already
+    // (PublishBatches), and the pipeline it would build every turn costs more than it saves.
     this.publisher = new Redis(options.url, {
       ...common,
       enableOfflineQueue: false,
-      enableAutoPipelining: true,
       // A Redis that accepts connections but stops answering holds a writer (see publish) for at most this.
       commandTimeout: 2_000,
       connectionName: 'chat-publisher',

@@ -51,7 +51,7 @@ export class ShardedRedisEventBus implements EventBus {
     this.publisher = new Cluster(options.clusterNodes, {
       lazyConnect: true,
       enableOfflineQueue: false,
-      enableAutoPipelining: true,
+      // No auto-pipelining, as with one Redis (RedisEventBus).
       clusterRetryStrategy: redisRetryDelay,
       // ioredis reads the slot map only after errors unless told to; a subscriber never sees those errors.
       slotsRefreshInterval: SLOT_MAP_REFRESH_MS,
