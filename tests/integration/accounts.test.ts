@@ -271,6 +271,28 @@ describe('refresh tokens', () => {
     expect(results.flatMap(errorCodes)).toContain('UNAUTHENTICATED');
   });
 
+  it('rotates concurrent refreshes each on its own, and lets one of three copies of a token through', async () => {
+    const { user, password } = await staffWithPassword('Crowd');
+    const tokens: string[] = [];
+    for (let session = 0; session < 8; session++)
+      tokens.push(dataOf(await signIn(first, user.email, password)).signIn.refreshToken);
+    // Refreshes that arrive together are rotated together (one statement): each still gets its own new token.
+    const refreshed = await Promise.all(tokens.map((token) => gql(first.graphqlUrl, Refresh, { token })));
+    const next = refreshed.map((result) => dataOf(result).refreshSession.refreshToken);
+    expect(new Set(next).size).toBe(8);
+    expect(next.some((token) => tokens.includes(token))).toBe(false);
+    // The same token three times at once on one instance: exactly one rotates; the copies are reuse, which ends
+    // that session, and that session only.
+    const [copied, ...others] = next as [string, ...string[]];
+    const raced = await Promise.all([1, 2, 3].map(() => gql(first.graphqlUrl, Refresh, { token: copied })));
+    expect(raced.filter((result) => result.data?.refreshSession)).toHaveLength(1);
+    expect(raced.flatMap(errorCodes)).toEqual(['UNAUTHENTICATED', 'UNAUTHENTICATED']);
+    const sessions = await first.app.db.prisma.authSession.findMany({ where: { userId: user.id } });
+    expect(sessions.filter((session) => session.revokedReason === 'refresh-token-reused')).toHaveLength(1);
+    for (const token of others)
+      expect(dataOf(await gql(first.graphqlUrl, Refresh, { token })).refreshSession.accessToken).toBeTruthy();
+  });
+
   it('refuses forged, unknown and over-long tokens', async () => {
     expect(errorCodes(await gql(first.graphqlUrl, Refresh, { token: randomBytes(32).toString('base64url') }))).toEqual([
       'UNAUTHENTICATED',

@@ -3,8 +3,10 @@ import type { Viewer } from '../../auth/session.js';
 import { signAccessToken } from '../../auth/tokens.js';
 import type { AppConfig } from '../../config.js';
 import type { Database } from '../../db/database.js';
+import { withPipelinedTransaction } from '../../db/transaction.js';
 import type { User } from '../../generated/prisma/client.js';
 import { unauthenticated } from '../../lib/errors.js';
+import { InFlightBatches } from '../../lib/in-flight-batches.js';
 import type { EventBus } from '../../realtime/event-bus.js';
 import { USER_CHANGES_TOPIC, type UserChangedEvent } from '../../realtime/topics.js';
 import { type AuditAction, recordAudit } from '../audit/audit-log.js';
@@ -45,12 +47,24 @@ interface RotationRow {
   reused: boolean;
 }
 
+/** A refresh to rotate: the presented token's hash, and the hash and expiry of the token that replaces it. */
+interface Rotation {
+  presentedHash: string;
+  nextHash: string;
+  nextExpiresAt: Date;
+}
+
+/** Refreshes rotated in one statement at the most. */
+const MAX_ROTATIONS = 256;
+
 /**
  * Sessions: a short access token (the Bearer JWT, `sub` = users.id) and an opaque refresh token, stored hashed
  * and rotated on every refresh. Presenting a refresh token that was already rotated revokes the whole session:
  * either the client and a thief both hold it, and the thief must lose it.
  */
 export class SessionService {
+  private readonly rotations = new InFlightBatches((rotations: Rotation[]) => this.rotate(rotations), MAX_ROTATIONS);
+
   constructor(private readonly deps: SessionServiceDeps) {}
 
   /** A new session for a user who just proved who they are (password, invitation, single sign-on). */
@@ -94,34 +108,17 @@ export class SessionService {
   }
 
   /**
-   * Rotates the refresh token: the presented one is spent, a new one comes back with a new access token. One
+   * Rotates the refresh token: the presented one is spent, a new one comes back with a new access token. The
    * statement spends it only while it is unspent (under its row lock), so of two refreshes with the same token
    * exactly one rotates it; the other, like any later use of a spent token, is a reuse and revokes the session.
    */
   async refresh(refreshToken: string, from: string | undefined): Promise<AuthPayload> {
     const next = this.newRefreshToken();
-    // A named statement: each connection plans it once, where planning cost more than running it.
-    const { rows } = await this.deps.db.pool.query<RotationRow>({
-      name: 'rotate-refresh-token',
-      text: `WITH presented AS (
-         SELECT t.id, t.session_id, s.user_id, u.organization_id, t.expires_at, s.revoked_at,
-                u.is_active AND u.role <> 'client' AS may_sign_in
-         FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
-         WHERE t.token_hash = $1
-       ), spent AS (
-         UPDATE refresh_tokens t SET used_at = now()
-         FROM presented p
-         WHERE t.id = p.id AND t.used_at IS NULL AND p.revoked_at IS NULL AND p.expires_at > now() AND p.may_sign_in
-         RETURNING t.session_id
-       ), issued AS (
-         INSERT INTO refresh_tokens (session_id, token_hash, expires_at) SELECT session_id, $2, $3 FROM spent
-       )
-       SELECT p.session_id, p.user_id, p.organization_id, r.rotated,
-              NOT r.rotated AND p.revoked_at IS NULL AND p.expires_at > now() AND p.may_sign_in AS reused
-       FROM presented p, (SELECT EXISTS (SELECT 1 FROM spent) AS rotated) r`,
-      values: [digest(refreshToken), digest(next.token), next.expiresAt],
+    const row = await this.rotations.add({
+      presentedHash: digest(refreshToken),
+      nextHash: digest(next.token),
+      nextExpiresAt: next.expiresAt,
     });
-    const row = rows[0];
     if (row?.rotated) {
       const user = await this.deps.users.get(row.user_id);
       if (user) return this.payload(user, next);
@@ -129,6 +126,71 @@ export class SessionService {
     // Spent before (or by a concurrent refresh a moment ago) while the session was still open: a copy is in use.
     if (row?.reused) await this.revokeReused(row, from);
     throw unauthenticated(REFUSED_REFRESH);
+  }
+
+  /**
+   * The rotations of a batch, answered in its order (undefined: no such token). The refreshes that come in together
+   * rotate in one statement: one round trip and one commit for all of them, where each used to cost the server a
+   * write that wakes the database, and the database a transaction. A token presented twice in one batch goes once
+   * in it, and again after it, alone: that second use finds it spent, as it would have in a statement of its own.
+   */
+  private async rotate(rotations: Rotation[]): Promise<(RotationRow | undefined)[]> {
+    const presented = new Set<string>();
+    const again = rotations.map((rotation) => {
+      if (presented.has(rotation.presentedHash)) return true;
+      presented.add(rotation.presentedHash);
+      return false;
+    });
+    const firstRows = await this.rotateTogether(rotations.filter((_, index) => !again[index]));
+    const answers: (RotationRow | undefined)[] = [];
+    for (const [index, rotation] of rotations.entries()) {
+      answers.push(again[index] ? (await this.rotateTogether([rotation]))[0] : firstRows.shift());
+    }
+    return answers;
+  }
+
+  /** One statement for rotations of distinct tokens, answered in their order. */
+  private async rotateTogether(unordered: Rotation[]): Promise<(RotationRow | undefined)[]> {
+    // Every batch locks its tokens' rows in the order of their hashes, so that two instances rotating the same
+    // two tokens at once (a reuse of both) wait for each other rather than deadlock.
+    const rotations = unordered.toSorted((a, b) => (a.presentedHash < b.presentedHash ? -1 : 1));
+    // A named statement on its plan made once per connection: planning it costs more than running it, and left to
+    // choose, PostgreSQL plans it again on every execution (a plan for the batch's own length looks cheaper than
+    // the general one, which uses the same indexes). The setting travels with BEGIN: one round trip still.
+    const { rows } = await withPipelinedTransaction(
+      this.deps.db.pool,
+      (client) =>
+        client.query<RotationRow & { ord: string }>({
+          name: 'rotate-refresh-tokens',
+          text: `WITH presented AS (
+         SELECT i.ord, i.next_hash, i.next_expires_at, t.id, t.session_id, s.user_id, u.organization_id, t.expires_at,
+                s.revoked_at, u.is_active AND u.role <> 'client' AS may_sign_in
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY
+                AS i(presented_hash, next_hash, next_expires_at, ord)
+         JOIN refresh_tokens t ON t.token_hash = i.presented_hash
+         JOIN auth_sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id
+       ), spent AS (
+         UPDATE refresh_tokens t SET used_at = now()
+         FROM presented p
+         WHERE t.id = p.id AND t.used_at IS NULL AND p.revoked_at IS NULL AND p.expires_at > now() AND p.may_sign_in
+         RETURNING t.id
+       ), issued AS (
+         INSERT INTO refresh_tokens (session_id, token_hash, expires_at)
+         SELECT p.session_id, p.next_hash, p.next_expires_at FROM presented p JOIN spent ON spent.id = p.id
+       )
+       SELECT p.ord::text AS ord, p.session_id, p.user_id, p.organization_id, spent.id IS NOT NULL AS rotated,
+              spent.id IS NULL AND p.revoked_at IS NULL AND p.expires_at > now() AND p.may_sign_in AS reused
+       FROM presented p LEFT JOIN spent ON spent.id = p.id`,
+          values: [
+            rotations.map((rotation) => rotation.presentedHash),
+            rotations.map((rotation) => rotation.nextHash),
+            rotations.map((rotation) => rotation.nextExpiresAt),
+          ],
+        }),
+      { firstStatement: 'SET LOCAL plan_cache_mode = force_generic_plan' },
+    );
+    const byHash = new Map(rows.map((row) => [rotations[Number(row.ord) - 1]!.presentedHash, row]));
+    return unordered.map((rotation) => byHash.get(rotation.presentedHash));
   }
 
   private async revokeReused(row: RotationRow, from: string | undefined): Promise<void> {
