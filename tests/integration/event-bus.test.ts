@@ -37,7 +37,8 @@ describe('the Redis event bus', () => {
     // As the continuations of one batch of committed messages publish them.
     await Promise.all([1, 2, 3].map((n) => Promise.resolve().then(() => bus.publish('org', { n }))));
     await bus.publish('org', { n: 4 });
-    for (const giveUpAt = Date.now() + 5_000; received.length < 4 && Date.now() < giveUpAt;)
+    // The watcher's connection is told on its own time: wait for both it and the bus's listener.
+    for (const giveUpAt = Date.now() + 5_000; (received.length < 4 || onTheWire.length < 2) && Date.now() < giveUpAt;)
       await new Promise((resolve) => setTimeout(resolve, 10));
     stop();
 
